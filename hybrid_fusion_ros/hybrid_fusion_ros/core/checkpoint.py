@@ -1,0 +1,120 @@
+"""Checkpoints: everything a node needs to reproduce the trained model.
+
+A checkpoint is a plain dict of tensors, strings and numbers (loadable with
+``torch.load(..., weights_only=True)``, so opening a file runs no pickled code):
+
+- ``format``: the checkpoint format version;
+- ``classes``: class names, in output order;
+- ``window``: window length, hop and min fill (seconds), which the encoder nodes must use;
+- ``encoders``: per modality, the encoder plugin name, its config and its weights;
+- ``fusion``: the fusion config and weights;
+- ``metadata``: how it was made (command, data, seed, validation figures).
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+import torch
+
+from .encoders import Encoder, create_encoder
+from .fusion import FusionConfig, FusionModel
+from .windows import WindowSpec
+
+FORMAT_VERSION = 1
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint that is missing, unreadable or not of this format."""
+
+
+def default_checkpoint_path() -> Path:
+    """The checkpoint shipped inside the package (made by ``hybrid-fusion train``)."""
+    return Path(str(resources.files('hybrid_fusion_ros') / 'models' / 'default.pt'))
+
+
+@dataclass
+class Checkpoint:
+    classes: List[str]
+    window: WindowSpec
+    encoders: Dict[str, Dict[str, Any]]
+    fusion: Dict[str, Any]
+    metadata: Dict[str, Any] = field(default_factory=dict)
+    path: Optional[Path] = None
+
+    @classmethod
+    def from_models(cls, classes: List[str], window: WindowSpec, encoders: Dict[str, Encoder],
+                    encoder_names: Dict[str, str], fusion: FusionModel,
+                    metadata: Optional[Dict[str, Any]] = None) -> 'Checkpoint':
+        return cls(
+            classes=list(classes), window=window,
+            encoders={m: {'name': encoder_names[m], 'config': enc.config_dict(),
+                          'state_dict': {k: v.detach().clone() for k, v in enc.state_dict().items()}}
+                      for m, enc in encoders.items()},
+            fusion={'config': fusion.config.to_dict(),
+                    'state_dict': {k: v.detach().clone() for k, v in fusion.state_dict().items()}},
+            metadata=dict(metadata or {}))
+
+    def save(self, path: Path | str) -> Path:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        torch.save({'format': FORMAT_VERSION, 'classes': self.classes, 'window': asdict(self.window),
+                    'encoders': self.encoders, 'fusion': self.fusion, 'metadata': self.metadata}, path)
+        return path
+
+    @classmethod
+    def load(cls, path: Path | str | None = None) -> 'Checkpoint':
+        """Load and validate; ``None`` or ``''`` means the packaged default."""
+        path = Path(path) if path else default_checkpoint_path()
+        if not path.is_file():
+            raise CheckpointError(f'checkpoint {path}: no such file')
+        try:
+            raw = torch.load(path, map_location='cpu', weights_only=True)
+        except Exception as exc:  # noqa: BLE001 - torch raises many types for bad files
+            raise CheckpointError(f'checkpoint {path}: cannot be read ({type(exc).__name__}: '
+                                  f'{str(exc).splitlines()[0] if str(exc) else "corrupt file"})') from exc
+        if not isinstance(raw, dict) or raw.get('format') != FORMAT_VERSION:
+            found = raw.get('format') if isinstance(raw, dict) else type(raw).__name__
+            raise CheckpointError(f'checkpoint {path}: not a hybrid_fusion_ros checkpoint of format '
+                                  f'{FORMAT_VERSION} (found {found!r})')
+        missing = [k for k in ('classes', 'window', 'encoders', 'fusion') if k not in raw]
+        if missing:
+            raise CheckpointError(f'checkpoint {path}: missing section(s) {missing}')
+        return cls(classes=list(raw['classes']), window=WindowSpec(**raw['window']),
+                   encoders=dict(raw['encoders']), fusion=dict(raw['fusion']),
+                   metadata=dict(raw.get('metadata', {})), path=path)
+
+    @property
+    def modalities(self) -> List[str]:
+        return list(self.fusion['config']['modalities'])
+
+    def build_encoder(self, modality: str, name: Optional[str] = None) -> tuple[Encoder, bool]:
+        """The encoder for ``modality``, in eval mode; returns ``(encoder, has_weights)``.
+
+        ``name`` picks a plugin other than the checkpoint's: it then starts from its own
+        initialization unless the checkpoint holds weights for that same plugin.
+        """
+        entry = self.encoders.get(modality)
+        if entry is not None and (name is None or name == entry['name']):
+            encoder = create_encoder(entry['name'], entry['config'])
+            try:
+                encoder.load_state_dict(entry['state_dict'])
+            except RuntimeError as exc:
+                raise CheckpointError(f"checkpoint {self.path}: weights for encoder '{entry['name']}' "
+                                      f'do not fit it: {str(exc).splitlines()[0]}') from exc
+            return encoder.eval(), True
+        if name is None:
+            raise CheckpointError(f"checkpoint {self.path}: no encoder for modality '{modality}' "
+                                  f'(it has {sorted(self.encoders)})')
+        return create_encoder(name).eval(), False
+
+    def build_fusion(self) -> FusionModel:
+        model = FusionModel(FusionConfig.from_dict(self.fusion['config']))
+        try:
+            model.load_state_dict(self.fusion['state_dict'])
+        except RuntimeError as exc:
+            raise CheckpointError(f'checkpoint {self.path}: fusion weights do not fit its config: '
+                                  f'{str(exc).splitlines()[0]}') from exc
+        return model.eval()

@@ -1,0 +1,122 @@
+"""Fusion of per-modality features with an LSTM that keeps state across windows.
+
+Strategies (``FusionConfig.strategy``):
+
+- ``early``: the modality features (zeroed where masked) and the mask itself are
+  concatenated, projected by an MLP and fed to the LSTM;
+- ``attention``: each modality is projected to a common embedding, additive attention over
+  the present modalities weights them, the weighted sum feeds the LSTM; the weights are
+  returned so a node can publish each modality's contribution.
+
+``step`` processes one window (streaming, as the fusion node does) and ``forward`` a whole
+sequence (training); ``forward`` is a loop over ``step``, so both give the same outputs.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+
+import torch
+from torch import nn
+
+LstmState = Tuple[torch.Tensor, torch.Tensor]
+
+STRATEGIES = ('early', 'attention')
+
+
+@dataclass
+class FusionConfig:
+    modalities: List[str]
+    feature_dims: List[int]
+    num_classes: int
+    strategy: str = 'early'
+    embed_dim: int = 96
+    hidden_dim: int = 96
+    dropout: float = 0.2
+
+    def __post_init__(self) -> None:
+        if self.strategy not in STRATEGIES:
+            raise ValueError(f"unknown fusion strategy '{self.strategy}'; available: {', '.join(STRATEGIES)}")
+        if len(self.modalities) != len(self.feature_dims) or not self.modalities:
+            raise ValueError('modalities and feature_dims must be non-empty and of equal length')
+        if len(set(self.modalities)) != len(self.modalities):
+            raise ValueError(f'duplicate modality in {self.modalities}')
+        if self.num_classes < 2:
+            raise ValueError('num_classes must be >= 2')
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> 'FusionConfig':
+        return cls(**dict(d))
+
+    def to_dict(self) -> Dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class StepOutput:
+    logits: torch.Tensor                          # (B, C)
+    state: LstmState
+    modality_weights: Optional[torch.Tensor] = field(default=None)  # (B, M) or None
+
+
+class FusionModel(nn.Module):
+    def __init__(self, config: FusionConfig) -> None:
+        super().__init__()
+        self.config = config
+        m = len(config.modalities)
+        if config.strategy == 'early':
+            self.fuse = nn.Sequential(
+                nn.Linear(sum(config.feature_dims) + m, config.embed_dim), nn.ReLU(),
+                nn.Dropout(config.dropout))
+        else:
+            self.project = nn.ModuleList(
+                nn.Sequential(nn.Linear(d, config.embed_dim), nn.ReLU()) for d in config.feature_dims)
+            self.score = nn.Sequential(nn.Linear(config.embed_dim, config.embed_dim), nn.Tanh(),
+                                       nn.Linear(config.embed_dim, 1, bias=False))
+            self.drop = nn.Dropout(config.dropout)
+        self.cell = nn.LSTMCell(config.embed_dim, config.hidden_dim)
+        self.head = nn.Sequential(nn.Dropout(config.dropout), nn.Linear(config.hidden_dim, config.num_classes))
+
+    @property
+    def modalities(self) -> List[str]:
+        return list(self.config.modalities)
+
+    def initial_state(self, batch: int = 1) -> LstmState:
+        zeros = torch.zeros(batch, self.config.hidden_dim)
+        return zeros, zeros.clone()
+
+    def _fuse(self, features: Sequence[torch.Tensor], mask: torch.Tensor
+              ) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
+        if self.config.strategy == 'early':
+            parts = [f * mask[:, i:i + 1] for i, f in enumerate(features)]
+            return self.fuse(torch.cat(parts + [mask], dim=1)), None
+        embeds = torch.stack([p(f) for p, f in zip(self.project, features)], dim=1)  # (B, M, E)
+        scores = self.score(embeds).squeeze(-1).masked_fill(mask <= 0, float('-inf'))
+        # A step with every modality masked gets uniform weights over nothing: zero input.
+        weights = torch.nan_to_num(torch.softmax(scores, dim=1), nan=0.0)
+        return self.drop((weights.unsqueeze(-1) * embeds).sum(dim=1)), weights
+
+    def step(self, features: Sequence[torch.Tensor], mask: torch.Tensor,
+             state: Optional[LstmState] = None) -> StepOutput:
+        """One window. ``features[i]`` is ``(B, D_i)`` for modality i; ``mask`` is ``(B, M)``
+        with 1 where the modality is present; ``state`` is None to start fresh."""
+        if len(features) != len(self.config.modalities):
+            raise ValueError(f'expected {len(self.config.modalities)} feature tensors, got {len(features)}')
+        if state is None:
+            state = self.initial_state(features[0].shape[0])
+        fused, weights = self._fuse(features, mask)
+        h, c = self.cell(fused, state)
+        return StepOutput(self.head(h), (h, c), weights)
+
+    def forward(self, features: Sequence[torch.Tensor], mask: torch.Tensor,
+                state: Optional[LstmState] = None) -> Tuple[torch.Tensor, LstmState]:
+        """A sequence: ``features[i]`` is ``(B, T, D_i)``, ``mask`` ``(B, T, M)``; returns
+        logits ``(B, T, C)`` and the final state."""
+        steps = features[0].shape[1]
+        logits = []
+        for t in range(steps):
+            out = self.step([f[:, t] for f in features], mask[:, t], state)
+            logits.append(out.logits)
+            state = out.state
+        assert state is not None
+        return torch.stack(logits, dim=1), state

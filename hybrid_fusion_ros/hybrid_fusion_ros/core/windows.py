@@ -1,0 +1,233 @@
+"""Time windows on a grid in sensor time, and the bounded buffers they are cut from.
+
+Every modality cuts windows ``[end - length, end)`` whose ends sit on the grid
+``end = k * hop`` (k an integer, times in seconds of sensor time). Because the grid does not
+depend on when a stream started, the camera, IMU and audio features of one window carry the
+same stamp, and a synchronizer can match them exactly.
+
+A window is *due* once a sample stamped at or after its end has arrived: from then on no
+sample that belongs in it can still come (streams are in stamp order per sensor).
+"""
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Deque, List, Optional, Tuple
+
+import numpy as np
+
+
+@dataclass
+class SensorWindow:
+    """Samples of one modality that fall in ``[start, end)``.
+
+    ``stamps`` has shape ``(N,)`` (seconds); ``samples`` has shape ``(N, ...)``: IMU rows of
+    6 values, audio samples (one per stamp), or camera frames ``(H, W, 3)``.
+    """
+
+    modality: str
+    start: float
+    end: float
+    stamps: np.ndarray
+    samples: np.ndarray
+    sample_rate: Optional[float] = None
+
+    @property
+    def length(self) -> float:
+        return self.end - self.start
+
+    @property
+    def newest_stamp(self) -> float:
+        return float(self.stamps[-1]) if len(self.stamps) else self.start
+
+
+@dataclass(frozen=True)
+class WindowSpec:
+    """Window length and hop in seconds; ``min_fill`` is the fraction of the expected
+    samples a window needs to be encoded (fewer and it is dropped as incomplete)."""
+
+    length: float = 1.0
+    hop: float = 0.5
+    min_fill: float = 0.5
+
+    def __post_init__(self) -> None:
+        if not (self.length > 0 and self.hop > 0):
+            raise ValueError(f'window length and hop must be > 0, got {self.length}, {self.hop}')
+        if self.hop > self.length:
+            raise ValueError(f'window hop ({self.hop}) must not exceed its length ({self.length})')
+        if not 0.0 <= self.min_fill <= 1.0:
+            raise ValueError(f'min_fill must be in [0, 1], got {self.min_fill}')
+
+
+def window_ends_between(spec: WindowSpec, after: float, upto: float) -> np.ndarray:
+    """Grid window ends ``e`` with ``after < e <= upto``."""
+    first = math.floor(after / spec.hop + 1e-9) + 1
+    last = math.floor(upto / spec.hop + 1e-9)
+    if last < first:
+        return np.empty(0)
+    return np.arange(first, last + 1) * spec.hop
+
+
+class WindowGrid:
+    """Decides which grid windows are due as a stream's stamps advance."""
+
+    def __init__(self, spec: WindowSpec, max_backlog: int = 8) -> None:
+        self.spec = spec
+        self.max_backlog = max_backlog
+        self._last_end: Optional[float] = None
+
+    def reset(self) -> None:
+        self._last_end = None
+
+    def due(self, first_stamp: float, newest_stamp: float) -> List[Tuple[float, float]]:
+        """Windows that became due now that ``newest_stamp`` has arrived.
+
+        ``first_stamp`` is the oldest stamp still buffered: windows starting before it are
+        never emitted when the stream (re)starts, so the first window is fully covered.
+        After a long gap only the newest ``max_backlog`` windows are returned.
+        """
+        if self._last_end is None:
+            # First window: the earliest grid end whose window starts at or after first_stamp.
+            self._last_end = (math.ceil((first_stamp + self.spec.length) / self.spec.hop - 1e-9)
+                              - 1) * self.spec.hop
+        # A window [e - L, e) is due once a sample stamped >= e exists.
+        ends = window_ends_between(self.spec, self._last_end, newest_stamp)
+        if len(ends) == 0:
+            return []
+        self._last_end = float(ends[-1])
+        ends = ends[-self.max_backlog:]
+        return [(float(e - self.spec.length), float(e)) for e in ends]
+
+
+@dataclass
+class _Chunk:
+    stamps: np.ndarray
+    samples: np.ndarray
+
+
+@dataclass
+class BufferStats:
+    overflowed_chunks: int = 0
+
+
+class ChunkBuffer:
+    """A bounded buffer of stamped chunks (one IMU sample, one frame, one audio chunk...).
+
+    Chunks older than ``horizon`` seconds behind the newest stamp are discarded; at most
+    ``max_chunks`` are kept, and chunks pushed out by that bound are counted in
+    ``stats.overflowed_chunks`` (they would otherwise be lost silently).
+    """
+
+    def __init__(self, horizon: float, max_chunks: int) -> None:
+        if horizon <= 0 or max_chunks <= 0:
+            raise ValueError('horizon and max_chunks must be > 0')
+        self.horizon = horizon
+        self.max_chunks = max_chunks
+        self._chunks: Deque[_Chunk] = deque()
+        self.stats = BufferStats()
+
+    def __len__(self) -> int:
+        return len(self._chunks)
+
+    def clear(self) -> None:
+        self._chunks.clear()
+
+    @property
+    def oldest_stamp(self) -> Optional[float]:
+        return float(self._chunks[0].stamps[0]) if self._chunks else None
+
+    @property
+    def newest_stamp(self) -> Optional[float]:
+        return float(self._chunks[-1].stamps[-1]) if self._chunks else None
+
+    def push(self, stamps: np.ndarray, samples: np.ndarray) -> None:
+        """Append a chunk; ``stamps`` (N,) must be ascending and not older than the newest."""
+        self._chunks.append(_Chunk(np.asarray(stamps, dtype=np.float64), samples))
+        newest = float(self._chunks[-1].stamps[-1])
+        while self._chunks and float(self._chunks[0].stamps[-1]) < newest - self.horizon:
+            self._chunks.popleft()
+        while len(self._chunks) > self.max_chunks:
+            self._chunks.popleft()
+            self.stats.overflowed_chunks += 1
+
+    def window(self, modality: str, start: float, end: float,
+               sample_rate: Optional[float] = None) -> SensorWindow:
+        """All buffered samples with ``start <= stamp < end``, as one window."""
+        stamps_parts = []
+        sample_parts = []
+        for chunk in self._chunks:
+            if chunk.stamps[-1] < start or chunk.stamps[0] >= end:
+                continue
+            lo, hi = np.searchsorted(chunk.stamps, [start, end], side='left')
+            stamps_parts.append(chunk.stamps[lo:hi])
+            sample_parts.append(chunk.samples[lo:hi])
+        if stamps_parts:
+            stamps = np.concatenate(stamps_parts)
+            samples = np.concatenate(sample_parts)
+        else:
+            stamps = np.empty(0)
+            sample_shape = self._chunks[0].samples.shape[1:] if self._chunks else (0,)
+            dtype = self._chunks[0].samples.dtype if self._chunks else np.float32
+            samples = np.empty((0,) + tuple(sample_shape), dtype=dtype)
+        return SensorWindow(modality, start, end, stamps, samples, sample_rate)
+
+
+@dataclass
+class WindowerStats:
+    """Counts a windower keeps for diagnostics."""
+
+    windows: int = 0
+    incomplete: int = 0
+    out_of_order: int = 0
+    time_jumps: int = 0
+
+
+@dataclass
+class StreamWindower:
+    """Buffers one modality's stream and yields its grid windows as they become due.
+
+    ``expected_rate`` (samples per second) decides when a window is too sparse to encode.
+    A stamp more than ``jump_tolerance`` seconds older than the newest is treated as a clock
+    jump backwards (a bag loop, a simulator reset): the buffer and the grid restart. A
+    slightly older stamp is out of order: that chunk is dropped and counted.
+    """
+
+    modality: str
+    spec: WindowSpec
+    expected_rate: float
+    sample_rate: Optional[float] = None
+    max_chunks: int = 4096
+    jump_tolerance: float = 1.0
+    stats: WindowerStats = field(default_factory=WindowerStats)
+
+    def __post_init__(self) -> None:
+        self.buffer = ChunkBuffer(horizon=self.spec.length + self.spec.hop, max_chunks=self.max_chunks)
+        self.grid = WindowGrid(self.spec)
+
+    def reset(self) -> None:
+        self.buffer.clear()
+        self.grid.reset()
+
+    def push(self, stamps: np.ndarray, samples: np.ndarray) -> List[SensorWindow]:
+        """Add a chunk and return the windows that are now due (usually zero or one)."""
+        newest = self.buffer.newest_stamp
+        if newest is not None and stamps[0] <= newest:
+            if stamps[0] < newest - self.jump_tolerance:
+                self.stats.time_jumps += 1
+                self.reset()
+            else:
+                self.stats.out_of_order += 1
+                return []
+        self.buffer.push(stamps, samples)
+        windows = []
+        oldest = self.buffer.oldest_stamp
+        assert oldest is not None
+        for start, end in self.grid.due(oldest, float(stamps[-1])):
+            window = self.buffer.window(self.modality, start, end, self.sample_rate)
+            if len(window.stamps) < self.spec.min_fill * self.expected_rate * self.spec.length:
+                self.stats.incomplete += 1
+                continue
+            self.stats.windows += 1
+            windows.append(window)
+        return windows

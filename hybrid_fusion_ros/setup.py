@@ -1,0 +1,46 @@
+from glob import glob
+
+from setuptools import find_packages, setup
+
+package_name = 'hybrid_fusion_ros'
+
+setup(
+    name=package_name,
+    version='0.1.0',
+    packages=find_packages(exclude=['test']),
+    package_data={package_name: ['py.typed', 'models/*.pt']},
+    data_files=[
+        ('share/ament_index/resource_index/packages', ['resource/' + package_name]),
+        ('share/' + package_name, ['package.xml']),
+        ('share/' + package_name + '/launch', glob('launch/*.launch.py')),
+        ('share/' + package_name + '/config', glob('config/*.yaml')),
+    ],
+    install_requires=['setuptools'],
+    zip_safe=False,
+    maintainer='hybrid_fusion_ros maintainers',
+    maintainer_email='maintainers@hybrid-fusion-ros.dev',
+    description='Plugin-based multimodal CNN-LSTM sensor fusion for ROS 2.',
+    license='Apache-2.0',
+    entry_points={
+        'console_scripts': [
+            'encoder_node = hybrid_fusion_ros.encoder_node:main',
+            'fusion_node = hybrid_fusion_ros.fusion_node:main',
+            'hybrid-fusion = hybrid_fusion_ros.cli:main',
+        ],
+        # Encoders are plugins: the built-ins are registered exactly as a third-party
+        # package would register its own.
+        'hybrid_fusion_ros.encoders': [
+            'camera_cnn = hybrid_fusion_ros.core.encoders.camera:CameraCNN',
+            'imu_cnn1d = hybrid_fusion_ros.core.encoders.imu:ImuCNN1d',
+            'audio_logmel_cnn = hybrid_fusion_ros.core.encoders.audio:AudioLogMelCNN',
+        ],
+        # Subcommands of `hybrid-fusion`, registered the same way.
+        'hybrid_fusion_ros.commands': [
+            'demo = hybrid_fusion_ros.cli.demo:DemoCommand',
+            'generate = hybrid_fusion_ros.cli.generate:GenerateCommand',
+            'train = hybrid_fusion_ros.cli.train:TrainCommand',
+            'launch = hybrid_fusion_ros.cli.launch:LaunchCommand',
+            'replay = hybrid_fusion_ros.cli.replay:ReplayCommand',
+        ],
+    },
+)
