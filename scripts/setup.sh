@@ -52,7 +52,7 @@ if [ "$(cat "$VENV/.hf-requirements" 2>/dev/null)" != "$req_hash" ]; then
   log "installing Python dependencies"
   "${PIP[@]}" -r "$ROOT/requirements/python.txt"
   # colcon-core needs setuptools<80; torch's install may have upgraded it.
-  [ $use_system_ros = 0 ] && "${PIP[@]}" 'setuptools<80'
+  if [ $use_system_ros = 0 ]; then "${PIP[@]}" 'setuptools<80'; fi
   echo "$req_hash" > "$VENV/.hf-requirements"
 fi
 
@@ -61,7 +61,7 @@ fi
 if [ $use_system_ros = 0 ]; then
   inc=$("$PY" -c 'import sysconfig; print(sysconfig.get_paths()["include"])')
   site=$("$PY" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
-  grep -rl --include='*.cmake' '/opt/python/cp311-cp311' "$VENV/share" 2>/dev/null \
+  { grep -rl --include='*.cmake' '/opt/python/cp311-cp311' "$VENV/share" 2>/dev/null || true; } \
     | xargs -r sed -i "s#/opt/python/cp311-cp311/include/python3.11#$inc#g; s#/opt/python/cp311-cp311/lib/python3.11/site-packages#$site#g"
   export AMENT_PREFIX_PATH="$VENV${AMENT_PREFIX_PATH:+:$AMENT_PREFIX_PATH}"
   export CMAKE_PREFIX_PATH="$VENV${CMAKE_PREFIX_PATH:+:$CMAKE_PREFIX_PATH}"

@@ -177,9 +177,12 @@ class Episode:
         head_r = self.body_w * 0.45
         head_y = top - head_r
         head = dx ** 2 + (yy - head_y) ** 2 < head_r ** 2
-        hand_y = head_y + 7.0 * np.sin(2 * np.pi * 1.6 * rel)[:, None, None]
-        hand = ((gesture[:, None, None] > 0) & (np.abs(dx - self.body_w / 2 - 4) < 3)
-                & (np.abs(yy - hand_y) < 3))
+        # A waving forearm: a block beside the head sweeping up/down and sideways at 1.6 Hz.
+        swing = 2 * np.pi * 1.6 * rel
+        hand_y = head_y + 9.0 * np.sin(swing)[:, None, None]
+        hand_x = self.body_w / 2 + 7.0 + 4.0 * np.cos(swing)[:, None, None]
+        hand = ((gesture[:, None, None] > 0) & (np.abs(dx - hand_x) < 4.5)
+                & (np.abs(yy - hand_y) < 4.5))
         img = np.broadcast_to(self.background, (len(rel),) + self.background.shape).copy()
         img += self.rng.uniform(-12, 12, size=(len(rel), 1, 1, 1)).astype(np.float32)  # exposure
         img = np.where(body[..., None], self.body_colour.astype(np.float32), img)

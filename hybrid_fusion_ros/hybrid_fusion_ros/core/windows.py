@@ -181,6 +181,8 @@ class WindowerStats:
     incomplete: int = 0
     out_of_order: int = 0
     time_jumps: int = 0
+    gaps: int = 0               # breaks in the stream longer than 2.5 sample periods
+    missing_samples: int = 0    # samples those gaps should have held, estimated from the rate
 
 
 @dataclass
@@ -190,7 +192,12 @@ class StreamWindower:
     ``expected_rate`` (samples per second) decides when a window is too sparse to encode.
     A stamp more than ``jump_tolerance`` seconds older than the newest is treated as a clock
     jump backwards (a bag loop, a simulator reset): the buffer and the grid restart. A
-    slightly older stamp is out of order: that chunk is dropped and counted.
+    slightly older stamp is out of order: that chunk is dropped and counted. Gaps between
+    consecutive stamps longer than 2.5 sample periods are counted with the samples they
+    should have held (a best-effort transport loses messages without telling anyone).
+
+    A window is closed once a sample within half a sample period of its end has arrived: the
+    next sample would fall after the end, so waiting for it would only add latency.
     """
 
     modality: str
@@ -219,11 +226,16 @@ class StreamWindower:
             else:
                 self.stats.out_of_order += 1
                 return []
+        if newest is not None:
+            gap = float(stamps[0]) - newest
+            if gap > 2.5 / self.expected_rate:
+                self.stats.gaps += 1
+                self.stats.missing_samples += int(round(gap * self.expected_rate)) - 1
         self.buffer.push(stamps, samples)
         windows = []
         oldest = self.buffer.oldest_stamp
         assert oldest is not None
-        for start, end in self.grid.due(oldest, float(stamps[-1])):
+        for start, end in self.grid.due(oldest, float(stamps[-1]) + 0.5 / self.expected_rate):
             window = self.buffer.window(self.modality, start, end, self.sample_rate)
             if len(window.stamps) < self.spec.min_fill * self.expected_rate * self.spec.length:
                 self.stats.incomplete += 1

@@ -1,0 +1,52 @@
+"""``hybrid-fusion``: one CLI whose subcommands are entry-point plugins
+(group ``hybrid_fusion_ros.commands``), as ros2cli's verbs are."""
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import List, Optional
+
+from ..core.plugins import PluginError, PluginRegistry
+
+COMMAND_GROUP = 'hybrid_fusion_ros.commands'
+command_registry: PluginRegistry[type] = PluginRegistry(COMMAND_GROUP, 'command')
+
+
+class Command:
+    """A subcommand: ``help`` for the listing, ``add_arguments`` and ``run``."""
+
+    help = ''
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        pass
+
+    def run(self, args: argparse.Namespace) -> int:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog='hybrid-fusion',
+                                     description='Multimodal CNN-LSTM activity fusion for ROS 2.')
+    sub = parser.add_subparsers(dest='command', metavar='COMMAND')
+    commands = {}
+    for name in command_registry.names():
+        try:
+            cmd = command_registry.load(name)()
+        except PluginError as exc:  # a broken plugin nobody asked for is reported, not fatal
+            print(f'warning: {exc}', file=sys.stderr)
+            continue
+        commands[name] = cmd
+        cmd.add_arguments(sub.add_parser(name, help=cmd.help, description=cmd.help))
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    try:
+        return int(commands[args.command].run(args) or 0)
+    except KeyboardInterrupt:
+        print('interrupted', file=sys.stderr)
+        return 130
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,70 @@
+"""Building ``diagnostic_msgs/DiagnosticArray`` messages the way diagnostic_updater names
+them: one status per task, named ``<node>: <task>``, values as key/value strings."""
+from __future__ import annotations
+
+from typing import Dict, Iterable, Mapping
+
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+
+# Levels as ints; DiagnosticStatus stores them as one byte (rclpy's constants are bytes).
+OK, WARN, ERROR, STALE = 0, 1, 2, 3
+
+
+def level_of(st: DiagnosticStatus) -> int:
+    return st.level[0] if isinstance(st.level, (bytes, bytearray)) else int(st.level)
+
+
+def _fmt(value: object) -> str:
+    if isinstance(value, float):
+        return 'inf' if value == float('inf') else f'{value:.3f}'
+    return str(value)
+
+
+def status(name: str, hardware_id: str, level: int, message: str, values: Mapping[str, object]) -> DiagnosticStatus:
+    st = DiagnosticStatus()
+    st.name = name
+    st.hardware_id = hardware_id
+    st.level = bytes([level])
+    st.message = message
+    st.values = [KeyValue(key=k, value=_fmt(v)) for k, v in values.items()]
+    return st
+
+
+def array_msg(stamp, statuses: Iterable[DiagnosticStatus]) -> DiagnosticArray:
+    msg = DiagnosticArray()
+    msg.header.stamp = stamp
+    msg.status = list(statuses)
+    return msg
+
+
+def latency_values(prefix: str, pct: Dict[str, float]) -> Dict[str, object]:
+    return {f'{prefix} {k} (ms)': v for k, v in pct.items()}
+
+
+class DiagnosticsCollector:
+    """Keeps the latest status of every diagnostic task seen on /diagnostics."""
+
+    def __init__(self, node, topic: str = '/diagnostics') -> None:
+        from .qos import DIAGNOSTICS_QOS
+        self.latest: Dict[str, DiagnosticStatus] = {}
+        node.create_subscription(DiagnosticArray, topic, self._on_array, DIAGNOSTICS_QOS)
+
+    def _on_array(self, msg: DiagnosticArray) -> None:
+        for st in msg.status:
+            self.latest[st.name] = st
+
+    def values(self, name_suffix: str) -> Dict[str, str]:
+        """Key/values of the first task whose name ends with ``name_suffix``."""
+        for name, st in self.latest.items():
+            if name.endswith(name_suffix):
+                return {kv.key: kv.value for kv in st.values}
+        return {}
+
+    def drops(self) -> Dict[str, Dict[str, str]]:
+        """``task name -> {key: value}`` of every non-zero 'Dropped ...' value."""
+        out: Dict[str, Dict[str, str]] = {}
+        for name, st in sorted(self.latest.items()):
+            bad = {kv.key: kv.value for kv in st.values if kv.key.startswith('Dropped') and kv.value not in ('0', '0.000')}
+            if bad:
+                out[name] = bad
+        return out

@@ -1,0 +1,237 @@
+"""Encoder node: cuts one sensor stream into windows on the sensor-time grid, runs the
+encoder plugin named by the ``encoder`` parameter on each, publishes ``FeatureVector``s."""
+from __future__ import annotations
+
+import sys
+import time
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+import numpy as np
+import rclpy
+import torch
+from diagnostic_msgs.msg import DiagnosticArray
+from hybrid_fusion_msgs.msg import AudioChunk, FeatureVector
+from rcl_interfaces.msg import ParameterDescriptor
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
+from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor, SingleThreadedExecutor
+from rclpy.node import Node
+from sensor_msgs.msg import CompressedImage, Image, Imu
+
+from . import conversions as conv
+from . import diagnostics as diag
+from .core.checkpoint import Checkpoint, CheckpointError
+from .core.plugins import PluginError
+from .core.stats import DropCounter, LatencyWindow, RateMeter
+from .core.windows import StreamWindower
+from .qos import DIAGNOSTICS_QOS, RESULT_QOS, sensor_qos
+
+Converter = Callable[[Any], Tuple[np.ndarray, np.ndarray]]
+
+DEFAULT_INPUT_TOPICS = {'camera': 'camera/image_raw', 'imu': 'imu/data', 'audio': 'audio/chunk'}
+
+
+def _single(to_array: Callable[[Any], np.ndarray]) -> Converter:
+    def convert(msg: Any) -> Tuple[np.ndarray, np.ndarray]:
+        sample = to_array(msg)
+        return np.array([conv.stamp_to_sec(msg.header.stamp)]), sample[None]
+    return convert
+
+
+# Message type name -> (message class, converter to (stamps, samples)).
+INPUT_TYPES: Dict[str, Tuple[type, Converter]] = {
+    'sensor_msgs/msg/Image': (Image, _single(conv.image_to_rgb)),
+    'sensor_msgs/msg/CompressedImage': (CompressedImage, _single(conv.compressed_to_rgb)),
+    'sensor_msgs/msg/Imu': (Imu, _single(conv.imu_to_row)),
+    'hybrid_fusion_msgs/msg/AudioChunk': (AudioChunk, conv.audio_to_samples),
+}
+
+
+class StartupError(RuntimeError):
+    """A configuration the node cannot start with; the message names what to fix."""
+
+
+def _desc(text: str, read_only: bool = False) -> ParameterDescriptor:
+    return ParameterDescriptor(description=text, read_only=read_only)
+
+
+class EncoderNode(Node):
+    def __init__(self, node_name: str = 'encoder_node', **kwargs: Any) -> None:
+        super().__init__(node_name, **kwargs)
+        p = self.declare_parameter
+        modality = p('modality', 'imu', _desc('sensor modality of this instance: camera, imu or audio', True)).value
+        encoder_name = p('encoder', '', _desc(
+            "encoder plugin (entry point in group 'hybrid_fusion_ros.encoders'); empty: the "
+            "checkpoint's encoder for this modality", True)).value
+        checkpoint = p('checkpoint', '', _desc('checkpoint file; empty: the packaged default', True)).value
+        input_topic = p('input_topic', '', _desc(
+            'sensor topic; empty: camera/image_raw, imu/data or audio/chunk by modality', True)).value
+        transport = p('image_transport', 'raw', _desc("camera only: 'raw' (Image) or 'compressed' "
+                                                      '(CompressedImage)', True)).value
+        feature_topic = p('feature_topic', '', _desc('output topic; empty: features/<modality>', True)).value
+        threads = p('torch_threads', 1, _desc('torch intra-op threads for this process', True)).value
+        depth = p('input_queue_depth', 10, _desc(
+            'subscription queue depth (best effort, SensorDataQoS otherwise); size it to the '
+            'sensor rate times the longest stall to absorb, e.g. 50 for a 100 Hz IMU', True)).value
+        max_chunks = p('max_buffer_chunks', 4096, _desc('bound on buffered messages (oldest dropped '
+                                                        'and counted beyond it)', True)).value
+        self.stale_timeout = p('stale_timeout', 2.0, _desc(
+            'seconds without input before diagnostics report the input as stale (WARN)')).value
+        period = p('diagnostics_period', 1.0, _desc('seconds between /diagnostics messages', True)).value
+
+        declare_executor_parameter(self)
+        torch.set_num_threads(max(1, int(threads)))
+        try:
+            ckpt = Checkpoint.load(checkpoint or None)
+            self.encoder, has_weights = ckpt.build_encoder(modality, encoder_name or None)
+        except (CheckpointError, PluginError) as exc:
+            raise StartupError(str(exc)) from exc
+        self.encoder_name = encoder_name or ckpt.encoders[modality]['name']
+        if self.encoder.modality != modality:
+            raise StartupError(f"encoder '{self.encoder_name}' is for modality '{self.encoder.modality}', "
+                               f"not '{modality}'")
+        if not has_weights:
+            self.get_logger().warning(f"checkpoint has no weights for encoder '{self.encoder_name}': "
+                                      'using the plugin\'s own initialization')
+        self.modality = modality
+        spec = self.encoder.input_spec
+        types = [t for t in spec.message_types if t in INPUT_TYPES]
+        if modality == 'camera':
+            wanted = 'sensor_msgs/msg/CompressedImage' if transport == 'compressed' else 'sensor_msgs/msg/Image'
+            types = [t for t in types if t == wanted]
+        if not types:
+            raise StartupError(f"encoder '{self.encoder_name}' consumes {list(spec.message_types)}; this node "
+                               f'reads {sorted(INPUT_TYPES)}')
+        msg_class, self._convert = INPUT_TYPES[types[0]]
+        self.windower = StreamWindower(modality, ckpt.window, spec.expected_rate_hz,
+                                       sample_rate=spec.expected_rate_hz if modality == 'audio' else None,
+                                       max_chunks=int(max_chunks))
+
+        self.drops = DropCounter()
+        self.input_rate = RateMeter()
+        self.feature_rate = RateMeter()
+        self.encode_ms = LatencyWindow()
+        self.latency_ms = LatencyWindow()
+        self.input_topic = input_topic or DEFAULT_INPUT_TOPICS.get(modality, f'{modality}/data')
+        self.feature_topic = feature_topic or f'features/{modality}'
+        self.publisher = self.create_publisher(FeatureVector, self.feature_topic, RESULT_QOS)
+        self.diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', DIAGNOSTICS_QOS)
+        # The sensor callback and the diagnostics timer run in separate groups, so reporting
+        # never waits on a network forward pass.
+        self.subscription = self.create_subscription(
+            msg_class, self.input_topic, self._on_input, sensor_qos(int(depth)),
+            callback_group=MutuallyExclusiveCallbackGroup())
+        self.create_timer(period, self._publish_diagnostics, callback_group=MutuallyExclusiveCallbackGroup())
+        self.get_logger().info(f"{modality} encoder '{self.encoder_name}' ready: {self.input_topic} "
+                               f'({types[0]}) -> {self.feature_topic}, windows {ckpt.window.length}s '
+                               f'every {ckpt.window.hop}s')
+
+    def _now(self) -> float:
+        return self.get_clock().now().nanoseconds * 1e-9
+
+    def _on_input(self, msg: Any) -> None:
+        try:
+            stamps, samples = self._convert(msg)
+        except conv.InputError as exc:
+            self.drops.add(exc.cause)
+            self.get_logger().warning(f'dropped {self.modality} input: {exc}', throttle_duration_sec=5.0)
+            return
+        self.input_rate.tick(time.monotonic())
+        for window in self.windower.push(stamps, samples):
+            start = time.perf_counter()
+            try:
+                feature = self.encoder.encode(window)
+            except Exception as exc:  # noqa: BLE001 - a bad window must not stop the node
+                self.drops.add('encode_error')
+                self.get_logger().warning(f'{self.modality} window ending {window.end:.3f} not encoded: '
+                                          f'{type(exc).__name__}: {exc}', throttle_duration_sec=5.0)
+                continue
+            encode_ms = (time.perf_counter() - start) * 1e3
+            self.publisher.publish(conv.feature_to_msg(
+                feature, self.modality, self.encoder_name, window.start, window.end, window.newest_stamp,
+                len(window.stamps), encode_ms, msg.header.frame_id))
+            self.encode_ms.add(encode_ms)
+            self.latency_ms.add((self._now() - window.newest_stamp) * 1e3)
+            self.feature_rate.tick(time.monotonic())
+
+    def counts(self) -> Dict[str, int]:
+        """Drops by cause, windowing and buffer counters included."""
+        out = self.drops.snapshot()
+        ws = self.windower.stats
+        for cause, n in (('incomplete_window', ws.incomplete), ('out_of_order', ws.out_of_order),
+                         ('lost_in_transport_est', ws.missing_samples),
+                         ('buffer_overflow', self.windower.buffer.stats.overflowed_chunks)):
+            if n:
+                out[cause] = n
+        return out
+
+    def _publish_diagnostics(self) -> None:
+        now = time.monotonic()
+        age = self.input_rate.age(now)
+        drops = self.counts()
+        if self.input_rate.count == 0:
+            level, text = diag.WARN, 'no input yet'
+        elif age > self.stale_timeout:
+            level, text = diag.WARN, f'input stale for {age:.1f}s'
+        else:
+            level, text = diag.OK, 'receiving'
+        name = self.get_name()
+        statuses = [
+            diag.status(f'{name}: {self.input_topic} topic status', self.modality, level, text, {
+                'Events in window': self.input_rate.count, 'Actual frequency (Hz)': self.input_rate.rate(now),
+                'Age of last message (s)': age, 'Dropped total': sum(drops.values()),
+                **{f'Dropped ({k})': v for k, v in sorted(drops.items())},
+                'Clock jumps (buffer reset)': self.windower.stats.time_jumps}),
+            diag.status(f'{name}: encoder', self.modality, diag.OK if self.feature_rate.count else level,
+                        f'{self.feature_rate.count} windows encoded', {
+                            'Encoder': self.encoder_name, 'Windows': self.feature_rate.count,
+                            'Feature frequency (Hz)': self.feature_rate.rate(now),
+                            **diag.latency_values('Encode time', self.encode_ms.percentiles()),
+                            **diag.latency_values('Sensor to feature latency', self.latency_ms.percentiles())}),
+        ]
+        self.diag_pub.publish(diag.array_msg(self.get_clock().now().to_msg(), statuses))
+
+
+# Measured on the dev machine (2 cores, rclpy 9.1.2, 100 Hz Imu): SingleThreadedExecutor
+# spends 0.68 ms of CPU per message, MultiThreadedExecutor 34 ms and loses messages. The
+# single-threaded executor is therefore the default; `executor: multi` remains available.
+EXECUTORS = {'single': SingleThreadedExecutor, 'multi': lambda: MultiThreadedExecutor(num_threads=2)}
+
+
+def declare_executor_parameter(node: Node) -> None:
+    node.declare_parameter('executor', 'single', _desc(
+        "executor spinning this node: 'single' (SingleThreadedExecutor, default, cheapest per "
+        "message) or 'multi' (MultiThreadedExecutor with 2 threads)", True))
+
+
+def run_node(node_factory: Callable[[], Node], logger_name: str, args: Optional[List[str]] = None) -> int:
+    """Start a node and spin it; exit 1 with one line on a startup error."""
+    rclpy.init(args=args)
+    try:
+        try:
+            node = node_factory()
+            kind = node.get_parameter('executor').value
+            if kind not in EXECUTORS:
+                raise StartupError(f"executor '{kind}' is not one of {sorted(EXECUTORS)}")
+        except StartupError as exc:
+            rclpy.logging.get_logger(logger_name).fatal(f'cannot start: {exc}')
+            return 1
+        executor = EXECUTORS[kind]()
+        executor.add_node(node)
+        try:
+            executor.spin()
+        except (KeyboardInterrupt, ExternalShutdownException):
+            pass
+        finally:
+            executor.shutdown()
+            node.destroy_node()
+        return 0
+    finally:
+        rclpy.try_shutdown()
+
+
+def main(args: Optional[List[str]] = None) -> None:
+    sys.exit(run_node(EncoderNode, 'encoder_node', args))
+
+
+if __name__ == '__main__':
+    main()

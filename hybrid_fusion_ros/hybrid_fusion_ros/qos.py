@@ -1,0 +1,26 @@
+"""QoS profiles, chosen on purpose and named (REP-2003)."""
+from __future__ import annotations
+
+from rclpy.qos import (DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy,
+                       qos_profile_sensor_data)
+
+# Raw sensor streams: best effort, keep last 5 (REP-2003 SensorDataQoS). A late sample is
+# worthless, and a reliable subscriber would make a fast sensor wait on a slow node.
+SENSOR_QOS: QoSProfile = qos_profile_sensor_data
+
+
+
+def sensor_qos(depth: int) -> QoSProfile:
+    """SensorDataQoS with another queue depth (a 100 Hz IMU needs more than 5)."""
+    return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=max(1, depth),
+                      reliability=SENSOR_QOS.reliability, durability=SENSOR_QOS.durability)
+
+
+# Features and labels: reliable, keep last 10. They are few per second and each one is a
+# window's worth of evidence; losing one would leave a gap in the label stream.
+RESULT_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10,
+                        reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.VOLATILE)
+
+# /diagnostics, as diagnostic_updater publishes it.
+DIAGNOSTICS_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10,
+                             reliability=ReliabilityPolicy.RELIABLE)
