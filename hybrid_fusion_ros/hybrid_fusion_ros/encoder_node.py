@@ -7,13 +7,10 @@ import time
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import numpy as np
-import rclpy
 import torch
 from diagnostic_msgs.msg import DiagnosticArray
 from hybrid_fusion_msgs.msg import AudioChunk, FeatureVector
-from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor, SingleThreadedExecutor
 from rclpy.node import Node
 from sensor_msgs.msg import CompressedImage, Image, Imu
 
@@ -23,6 +20,7 @@ from .core.checkpoint import Checkpoint, CheckpointError
 from .core.plugins import PluginError
 from .core.stats import DropCounter, LatencyWindow, RateMeter
 from .core.windows import StreamWindower
+from .node_common import StartupError, declare_executor_parameter, describe as _desc, run_node
 from .qos import DIAGNOSTICS_QOS, RESULT_QOS, sensor_qos
 
 Converter = Callable[[Any], Tuple[np.ndarray, np.ndarray]]
@@ -44,14 +42,6 @@ INPUT_TYPES: Dict[str, Tuple[type, Converter]] = {
     'sensor_msgs/msg/Imu': (Imu, _single(conv.imu_to_row)),
     'hybrid_fusion_msgs/msg/AudioChunk': (AudioChunk, conv.audio_to_samples),
 }
-
-
-class StartupError(RuntimeError):
-    """A configuration the node cannot start with; the message names what to fix."""
-
-
-def _desc(text: str, read_only: bool = False) -> ParameterDescriptor:
-    return ParameterDescriptor(description=text, read_only=read_only)
 
 
 class EncoderNode(Node):
@@ -189,44 +179,6 @@ class EncoderNode(Node):
                             **diag.latency_values('Sensor to feature latency', self.latency_ms.percentiles())}),
         ]
         self.diag_pub.publish(diag.array_msg(self.get_clock().now().to_msg(), statuses))
-
-
-# Measured on the dev machine (2 cores, rclpy 9.1.2, 100 Hz Imu): SingleThreadedExecutor
-# spends 0.68 ms of CPU per message, MultiThreadedExecutor 34 ms and loses messages. The
-# single-threaded executor is therefore the default; `executor: multi` remains available.
-EXECUTORS = {'single': SingleThreadedExecutor, 'multi': lambda: MultiThreadedExecutor(num_threads=2)}
-
-
-def declare_executor_parameter(node: Node) -> None:
-    node.declare_parameter('executor', 'single', _desc(
-        "executor spinning this node: 'single' (SingleThreadedExecutor, default, cheapest per "
-        "message) or 'multi' (MultiThreadedExecutor with 2 threads)", True))
-
-
-def run_node(node_factory: Callable[[], Node], logger_name: str, args: Optional[List[str]] = None) -> int:
-    """Start a node and spin it; exit 1 with one line on a startup error."""
-    rclpy.init(args=args)
-    try:
-        try:
-            node = node_factory()
-            kind = node.get_parameter('executor').value
-            if kind not in EXECUTORS:
-                raise StartupError(f"executor '{kind}' is not one of {sorted(EXECUTORS)}")
-        except StartupError as exc:
-            rclpy.logging.get_logger(logger_name).fatal(f'cannot start: {exc}')
-            return 1
-        executor = EXECUTORS[kind]()
-        executor.add_node(node)
-        try:
-            executor.spin()
-        except (KeyboardInterrupt, ExternalShutdownException):
-            pass
-        finally:
-            executor.shutdown()
-            node.destroy_node()
-        return 0
-    finally:
-        rclpy.try_shutdown()
 
 
 def main(args: Optional[List[str]] = None) -> None:

@@ -6,13 +6,13 @@ from __future__ import annotations
 import sys
 import threading
 import time
-from typing import Any, Dict, List, Optional
+from typing import Any, List, Optional
 
 import numpy as np
 import torch
 from diagnostic_msgs.msg import DiagnosticArray
 from hybrid_fusion_msgs.msg import ActivityLabel, FeatureVector
-from rcl_interfaces.msg import ParameterDescriptor, SetParametersResult
+from rcl_interfaces.msg import SetParametersResult
 from rclpy.exceptions import ParameterUninitializedException
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
 from rclpy.node import Node
@@ -24,14 +24,10 @@ from . import diagnostics as diag
 from .core.checkpoint import Checkpoint, CheckpointError
 from .core.stats import DropCounter, LatencyWindow, RateMeter
 from .core.sync import ApproximateTimeSynchronizer, Input
-from .encoder_node import StartupError, declare_executor_parameter, run_node
+from .node_common import StartupError, declare_executor_parameter, describe as _desc, run_node
 from .qos import DIAGNOSTICS_QOS, RESULT_QOS
 
 FUSION_MODES = ('early',)
-
-
-def _desc(text: str, read_only: bool = False) -> ParameterDescriptor:
-    return ParameterDescriptor(description=text, read_only=read_only)
 
 
 class FusionNode(Node):

@@ -51,7 +51,7 @@ class DemoCommand(Command):
         from rclpy.executors import SingleThreadedExecutor
 
         from ..core.checkpoint import Checkpoint
-        from ..demo_data import TOPICS, generate_bag
+        from ..demo_data import generate_bag
         from ..diagnostics import DiagnosticsCollector
         from ..evaluator import LabelEvaluator
         from ..graph import default_config_path

@@ -180,7 +180,7 @@ def train(config: TrainConfig, train_seqs: Optional[Sequence[SequenceData]] = No
             nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
             opt.step()
             sched.step()
-            losses.append(float(loss))
+            losses.append(float(loss.detach()))
         report = classification_report(val_labels, predict(model, val_seqs), classes)
         history.append({'epoch': epoch + 1, 'loss': float(np.mean(losses)),
                         'val_accuracy': report['accuracy'], 'val_macro_f1': report['macro_f1']})

@@ -1,0 +1,98 @@
+"""Shared fixtures: a private rclpy context per ROS test, an executor spinning in the
+background, waiting on conditions (not sleeps), and small generated data."""
+from __future__ import annotations
+
+import os
+import random
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Callable, Iterator
+
+import pytest
+
+# A DDS domain of our own, so a demo running on the same machine does not talk to the tests.
+os.environ.setdefault('ROS_DOMAIN_ID', str(random.Random(os.getpid()).randint(100, 200)))
+os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 20.0, what: str = 'condition') -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f'timed out after {timeout}s waiting for {what}')
+        time.sleep(0.02)
+
+
+class RosHarness:
+    """Nodes added here spin on one SingleThreadedExecutor in a background thread."""
+
+    def __init__(self, context) -> None:
+        from rclpy.executors import SingleThreadedExecutor
+        self.context = context
+        self.executor = SingleThreadedExecutor(context=context)
+        self.namespace = '/t' + uuid.uuid4().hex[:8]
+        self.nodes = []
+        self._thread = threading.Thread(target=self._spin, daemon=True)
+        self._started = False
+
+    def _spin(self) -> None:
+        from rclpy.executors import ExternalShutdownException
+        try:
+            self.executor.spin()
+        except ExternalShutdownException:
+            pass
+
+    def add(self, node):
+        self.nodes.append(node)
+        self.executor.add_node(node)
+        if not self._started:
+            self._started = True
+            self._thread.start()
+        return node
+
+    def node(self, name: str):
+        import rclpy
+        return self.add(rclpy.create_node(name, namespace=self.namespace, context=self.context))
+
+    def kwargs(self, **params):
+        """Keyword arguments for a node of ours: this test's context and namespace, and
+        parameter overrides."""
+        from rclpy.parameter import Parameter
+        return {'context': self.context, 'namespace': self.namespace,
+                'parameter_overrides': [Parameter(k, value=v) for k, v in params.items()]}
+
+    def close(self) -> None:
+        # Stop spinning and let the current callback finish before any node is destroyed.
+        self.executor.shutdown(timeout_sec=5)
+        if self._started:
+            self._thread.join(timeout=5)
+        for n in self.nodes:
+            n.destroy_node()
+
+
+@pytest.fixture
+def ros() -> Iterator[RosHarness]:
+    import rclpy
+    context = rclpy.Context()
+    rclpy.init(context=context)
+    harness = RosHarness(context)
+    try:
+        yield harness
+    finally:
+        harness.close()
+        context.try_shutdown()
+
+
+@pytest.fixture(scope='session')
+def default_checkpoint():
+    from hybrid_fusion_ros.core.checkpoint import Checkpoint
+    return Checkpoint.load()
+
+
+@pytest.fixture(scope='session')
+def demo_bag(tmp_path_factory) -> Path:
+    """A 20 s simulated bag (MCAP), written once per test session."""
+    from hybrid_fusion_ros.demo_data import generate_bag
+    return generate_bag(tmp_path_factory.mktemp('bags') / 'demo20', seconds=20.0, seed=11)

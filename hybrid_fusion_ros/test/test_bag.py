@@ -1,0 +1,45 @@
+"""Bags written and read with rosbags; restamping; clear errors for unusable bags."""
+import pytest
+from rclpy.serialization import deserialize_message, serialize_message
+
+from hybrid_fusion_ros import conversions as conv
+from hybrid_fusion_ros.bag import BagError, decode, open_reader, read_messages, topics_and_types
+from hybrid_fusion_ros.demo_data import TOPICS, generate_bag
+from hybrid_fusion_ros.replay import shift_stamp
+from sensor_msgs.msg import Imu
+
+
+@pytest.mark.parametrize('storage', ['mcap', 'sqlite3'])
+def test_generated_bag_has_every_stream(tmp_path, storage):
+    path = generate_bag(tmp_path / f'bag_{storage}', seconds=3.0, seed=1, storage=storage)
+    reader = open_reader(path)
+    topics = topics_and_types(reader)
+    assert topics[TOPICS['camera']] == ('sensor_msgs/msg/Image', 45)
+    assert topics[TOPICS['imu']] == ('sensor_msgs/msg/Imu', 300)
+    assert topics[TOPICS['audio']] == ('hybrid_fusion_msgs/msg/AudioChunk', 30)
+    assert topics[TOPICS['ground_truth']][1] == 30
+    msgs = list(read_messages(reader, [TOPICS['imu'], TOPICS['ground_truth']]))
+    assert all(a.log_time_ns <= b.log_time_ns for a, b in zip(msgs, msgs[1:]))
+    for m in msgs[:20]:  # each message is logged at its header stamp
+        assert conv.stamp_to_ns(decode(m).header.stamp) == m.log_time_ns
+    gt = decode(next(m for m in msgs if m.topic == TOPICS['ground_truth']))
+    assert gt.fusion_mode == 'ground_truth' and gt.label in gt.class_names
+    reader.close()
+
+
+def test_shift_stamp_moves_only_the_header_stamp():
+    msg = conv.row_to_imu([1, 2, 3, 4, 5, 6], conv.sec_to_stamp(1_700_000_000.25))
+    shifted = deserialize_message(shift_stamp(serialize_message(msg), 86_400 * 10**9 + 900_000_000), Imu)
+    assert conv.stamp_to_sec(shifted.header.stamp) == pytest.approx(1_700_086_401.15)
+    assert shifted.linear_acceleration.z == 3 and shifted.angular_velocity.z == 6
+
+
+def test_missing_empty_and_corrupt_bags_are_clear_errors(tmp_path):
+    with pytest.raises(BagError, match='no such file'):
+        open_reader(tmp_path / 'nothing')
+    path = generate_bag(tmp_path / 'good', seconds=1.0, seed=1)
+    mcap = next(path.glob('*.mcap'))
+    mcap.write_bytes(mcap.read_bytes()[:2000])
+    with pytest.raises(BagError, match='cannot be opened'):
+        reader = open_reader(path)
+        list(read_messages(reader))

@@ -1,0 +1,22 @@
+"""The newcomer demo, end to end: generated bag, node processes from the YAML, live labels,
+summary. Short bag to keep the suite fast."""
+import json
+import os
+import subprocess
+import sys
+
+
+def test_demo_prints_labels_and_summary(tmp_path):
+    env = dict(os.environ, XDG_CACHE_HOME=str(tmp_path / 'cache'))
+    out = tmp_path / 'summary.json'
+    proc = subprocess.run([sys.executable, '-m', 'hybrid_fusion_ros.cli', 'demo', '--seconds', '12',
+                           '--json', str(out)], env=env, capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert 'generating the simulated demo bag' in proc.stdout
+    assert proc.stdout.count('latency') >= 15
+    assert 'accuracy:' in proc.stdout and 'coverage' in proc.stdout
+    summary = json.loads(out.read_text())
+    assert summary['expected_windows'] == 21
+    assert summary['coverage'] >= 0.9
+    assert summary['accuracy'] > 0.5
+    assert summary['latency_ms']['p50'] > 0

@@ -1,0 +1,141 @@
+"""Encoder nodes fed real published messages: features with the right stamps and shape;
+bad input counted, warned about and survived; startup errors in one line."""
+import time
+
+import numpy as np
+import pytest
+
+from conftest import wait_until
+from hybrid_fusion_ros import conversions as conv
+from hybrid_fusion_ros.core.checkpoint import default_checkpoint_path
+from hybrid_fusion_ros.core.simulation import Episode
+from hybrid_fusion_ros.encoder_node import EncoderNode
+from hybrid_fusion_ros.node_common import StartupError
+from hybrid_fusion_ros.qos import RESULT_QOS, sensor_qos
+from hybrid_fusion_msgs.msg import AudioChunk, FeatureVector
+from sensor_msgs.msg import CompressedImage, Image, Imu
+
+T0 = 500.0
+
+
+def start(ros, modality, **params):
+    params.setdefault('input_queue_depth', 1000)
+    node = ros.add(EncoderNode(f'{modality}_encoder', **ros.kwargs(modality=modality, **params)))
+    helper = ros.node(f'{modality}_feeder')
+    features = []
+    helper.create_subscription(FeatureVector, f'features/{modality}', features.append, RESULT_QOS)
+    return node, helper, features
+
+
+def publish_all(helper, node, msg_type, topic, messages):
+    pub = helper.create_publisher(msg_type, topic, sensor_qos(len(messages) + 10))
+    wait_until(lambda: pub.get_subscription_count() > 0, what=f'{topic} subscriber')
+    for m in messages:  # paced like a sensor, faster than real time
+        pub.publish(m)
+        time.sleep(0.002)
+    return pub
+
+
+def check_features(features, modality, dim, expect_ends):
+    ends = [conv.stamp_to_sec(f.header.stamp) for f in features]
+    assert ends == pytest.approx(expect_ends)
+    for f in features:
+        assert f.modality == modality
+        assert list(f.shape) == [dim]
+        assert conv.stamp_to_sec(f.window_end) - conv.stamp_to_sec(f.window_start) == pytest.approx(1.0)
+        newest = conv.stamp_to_sec(f.newest_sample_stamp)
+        assert conv.stamp_to_sec(f.window_start) <= newest < conv.stamp_to_sec(f.window_end)
+        assert np.isfinite(conv.msg_to_feature(f)).all()
+
+
+def test_imu_encoder_node(ros):
+    ep = Episode(3.0, seed=1, t0=T0)
+    stamps = ep.stamps(100.0)
+    rows = ep.imu(stamps)
+    node, helper, features = start(ros, 'imu')
+    publish_all(helper, node, Imu, 'imu/data', [conv.row_to_imu(r, conv.sec_to_stamp(t)) for r, t in zip(rows, stamps)])
+    wait_until(lambda: len(features) >= 4, what='4 IMU features')
+    check_features(features, 'imu', 64, [501.0, 501.5, 502.0, 502.5])
+
+
+@pytest.mark.parametrize('compressed', [False, True])
+def test_camera_encoder_node(ros, compressed):
+    ep = Episode(2.6, seed=2, t0=T0)
+    stamps = ep.stamps(15.0)
+    frames = ep.frames(stamps)
+    if compressed:
+        msgs = [conv.rgb_to_compressed(f, conv.sec_to_stamp(t)) for f, t in zip(frames, stamps)]
+        node, helper, features = start(ros, 'camera', image_transport='compressed', input_topic='camera/compressed')
+        publish_all(helper, node, CompressedImage, 'camera/compressed', msgs)
+    else:
+        node, helper, features = start(ros, 'camera')
+        publish_all(helper, node, Image, 'camera/image_raw',
+                    [conv.rgb_to_image(f, conv.sec_to_stamp(t)) for f, t in zip(frames, stamps)])
+    # The last frame (502.47) is within half a frame period of 502.5: that window closes too.
+    wait_until(lambda: len(features) >= 4, what='4 camera features')
+    check_features(features, 'camera', 64, [501.0, 501.5, 502.0, 502.5])
+
+
+def test_audio_encoder_node(ros):
+    ep = Episode(2.6, seed=3, t0=T0)
+    stamps = ep.stamps(16000.0)
+    audio = ep.audio(stamps)
+    node, helper, features = start(ros, 'audio')
+    publish_all(helper, node, AudioChunk, 'audio/chunk',
+                [conv.samples_to_audio(audio[i:i + 1600], 16000, conv.sec_to_stamp(stamps[i]))
+                 for i in range(0, len(stamps), 1600)])
+    wait_until(lambda: len(features) >= 4, what='4 audio features')
+    check_features(features, 'audio', 64, [501.0, 501.5, 502.0, 502.5])
+
+
+def _bad_image():
+    msg = conv.rgb_to_image(np.zeros((8, 8, 3), np.uint8), conv.sec_to_stamp(T0))
+    msg.encoding = '32FC1'
+    return msg
+
+
+def _nan_imu():
+    return conv.row_to_imu([np.nan, 0, 9.8, 0, 0, 0], conv.sec_to_stamp(T0))
+
+
+def _empty_audio():
+    return conv.samples_to_audio(np.zeros(0, np.float32), 16000, conv.sec_to_stamp(T0))
+
+
+@pytest.mark.parametrize('modality, msg_type, topic, make_bad, cause, make_good', [
+    ('camera', Image, 'camera/image_raw', _bad_image, 'unsupported_encoding',
+     lambda t: conv.rgb_to_image(np.zeros((96, 128, 3), np.uint8), conv.sec_to_stamp(t))),
+    ('imu', Imu, 'imu/data', _nan_imu, 'non_finite_imu',
+     lambda t: conv.row_to_imu([0, 0, 9.8, 0, 0, 0], conv.sec_to_stamp(t))),
+    ('audio', AudioChunk, 'audio/chunk', _empty_audio, 'empty_audio',
+     lambda t: conv.samples_to_audio(np.zeros(1600, np.float32), 16000, conv.sec_to_stamp(t))),
+])
+def test_bad_input_is_counted_and_the_node_keeps_running(ros, modality, msg_type, topic, make_bad, cause, make_good):
+    node, helper, features = start(ros, modality)
+    rate = {'camera': 15.0, 'imu': 100.0, 'audio': 10.0}[modality]
+    good = [make_good(T0 + 0.01 + i / rate) for i in range(int(2.2 * rate))]
+    publish_all(helper, node, msg_type, topic, [make_bad(), make_bad()] + good)
+    wait_until(lambda: node.counts().get(cause) == 2, what=f'{cause} counted twice')
+    wait_until(lambda: len(features) >= 2, what='features after the bad input')
+
+
+@pytest.mark.parametrize('params, match', [
+    ({'checkpoint': '/nonexistent/model.pt'}, r'/nonexistent/model.pt: no such file'),
+    ({'encoder': 'no_such_encoder'}, r"unknown encoder 'no_such_encoder'.*available: audio_logmel_cnn, camera_cnn, imu_cnn1d"),
+    ({'encoder': 'camera_cnn'}, r"encoder 'camera_cnn' is for modality 'camera', not 'imu'"),
+])
+def test_startup_errors_name_the_problem(ros, params, match):
+    with pytest.raises(StartupError, match=match):
+        EncoderNode('imu_encoder', **ros.kwargs(modality='imu', **params))
+
+
+def test_corrupt_checkpoint_is_a_startup_error(ros, tmp_path):
+    bad = tmp_path / 'corrupt.pt'
+    bad.write_bytes(b'\x80\x04 not a zip file')
+    with pytest.raises(StartupError, match='corrupt.pt: cannot be read'):
+        EncoderNode('imu_encoder', **ros.kwargs(modality='imu', checkpoint=str(bad)))
+    half = tmp_path / 'truncated.pt'
+    data = default_checkpoint_path().read_bytes()
+    half.write_bytes(data[: len(data) // 2])
+    with pytest.raises(StartupError, match='truncated.pt: cannot be read'):
+        EncoderNode('imu_encoder', **ros.kwargs(modality='imu', checkpoint=str(half)))

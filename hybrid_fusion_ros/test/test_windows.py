@@ -1,0 +1,86 @@
+import numpy as np
+import pytest
+
+from hybrid_fusion_ros.core.windows import (ChunkBuffer, StreamWindower, WindowGrid, WindowSpec,
+                                            window_ends_between)
+
+
+def feed(windower, stamps, samples=None, chunk=1):
+    samples = np.zeros((len(stamps), 2)) if samples is None else samples
+    out = []
+    for i in range(0, len(stamps), chunk):
+        out += windower.push(stamps[i:i + chunk], samples[i:i + chunk])
+    return out
+
+
+def test_window_ends_sit_on_the_grid_regardless_of_stream_start():
+    spec = WindowSpec(1.0, 0.5)
+    a = StreamWindower('imu', spec, expected_rate=100.0)
+    b = StreamWindower('camera', spec, expected_rate=15.0)
+    wa = feed(a, 10.013 + np.arange(500) / 100.0)
+    wb = feed(b, 10.301 + np.arange(70) / 15.0)
+    ends_a = {w.end for w in wa}
+    ends_b = {w.end for w in wb}
+    assert all(abs(e / 0.5 - round(e / 0.5)) < 1e-9 for e in ends_a | ends_b)
+    assert len(ends_a & ends_b) >= 7
+    first = min(ends_b)
+    assert first - 1.0 >= 10.301 - 1e-9, 'the first window must be fully covered by the stream'
+
+
+def test_window_holds_exactly_the_samples_in_start_end():
+    spec = WindowSpec(1.0, 0.5)
+    w = StreamWindower('imu', spec, expected_rate=100.0)
+    stamps = np.arange(0, 300) / 100.0
+    samples = np.stack([stamps, stamps], axis=1)
+    windows = feed(w, stamps, samples)
+    for win in windows:
+        assert np.all((win.stamps >= win.start) & (win.stamps < win.end))
+        expected = stamps[(stamps >= win.start) & (stamps < win.end)]
+        np.testing.assert_allclose(win.stamps, expected)
+        np.testing.assert_allclose(win.samples[:, 0], expected)
+
+
+@pytest.mark.parametrize('case, stamps, expect', [
+    ('out of order is dropped and counted', [0.0, 0.01, 0.02, 0.015, 0.03], {'out_of_order': 1, 'time_jumps': 0}),
+    ('duplicate stamp counts as out of order', [0.0, 0.01, 0.01, 0.02], {'out_of_order': 1}),
+    ('a jump back resets', [5.0, 5.01, 5.02, 1.0, 1.01], {'time_jumps': 1, 'out_of_order': 0}),
+    ('a gap is counted with its missing samples', [0.0, 0.01, 0.02, 0.10, 0.11], {'gaps': 1, 'missing_samples': 7}),
+])
+def test_stream_anomalies_are_counted(case, stamps, expect):
+    w = StreamWindower('imu', WindowSpec(1.0, 0.5), expected_rate=100.0)
+    feed(w, np.array(stamps))
+    for key, value in expect.items():
+        assert getattr(w.stats, key) == value, case
+
+
+def test_sparse_window_is_dropped_as_incomplete():
+    w = StreamWindower('imu', WindowSpec(1.0, 0.5, min_fill=0.5), expected_rate=100.0)
+    # [1.0, 2.0) holds one sample and [1.5, 2.5) thirty: both under half of the 100 expected.
+    stamps = np.concatenate([np.arange(0, 100) / 100.0, [1.3], np.arange(220, 400) / 100.0])
+    windows = feed(w, stamps)
+    assert w.stats.incomplete >= 1
+    assert all(len(x.stamps) >= 50 for x in windows)
+
+
+def test_buffer_is_bounded_and_counts_overflow():
+    buf = ChunkBuffer(horizon=100.0, max_chunks=10)
+    for i in range(25):
+        buf.push(np.array([float(i)]), np.zeros((1, 3)))
+    assert len(buf) == 10
+    assert buf.stats.overflowed_chunks == 15
+
+
+def test_grid_limits_backlog_after_a_long_gap():
+    grid = WindowGrid(WindowSpec(1.0, 0.5), max_backlog=3)
+    assert grid.due(0.0, 1.0) == [(0.0, 1.0)]
+    assert len(grid.due(0.0, 100.0)) == 3
+
+
+def test_window_ends_between():
+    np.testing.assert_allclose(window_ends_between(WindowSpec(1.0, 0.5), 1.0, 2.6), [1.5, 2.0, 2.5])
+
+
+@pytest.mark.parametrize('length, hop, fill', [(0, 0.5, 0.5), (1.0, 0, 0.5), (1.0, 2.0, 0.5), (1.0, 0.5, 1.5)])
+def test_invalid_window_spec_is_rejected(length, hop, fill):
+    with pytest.raises(ValueError):
+        WindowSpec(length, hop, fill)
