@@ -25,6 +25,7 @@ setup(
         'console_scripts': [
             'encoder_node = hybrid_fusion_ros.encoder_node:main',
             'fusion_node = hybrid_fusion_ros.fusion_node:main',
+            'fusion_lifecycle_node = hybrid_fusion_ros.fusion_node:main_lifecycle',
             'hybrid-fusion = hybrid_fusion_ros.cli:main',
         ],
         # Encoders are plugins: the built-ins are registered exactly as a third-party

@@ -157,6 +157,7 @@ class EncoderNode(Node):
     def _publish_diagnostics(self) -> None:
         now = time.monotonic()
         age = self.input_rate.age(now)
+        newest = self.windower.buffer.newest_stamp
         drops = self.counts()
         if self.input_rate.count == 0:
             level, text = diag.WARN, 'no input yet'
@@ -167,8 +168,10 @@ class EncoderNode(Node):
         name = self.get_name()
         statuses = [
             diag.status(f'{name}: {self.input_topic} topic status', self.modality, level, text, {
-                'Events in window': self.input_rate.count, 'Actual frequency (Hz)': self.input_rate.rate(now),
-                'Age of last message (s)': age, 'Dropped total': sum(drops.values()),
+                'Events since startup': self.input_rate.count, 'Actual frequency (Hz)': self.input_rate.rate(now),
+                'Age of last message (s)': age,
+                'Latest timestamp delay (s)': self._now() - newest if newest is not None else float('inf'),
+                'Dropped total': sum(drops.values()),
                 **{f'Dropped ({k})': v for k, v in sorted(drops.items())},
                 'Clock jumps (buffer reset)': self.windower.stats.time_jumps}),
             diag.status(f'{name}: encoder', self.modality, diag.OK if self.feature_rate.count else level,

@@ -25,11 +25,18 @@ class GraphProcess:
     """The running graph: ``start``, ``alive``, ``stop`` (SIGINT, then SIGTERM)."""
 
     def __init__(self, config: Path, overrides: Optional[Dict[str, str]] = None,
-                 graph: Sequence[NodeSpec] = CLASSIFIER_GRAPH, quiet: bool = False) -> None:
+                 graph: Sequence[NodeSpec] = CLASSIFIER_GRAPH, quiet: bool = False,
+                 node_overrides: Optional[Dict[str, Dict[str, str]]] = None) -> None:
+        """``overrides`` apply to every node (e.g. use_sim_time), ``node_overrides`` to one
+        node by name (e.g. ``{'fusion_node': {'fusion_mode': 'late'}}``)."""
         if not Path(config).is_file():
             raise FileNotFoundError(f'parameter file {config}: no such file')
         self.config = Path(config)
         self.overrides = dict(overrides or {})
+        self.node_overrides = dict(node_overrides or {})
+        unknown = sorted(set(self.node_overrides) - {spec.name for spec in graph})
+        if unknown:
+            raise ValueError(f'overrides for unknown node(s) {unknown}; the graph has {[s.name for s in graph]}')
         self.graph = graph
         self.quiet = quiet
         self.processes: Dict[str, subprocess.Popen] = {}
@@ -39,7 +46,8 @@ class GraphProcess:
         out = subprocess.DEVNULL if self.quiet else None
         for spec in self.graph:
             self.processes[spec.name] = subprocess.Popen(
-                node_command(spec, self.config, self.overrides), env=env, stdout=out,
+                node_command(spec, self.config, {**self.overrides, **self.node_overrides.get(spec.name, {})}),
+                env=env, stdout=out,
                 stderr=subprocess.STDOUT if self.quiet else None)
 
     def exited(self) -> Dict[str, int]:

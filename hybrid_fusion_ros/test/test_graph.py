@@ -27,4 +27,4 @@ def test_replayed_bag_is_labelled_through_the_node_graph(ros, demo_bag):
     assert summary['expected_windows'] == expected
     assert summary['coverage'] >= 0.95, summary
     assert summary['accuracy'] >= 0.7, summary  # chance is 1/6
-    assert fusion.sync.stats.matched == summary['labels']
+    assert fusion.pipeline.sync.stats.matched == summary["labels"]

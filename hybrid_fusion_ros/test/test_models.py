@@ -51,7 +51,7 @@ def test_unknown_encoder_config_key_is_rejected():
         create_encoder('imu_cnn1d', {'lenght': 10})
 
 
-@pytest.mark.parametrize('strategy', ['early', 'attention'])
+@pytest.mark.parametrize('strategy', ['early', 'attention', 'late'])
 def test_streaming_equals_batch(strategy):
     torch.manual_seed(0)
     model = FusionModel(FusionConfig(['a', 'b', 'c'], [8, 4, 6], 5, strategy)).eval()
@@ -68,7 +68,7 @@ def test_streaming_equals_batch(strategy):
 
 def test_masked_modality_has_no_influence():
     torch.manual_seed(1)
-    for strategy in ('early', 'attention'):
+    for strategy in ('early', 'attention', 'late'):
         model = FusionModel(FusionConfig(['a', 'b'], [4, 4], 3, strategy)).eval()
         a = torch.randn(1, 4)
         mask = torch.tensor([[1.0, 0.0]])

@@ -8,7 +8,8 @@ from hybrid_fusion_ros.core.train import TrainConfig, train
 
 
 def tiny_config(**kw):
-    base = dict(train_episodes=3, val_episodes=1, episode_seconds=40.0, epochs=2, seq_len=8, batch_size=4)
+    base = dict(train_episodes=3, val_episodes=1, episode_seconds=40.0, epochs=2, seq_len=8, batch_size=4,
+                extra_epochs=1)
     base.update(kw)
     return TrainConfig(**base)
 
@@ -21,7 +22,9 @@ def test_tiny_training_run_writes_a_loadable_checkpoint(tmp_path):
     ckpt = Checkpoint.load(path)
     assert ckpt.metadata['train_config']['epochs'] == 2
     assert 0.0 <= ckpt.metadata['val_macro_f1'] <= 1.0
-    ckpt.build_fusion()
+    assert ckpt.fusion_strategies == ['early', 'late', 'attention']
+    for strategy in ckpt.fusion_strategies:
+        assert ckpt.build_fusion(strategy).config.strategy == strategy
     for m in ckpt.modalities:
         ckpt.build_encoder(m)
 

@@ -42,5 +42,6 @@ class TrainCommand(Command):
         path = result.checkpoint.save(args.output)
         print(json.dumps({'checkpoint': str(path), 'val_accuracy': round(result.val_report['accuracy'], 4),
                           'val_macro_f1': round(result.val_report['macro_f1'], 4),
-                          'epochs_run': len(result.history)}, indent=2))
+                          'epochs_run': len(result.history),
+                          'extra_fusion_models': result.checkpoint.metadata.get('extra_val', {})}, indent=2))
         return 0

@@ -7,7 +7,9 @@ A checkpoint is a plain dict of tensors, strings and numbers (loadable with
 - ``classes``: class names, in output order;
 - ``window``: window length, hop and min fill (seconds), which the encoder nodes must use;
 - ``encoders``: per modality, the encoder plugin name, its config and its weights;
-- ``fusion``: the fusion config and weights;
+- ``fusion``: the primary fusion model's config and weights;
+- ``extra_fusion``: further fusion models over the same encoders, by strategy name (e.g. a
+  ``late`` model for the fusion node's late mode);
 - ``metadata``: how it was made (command, data, seed, validation figures).
 """
 from __future__ import annotations
@@ -42,26 +44,31 @@ class Checkpoint:
     encoders: Dict[str, Dict[str, Any]]
     fusion: Dict[str, Any]
     metadata: Dict[str, Any] = field(default_factory=dict)
+    extra_fusion: Dict[str, Dict[str, Any]] = field(default_factory=dict)
     path: Optional[Path] = None
 
     @classmethod
     def from_models(cls, classes: List[str], window: WindowSpec, encoders: Dict[str, Encoder],
                     encoder_names: Dict[str, str], fusion: FusionModel,
-                    metadata: Optional[Dict[str, Any]] = None) -> 'Checkpoint':
+                    metadata: Optional[Dict[str, Any]] = None,
+                    extra_fusion: Optional[Dict[str, FusionModel]] = None) -> 'Checkpoint':
+        def entry(model: FusionModel) -> Dict[str, Any]:
+            return {'config': model.config.to_dict(),
+                    'state_dict': {k: v.detach().clone() for k, v in model.state_dict().items()}}
         return cls(
             classes=list(classes), window=window,
             encoders={m: {'name': encoder_names[m], 'config': enc.config_dict(),
                           'state_dict': {k: v.detach().clone() for k, v in enc.state_dict().items()}}
                       for m, enc in encoders.items()},
-            fusion={'config': fusion.config.to_dict(),
-                    'state_dict': {k: v.detach().clone() for k, v in fusion.state_dict().items()}},
-            metadata=dict(metadata or {}))
+            fusion=entry(fusion), metadata=dict(metadata or {}),
+            extra_fusion={k: entry(m) for k, m in (extra_fusion or {}).items()})
 
     def save(self, path: Path | str) -> Path:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         torch.save({'format': FORMAT_VERSION, 'classes': self.classes, 'window': asdict(self.window),
-                    'encoders': self.encoders, 'fusion': self.fusion, 'metadata': self.metadata}, path)
+                    'encoders': self.encoders, 'fusion': self.fusion, 'extra_fusion': self.extra_fusion,
+                    'metadata': self.metadata}, path)
         return path
 
     @classmethod
@@ -84,7 +91,8 @@ class Checkpoint:
             raise CheckpointError(f'checkpoint {path}: missing section(s) {missing}')
         return cls(classes=list(raw['classes']), window=WindowSpec(**raw['window']),
                    encoders=dict(raw['encoders']), fusion=dict(raw['fusion']),
-                   metadata=dict(raw.get('metadata', {})), path=path)
+                   metadata=dict(raw.get('metadata', {})), extra_fusion=dict(raw.get('extra_fusion', {})),
+                   path=path)
 
     @property
     def modalities(self) -> List[str]:
@@ -110,10 +118,23 @@ class Checkpoint:
                                   f'(it has {sorted(self.encoders)})')
         return create_encoder(name).eval(), False
 
-    def build_fusion(self) -> FusionModel:
-        model = FusionModel(FusionConfig.from_dict(self.fusion['config']))
+    @property
+    def fusion_strategies(self) -> List[str]:
+        """Strategies of the fusion models held: the primary first."""
+        return [self.fusion['config']['strategy'], *[k for k in self.extra_fusion
+                                                     if k != self.fusion['config']['strategy']]]
+
+    def build_fusion(self, strategy: Optional[str] = None) -> FusionModel:
+        """The primary fusion model, or the one of ``strategy``, in eval mode."""
+        entry = self.fusion
+        if strategy is not None and strategy != self.fusion['config']['strategy']:
+            if strategy not in self.extra_fusion:
+                raise CheckpointError(f"checkpoint {self.path}: no '{strategy}' fusion model "
+                                      f'(it has {self.fusion_strategies})')
+            entry = self.extra_fusion[strategy]
+        model = FusionModel(FusionConfig.from_dict(entry['config']))
         try:
-            model.load_state_dict(self.fusion['state_dict'])
+            model.load_state_dict(entry['state_dict'])
         except RuntimeError as exc:
             raise CheckpointError(f'checkpoint {self.path}: fusion weights do not fit its config: '
                                   f'{str(exc).splitlines()[0]}') from exc

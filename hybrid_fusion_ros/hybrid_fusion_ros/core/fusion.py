@@ -6,7 +6,12 @@ Strategies (``FusionConfig.strategy``):
   concatenated, projected by an MLP and fed to the LSTM;
 - ``attention``: each modality is projected to a common embedding, additive attention over
   the present modalities weights them, the weighted sum feeds the LSTM; the weights are
-  returned so a node can publish each modality's contribution.
+  returned so a node can publish each modality's contribution;
+- ``late`` (decision level): each modality has its own LSTM and head; a masked modality's
+  state is left as it was, so each modality can be updated whenever its feature arrives.
+  The decision is a weighted mean of the present modalities' log-probabilities, with
+  learned weights (returned as the contributions). ``decide`` fuses the current states
+  without stepping, for a node that fuses on a timer.
 
 ``step`` processes one window (streaming, as the fusion node does) and ``forward`` a whole
 sequence (training); ``forward`` is a loop over ``step``, so both give the same outputs.
@@ -21,7 +26,7 @@ from torch import nn
 
 LstmState = Tuple[torch.Tensor, torch.Tensor]
 
-STRATEGIES = ('early', 'attention')
+STRATEGIES = ('early', 'attention', 'late')
 
 
 @dataclass
@@ -64,6 +69,14 @@ class FusionModel(nn.Module):
         super().__init__()
         self.config = config
         m = len(config.modalities)
+        if config.strategy == 'late':
+            self.project = nn.ModuleList(
+                nn.Sequential(nn.Linear(d, config.embed_dim), nn.ReLU(), nn.Dropout(config.dropout))
+                for d in config.feature_dims)
+            self.cells = nn.ModuleList(nn.LSTMCell(config.embed_dim, config.hidden_dim) for _ in range(m))
+            self.heads = nn.ModuleList(nn.Linear(config.hidden_dim, config.num_classes) for _ in range(m))
+            self.decision_weights = nn.Parameter(torch.zeros(m))
+            return
         if config.strategy == 'early':
             self.fuse = nn.Sequential(
                 nn.Linear(sum(config.feature_dims) + m, config.embed_dim), nn.ReLU(),
@@ -82,8 +95,32 @@ class FusionModel(nn.Module):
         return list(self.config.modalities)
 
     def initial_state(self, batch: int = 1) -> LstmState:
-        zeros = torch.zeros(batch, self.config.hidden_dim)
+        width = self.config.hidden_dim * (len(self.config.modalities) if self.config.strategy == 'late' else 1)
+        zeros = torch.zeros(batch, width)
         return zeros, zeros.clone()
+
+    def _late_step(self, features: Sequence[torch.Tensor], mask: torch.Tensor, state: LstmState) -> LstmState:
+        m, hdim = len(self.config.modalities), self.config.hidden_dim
+        h, c = (s.view(-1, m, hdim) for s in state)
+        new_h, new_c = [], []
+        for i, (proj, cell) in enumerate(zip(self.project, self.cells)):
+            hi, ci = cell(proj(features[i]), (h[:, i], c[:, i]))
+            keep = mask[:, i:i + 1]
+            new_h.append(keep * hi + (1 - keep) * h[:, i])
+            new_c.append(keep * ci + (1 - keep) * c[:, i])
+        return torch.stack(new_h, 1).flatten(1), torch.stack(new_c, 1).flatten(1)
+
+    def decide(self, state: LstmState, mask: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Late strategy: fused log-probabilities ``(B, C)`` and per-modality weights ``(B, M)``
+        from the current states of the modalities present in ``mask``."""
+        if self.config.strategy != 'late':
+            raise ValueError('decide() needs the late strategy')
+        m, hdim = len(self.config.modalities), self.config.hidden_dim
+        h = state[0].view(-1, m, hdim)
+        logp = torch.stack([torch.log_softmax(head(h[:, i]), dim=-1) for i, head in enumerate(self.heads)], 1)
+        scores = self.decision_weights.expand_as(mask).masked_fill(mask <= 0, float('-inf'))
+        weights = torch.nan_to_num(torch.softmax(scores, dim=1), nan=0.0)
+        return (weights.unsqueeze(-1) * logp).sum(dim=1), weights
 
     def _fuse(self, features: Sequence[torch.Tensor], mask: torch.Tensor
               ) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
@@ -104,6 +141,10 @@ class FusionModel(nn.Module):
             raise ValueError(f'expected {len(self.config.modalities)} feature tensors, got {len(features)}')
         if state is None:
             state = self.initial_state(features[0].shape[0])
+        if self.config.strategy == 'late':
+            state = self._late_step(features, mask, state)
+            logits, weights = self.decide(state, mask)
+            return StepOutput(logits, state, weights)
         fused, weights = self._fuse(features, mask)
         h, c = self.cell(fused, state)
         return StepOutput(self.head(h), (h, c), weights)

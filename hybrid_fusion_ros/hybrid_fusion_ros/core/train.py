@@ -40,9 +40,14 @@ class TrainConfig:
     warmup_fraction: float = 0.1
     patience: int = 8
     modality_dropout: float = 0.15
+    # Further fusion models trained on the frozen encoders' features and stored beside the
+    # primary one, so the fusion node can switch mode (late needs a 'late' model) at run time.
+    extra_strategies: List[str] = field(default_factory=lambda: ['late', 'attention'])
+    extra_epochs: int = 25
 
     def __post_init__(self) -> None:
-        FusionConfig(list(self.encoders), [1] * len(self.encoders), 2, self.strategy)  # validates
+        for strategy in [self.strategy, *self.extra_strategies]:  # validates the names
+            FusionConfig(list(self.encoders), [1] * len(self.encoders), 2, strategy)
         if self.train_episodes < 1 or self.val_episodes < 1:
             raise ValueError('train_episodes and val_episodes must be >= 1')
 
@@ -116,37 +121,12 @@ def predict(model: ActivityModel, sequences: Sequence[SequenceData],
     return np.concatenate(preds) if preds else np.empty(0, dtype=np.int64)
 
 
-@dataclass
-class TrainResult:
-    checkpoint: Checkpoint
-    history: List[Dict[str, float]]
-    val_report: Dict[str, Any]
-
-
-def train(config: TrainConfig, train_seqs: Optional[Sequence[SequenceData]] = None,
-          val_seqs: Optional[Sequence[SequenceData]] = None, classes: Sequence[str] = CLASSES,
-          progress: bool = True, metadata: Optional[Dict[str, Any]] = None) -> TrainResult:
-    """Train on the given sequences (default: simulated episodes, seeds apart per split)."""
-    seed_everything(config.seed)
-    spec = WindowSpec(config.window_length, config.window_hop)
-    encoders = {m: create_encoder(name) for m, name in config.encoders.items()}
-    if train_seqs is None or val_seqs is None:
-        base = 100_000 + 1000 * config.seed
-        train_seqs = simulated_sequences(range(base, base + config.train_episodes), config.episode_seconds,
-                                         spec, encoders, progress=progress)
-        val_seqs = simulated_sequences(range(base + 500, base + 500 + config.val_episodes),
-                                       config.episode_seconds, spec, encoders, progress=progress)
-    check_sequences(train_seqs, len(classes), 'training')
-    check_sequences(val_seqs, len(classes), 'validation')
-    seen = set(np.concatenate([s.labels for s in train_seqs]).tolist())
-    missing = [classes[i] for i in range(len(classes)) if i not in seen]
-    if missing:
-        raise ValueError(f'training split has no windows of class(es) {missing}')
-
-    modalities = list(config.encoders)
-    fusion = FusionModel(FusionConfig(modalities, [encoders[m].output_dim for m in modalities],
-                                      len(classes), config.strategy))
-    model = ActivityModel(encoders, fusion)
+def fit(model: ActivityModel, train_seqs: Sequence[SequenceData], val_seqs: Sequence[SequenceData],
+        config: TrainConfig, classes: Sequence[str], epochs: int, progress: bool, desc: str):
+    """Train ``model`` in place (AdamW, warm-up + cosine, gradient clipping, modality dropout,
+    class weights); keep the epoch with the best validation macro-F1, stop after
+    ``config.patience`` epochs without improvement. Returns (history, validation report)."""
+    modalities = model.fusion.modalities
     # Class weights against imbalance: inverse frequency, normalized to mean 1.
     counts = np.bincount(np.concatenate([s.labels for s in train_seqs]), minlength=len(classes))
     weights = torch.tensor(counts.sum() / np.maximum(counts, 1) / len(classes), dtype=torch.float32)
@@ -154,14 +134,14 @@ def train(config: TrainConfig, train_seqs: Optional[Sequence[SequenceData]] = No
     opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     rng = np.random.default_rng(config.seed)
     steps_per_epoch = math.ceil(len(_chunks(train_seqs, config.seq_len, rng)) / config.batch_size)
-    total = max(1, steps_per_epoch * config.epochs)
+    total = max(1, steps_per_epoch * epochs)
     warmup = max(1, int(config.warmup_fraction * total))
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: (s + 1) / warmup if s < warmup else 0.5 * (1 + math.cos(math.pi * (s - warmup) / max(1, total - warmup))))
 
     from tqdm import tqdm
     best_f1, best_state, bad_epochs, history = -1.0, None, 0, []
-    bar = tqdm(range(config.epochs), desc=f'training ({config.strategy})', unit='epoch', disable=not progress)
+    bar = tqdm(range(epochs), desc=desc, unit='epoch', disable=not progress)
     val_labels = np.concatenate([s.labels for s in val_seqs])
     for epoch in bar:
         model.train()
@@ -195,10 +175,65 @@ def train(config: TrainConfig, train_seqs: Optional[Sequence[SequenceData]] = No
     assert best_state is not None
     model.load_state_dict(best_state)
     model.eval()
-    val_report = classification_report(val_labels, predict(model, val_seqs), classes)
+    return history, classification_report(val_labels, predict(model, val_seqs), classes)
+
+
+@torch.no_grad()
+def encode_sequences(model: ActivityModel, sequences: Sequence[SequenceData]) -> List[SequenceData]:
+    """The same sequences with each window replaced by its (frozen) encoder feature."""
+    model.eval()
+    return [SequenceData({m: model.encoders[m](torch.from_numpy(seq.inputs[m])).numpy()
+                          for m in model.fusion.modalities}, seq.labels, seq.ends) for seq in sequences]
+
+
+@dataclass
+class TrainResult:
+    checkpoint: Checkpoint
+    history: List[Dict[str, float]]
+    val_report: Dict[str, Any]
+
+
+def train(config: TrainConfig, train_seqs: Optional[Sequence[SequenceData]] = None,
+          val_seqs: Optional[Sequence[SequenceData]] = None, classes: Sequence[str] = CLASSES,
+          progress: bool = True, metadata: Optional[Dict[str, Any]] = None) -> TrainResult:
+    """Train on the given sequences (default: simulated episodes, seeds apart per split)."""
+    seed_everything(config.seed)
+    spec = WindowSpec(config.window_length, config.window_hop)
+    encoders = {m: create_encoder(name) for m, name in config.encoders.items()}
+    if train_seqs is None or val_seqs is None:
+        base = 100_000 + 1000 * config.seed
+        train_seqs = simulated_sequences(range(base, base + config.train_episodes), config.episode_seconds,
+                                         spec, encoders, progress=progress)
+        val_seqs = simulated_sequences(range(base + 500, base + 500 + config.val_episodes),
+                                       config.episode_seconds, spec, encoders, progress=progress)
+    check_sequences(train_seqs, len(classes), 'training')
+    check_sequences(val_seqs, len(classes), 'validation')
+    seen = set(np.concatenate([s.labels for s in train_seqs]).tolist())
+    missing = [classes[i] for i in range(len(classes)) if i not in seen]
+    if missing:
+        raise ValueError(f'training split has no windows of class(es) {missing}')
+
+    modalities = list(config.encoders)
+    fusion = FusionModel(FusionConfig(modalities, [encoders[m].output_dim for m in modalities],
+                                      len(classes), config.strategy))
+    model = ActivityModel(encoders, fusion)
+    history, val_report = fit(model, train_seqs, val_seqs, config, classes, config.epochs, progress,
+                              f'training ({config.strategy})')
+    extra = {}
+    if config.extra_strategies:
+        train_feats = encode_sequences(model, train_seqs)
+        val_feats = encode_sequences(model, val_seqs)
+        for strategy in config.extra_strategies:
+            head = FusionModel(FusionConfig(modalities, [encoders[m].output_dim for m in modalities],
+                                            len(classes), strategy))
+            identity = {m: nn.Identity() for m in modalities}
+            _, report = fit(ActivityModel(identity, head), train_feats, val_feats, config, classes,
+                            config.extra_epochs, progress, f'training {strategy} head on frozen features')
+            extra[strategy] = {'model': head, 'val_macro_f1': report['macro_f1'], 'val_accuracy': report['accuracy']}
     meta = {'train_config': asdict(config), 'history': history,
             'val_accuracy': val_report['accuracy'], 'val_macro_f1': val_report['macro_f1'],
+            'extra_val': {k: {'accuracy': v['val_accuracy'], 'macro_f1': v['val_macro_f1']} for k, v in extra.items()},
             **(metadata or {})}
     ckpt = Checkpoint.from_models(list(classes), spec, dict(model.encoders.items()), config.encoders,
-                                  model.fusion, meta)
+                                  model.fusion, meta, extra_fusion={k: v['model'] for k, v in extra.items()})
     return TrainResult(ckpt, history, val_report)
