@@ -29,7 +29,7 @@ import torch
 from diagnostic_msgs.msg import DiagnosticArray
 from hybrid_fusion_msgs.msg import ActivityLabel, FeatureVector
 from rcl_interfaces.msg import SetParametersResult
-from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
 from rclpy.exceptions import ParameterUninitializedException
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.node import Node
@@ -61,6 +61,8 @@ def declare_fusion_parameters(node: Node) -> None:
                             "checkpoint's primary model", True))
     p('slop', 0.05, describe('early mode: max stamp spread of one matched feature set (s)'))
     p('queue_size', 10, describe('early mode: features kept per input while waiting for a match', True))
+    p('input_timeout', 0.0, describe('early mode: an input silent this long (s, stamp time) is masked and '
+                                     'sets are fused without it; 0: wait for every input', True))
     p('fusion_rate_hz', 10.0, describe('late and async modes: fusion (label) rate (Hz)'))
     p('max_age', 1.0, describe('late and async modes: features older than this (s) are stale and masked'))
     p('feature_topic_prefix', 'features', describe('features are read from <prefix>/<modality>', True))
@@ -137,18 +139,26 @@ class FusionPipeline:
         self.label_rate = RateMeter()
 
         self.inputs = [Input() for _ in self.modalities]
-        self.sync = ApproximateTimeSynchronizer(self.inputs, int(get('queue_size')), self.slop)
+        timeout = float(get('input_timeout'))
+        self.sync = ApproximateTimeSynchronizer(self.inputs, int(get('queue_size')), self.slop,
+                                                timeouts=[timeout if timeout > 0 else None] * len(self.inputs))
         self.sync.registerCallback(self._on_matched)
         prefix = get('feature_topic_prefix')
         self.label_pub = node.create_publisher(ActivityLabel, get('label_topic'), RESULT_QOS)
         self.diag_pub = node.create_publisher(DiagnosticArray, '/diagnostics', DIAGNOSTICS_QOS)
+        # With `executor: multi`, features keep arriving while the model runs: the inputs are
+        # reentrant, the synchronizer releases its lock before fusing, the model has its own.
+        inputs_group = ReentrantCallbackGroup()
         self.subscriptions = [node.create_subscription(FeatureVector, f'{prefix}/{m}', self._input_callback(i),
-                                                       RESULT_QOS) for i, m in enumerate(self.modalities)]
+                                                       RESULT_QOS, callback_group=inputs_group)
+                              for i, m in enumerate(self.modalities)]
         self.reset_service = node.create_service(Trigger, '~/reset', self._on_reset)
         self._diag_group = MutuallyExclusiveCallbackGroup()
         self.diag_timer = node.create_timer(float(get('diagnostics_period')), self._publish_diagnostics,
                                             callback_group=self._diag_group)
-        self.fusion_timer = node.create_timer(1.0 / self.fusion_rate_hz, self._on_fusion_timer)
+        self._fusion_group = MutuallyExclusiveCallbackGroup()
+        self.fusion_timer = node.create_timer(1.0 / self.fusion_rate_hz, self._on_fusion_timer,
+                                              callback_group=self._fusion_group)
         node.add_on_set_parameters_callback(self._on_set_parameters)
         node.get_logger().info(f'fusing {self.modalities} in {self.fusion_mode} mode (models: '
                                f'{list(self.models)}, early/async use {self.primary}) -> {get("label_topic")}')
@@ -193,7 +203,8 @@ class FusionPipeline:
             elif param.name == 'fusion_rate_hz':
                 self.fusion_rate_hz = float(param.value)
                 self.node.destroy_timer(self.fusion_timer)
-                self.fusion_timer = self.node.create_timer(1.0 / self.fusion_rate_hz, self._on_fusion_timer)
+                self.fusion_timer = self.node.create_timer(1.0 / self.fusion_rate_hz, self._on_fusion_timer,
+                                                           callback_group=self._fusion_group)
             elif param.name in NON_NEGATIVE + POSITIVE:
                 setattr(self, param.name, float(param.value))
         return SetParametersResult(successful=True)
@@ -269,14 +280,18 @@ class FusionPipeline:
             self.reset_state(f'gap of {stamp - previous:.2f}s between features')
 
     # --- early ------------------------------------------------------------------------------
-    def _on_matched(self, *msgs: FeatureVector) -> None:
-        stamp = conv.stamp_to_sec(msgs[0].header.stamp)
-        feats = [torch.from_numpy(conv.msg_to_feature(m).reshape(1, -1).copy()) for m in msgs]  # validated on input
+    def _on_matched(self, *msgs: Optional[FeatureVector]) -> None:
+        """A synchronized set; ``None`` stands for an input that timed out (masked)."""
+        present = [m for m in msgs if m is not None]
+        stamp = conv.stamp_to_sec(present[0].header.stamp)
+        feats = [torch.from_numpy(conv.msg_to_feature(m).reshape(1, -1).copy()) if m is not None  # validated on input
+                 else torch.zeros(1, dim) for m, dim in zip(msgs, self.models[self.primary].config.feature_dims)]
+        mask = torch.tensor([[0.0 if m is None else 1.0 for m in msgs]])
         self._check_gap(stamp, self._last_fused_stamp)
         self._last_fused_stamp = stamp
-        newest = max(conv.stamp_to_sec(m.newest_sample_stamp) for m in msgs)
-        self._step_and_publish(self.primary, feats, torch.ones(1, len(feats)), msgs[0].header.stamp, newest,
-                               self.modalities)
+        newest = max(conv.stamp_to_sec(m.newest_sample_stamp) for m in present)
+        used = [mod for mod, m in zip(self.modalities, msgs) if m is not None]
+        self._step_and_publish(self.primary, feats, mask, present[0].header.stamp, newest, used)
 
     # --- late -------------------------------------------------------------------------------
     def _late_update(self, index: int) -> None:

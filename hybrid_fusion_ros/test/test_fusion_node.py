@@ -84,6 +84,17 @@ def test_early_missing_modality_leaves_windows_unmatched_and_counted(graph):
     assert graph.labels == []
 
 
+def test_early_mode_fuses_without_an_input_that_timed_out(ros):
+    g = Harness(ros, input_timeout=1.0).connected()
+    g.send(20.5)
+    for k in range(2, 8):
+        g.send(20.0 + 0.5 * k, ('camera', 'imu'))
+    wait_until(lambda: len(g.labels) >= 4, what='labels without audio')
+    assert list(g.labels[0].modalities_used) == list(MODALITIES)
+    assert all(list(x.modalities_used) == ['camera', 'imu'] for x in g.labels[1:])
+    assert g.pipeline.sync.stats.partial == len(g.labels) - 1
+
+
 def test_attention_model_puts_modality_weights_on_labels(ros):
     g = Harness(ros, model='attention').connected()
     g.send(50.5)

@@ -126,3 +126,28 @@ def test_slop_can_change_at_run_time():
     sync.add(msg(2.0), sync.queues[0], 0)
     sync.add(msg(2.08), sync.queues[1], 1)
     assert len(got) == 1
+
+
+def test_timed_out_input_stops_holding_the_others_back():
+    inputs = [Input(), Input(), Input()]
+    sync = ApproximateTimeSynchronizer(inputs, 10, 0.05, timeouts=[None, None, 1.0])
+    out = []
+    sync.registerCallback(lambda *m: out.append(tuple(None if x is None else x.t for x in m)))
+    for t in (1.0, 1.5):                      # all three present
+        for i in range(3):
+            inputs[i].add(msg(t))
+    for t in (2.0, 2.5, 3.0):                 # input 2 goes silent
+        inputs[0].add(msg(t))
+        inputs[1].add(msg(t))
+    # 2.0 and 2.5 wait (input 2 silent for <= 1 s); from 3.0 on it has timed out.
+    assert out == [(1.0, 1.0, 1.0), (1.5, 1.5, 1.5), (3.0, 3.0, None)]
+    assert sync.stats.partial == 1
+    inputs[2].add(msg(3.5))                   # it speaks again: full sets resume
+    inputs[0].add(msg(3.5))
+    inputs[1].add(msg(3.5))
+    assert out[-1] == (3.5, 3.5, 3.5)
+
+
+def test_without_timeouts_a_silent_input_blocks_as_in_message_filters():
+    out, _ = run([(0, t) for t in (1.0, 2.0, 30.0)] + [(1, t) for t in (1.0, 2.0, 30.0)] + [(2, 1.0)], 3)
+    assert out == [(1.0, 1.0, 1.0)]

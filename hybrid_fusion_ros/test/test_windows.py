@@ -13,12 +13,15 @@ def feed(windower, stamps, samples=None, chunk=1):
     return out
 
 
-def test_window_ends_sit_on_the_grid_regardless_of_stream_start():
+@pytest.mark.parametrize('fast_hz, slow_hz', [(100.0, 15.0), (200.0, 30.0)])
+def test_window_ends_sit_on_the_grid_regardless_of_stream_start(fast_hz, slow_hz):
+    """A high-rate stream (IMU) and a low-rate one (camera) are cut into windows with the
+    same ends, whatever their start times and rates."""
     spec = WindowSpec(1.0, 0.5)
-    a = StreamWindower('imu', spec, expected_rate=100.0)
-    b = StreamWindower('camera', spec, expected_rate=15.0)
-    wa = feed(a, 10.013 + np.arange(500) / 100.0)
-    wb = feed(b, 10.301 + np.arange(70) / 15.0)
+    a = StreamWindower('imu', spec, expected_rate=fast_hz)
+    b = StreamWindower('camera', spec, expected_rate=slow_hz)
+    wa = feed(a, 10.013 + np.arange(int(5 * fast_hz)) / fast_hz)
+    wb = feed(b, 10.301 + np.arange(int(4.7 * slow_hz)) / slow_hz)
     ends_a = {w.end for w in wa}
     ends_b = {w.end for w in wb}
     assert all(abs(e / 0.5 - round(e / 0.5)) < 1e-9 for e in ends_a | ends_b)

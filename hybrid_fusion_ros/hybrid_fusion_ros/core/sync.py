@@ -4,8 +4,10 @@
 user knows, with the same names and matching semantics: ``SimpleFilter.registerCallback``,
 ``ApproximateTimeSynchronizer(fs, queue_size, slop, allow_headerless=False)`` and
 ``TimeSynchronizer`` (exact stamps). What it adds, because its users ask for it: counts of
-matched and dropped messages per input, and a drop callback that says why a message left a
-queue unmatched.
+matched and dropped messages per input, a drop callback that says why a message left a
+queue unmatched, and per-input timeouts: an input silent for longer than its timeout (in
+stamp time: the newest stamp seen on any input minus that input's newest) no longer holds
+the others back, and sets are emitted with ``None`` in its place until it speaks again.
 
 Matching (as in message_filters' Python ApproximateTimeSynchronizer): each input keeps a
 queue ``stamp -> message`` of at most ``queue_size`` (the oldest stamp is evicted first).
@@ -68,6 +70,7 @@ class SyncStats:
     dropped: List[int] = field(default_factory=list)      # left a full queue unmatched
     headerless: List[int] = field(default_factory=list)   # rejected: no header and not allowed
     duplicate: List[int] = field(default_factory=list)    # same stamp again: replaced the queued one
+    partial: int = 0                                      # sets emitted without a timed-out input
 
     @classmethod
     def for_inputs(cls, n: int) -> 'SyncStats':
@@ -78,8 +81,16 @@ class ApproximateTimeSynchronizer(SimpleFilter):
     """Emit one message per input whose stamps lie within ``slop`` seconds of each other."""
 
     def __init__(self, fs: Sequence[SimpleFilter], queue_size: int, slop: float,
-                 allow_headerless: bool = False, clock_ns: Callable[[], int] = time.time_ns) -> None:
+                 allow_headerless: bool = False, clock_ns: Callable[[], int] = time.time_ns,
+                 timeouts: Optional[Sequence[Optional[float]]] = None) -> None:
+        """``timeouts``: per input, seconds of silence after which sets are emitted without
+        it (``None``: wait for it forever, message_filters' behaviour)."""
         super().__init__()
+        if timeouts is not None and len(timeouts) != len(fs):
+            raise ValueError(f'{len(timeouts)} timeouts for {len(fs)} inputs')
+        self._timeouts_ns = [None if t is None else int(t * 1e9) for t in (timeouts or [None] * len(fs))]
+        self._newest_ns: List[Optional[int]] = [None] * len(fs)
+        self._first_ns: Optional[int] = None
         if queue_size < 1:
             raise ValueError(f'queue_size must be >= 1, got {queue_size}')
         if slop < 0:
@@ -136,6 +147,10 @@ class ApproximateTimeSynchronizer(SimpleFilter):
                 else:
                     stamp = self._clock_ns()
             if stamp is not None:
+                if self._first_ns is None:
+                    self._first_ns = stamp
+                if self._newest_ns[index] is None or stamp > self._newest_ns[index]:
+                    self._newest_ns[index] = stamp
                 if stamp in my_queue:
                     self.stats.duplicate[index] += 1
                     evicted.append((index, my_queue[stamp], 'duplicate stamp'))
@@ -150,22 +165,38 @@ class ApproximateTimeSynchronizer(SimpleFilter):
         if matched is not None:
             self.signalMessage(*matched)
 
+    def timed_out(self) -> List[bool]:
+        """Per input: silent for longer than its timeout, in stamp time."""
+        known = [s for s in self._newest_ns if s is not None]
+        if not known:
+            return [False] * len(self.queues)
+        newest = max(known)
+        return [t is not None and newest - (last if last is not None else self._first_ns) > t
+                for t, last in zip(self._timeouts_ns, self._newest_ns)]
+
     def _match(self, index: int, stamp: int) -> Optional[tuple]:
         candidates = []
+        skipped = set()
+        timed_out = self.timed_out()
         for i, queue in enumerate(self.queues):
             if i == index:
                 continue
             near = sorted((abs(s - stamp), s) for s in queue if abs(s - stamp) <= self._slop_ns)
             if not near:
-                return None
+                if not timed_out[i]:
+                    return None
+                skipped.add(i)
+                continue
             candidates.append([s for _, s in near])
         for combo in itertools.product(*candidates):
-            stamps = list(combo)
-            stamps.insert(index, stamp)
+            present = list(combo)
+            present.insert(sum(1 for i in range(index) if i not in skipped), stamp)
             # Strictly below slop, as message_filters' Python policy compares.
-            if max(stamps) - min(stamps) < self._slop_ns or (self._slop_ns == 0 and max(stamps) == min(stamps)):
-                msgs = tuple(q.pop(s) for q, s in zip(self.queues, stamps))
+            if max(present) - min(present) < self._slop_ns or (self._slop_ns == 0 and max(present) == min(present)):
+                it = iter(present)
+                msgs = tuple(None if i in skipped else q.pop(next(it)) for i, q in enumerate(self.queues))
                 self.stats.matched += 1
+                self.stats.partial += bool(skipped)
                 return msgs
         return None
 
