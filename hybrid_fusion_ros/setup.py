@@ -42,6 +42,8 @@ setup(
             'train = hybrid_fusion_ros.cli.train:TrainCommand',
             'launch = hybrid_fusion_ros.cli.launch:LaunchCommand',
             'replay = hybrid_fusion_ros.cli.replay:ReplayCommand',
+            'export = hybrid_fusion_ros.cli.export:ExportCommand',
+            'bench = hybrid_fusion_ros.cli.bench:BenchCommand',
         ],
     },
 )

@@ -6,15 +6,20 @@ import subprocess
 import sys
 
 
-def test_demo_prints_labels_and_summary(tmp_path):
+import pytest
+
+
+@pytest.mark.parametrize('extra, mode', [([], 'early'), (['fusion_mode:=late'], 'late')])
+def test_demo_prints_labels_and_summary(tmp_path, extra, mode):
     env = dict(os.environ, XDG_CACHE_HOME=str(tmp_path / 'cache'))
     out = tmp_path / 'summary.json'
     proc = subprocess.run([sys.executable, '-m', 'hybrid_fusion_ros.cli', 'demo', '--seconds', '12',
-                           '--json', str(out)], env=env, capture_output=True, text=True, timeout=240)
+                           '--json', str(out), *extra], env=env, capture_output=True, text=True, timeout=240)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert 'generating the simulated demo bag' in proc.stdout
     assert proc.stdout.count('latency') >= 15
     assert 'accuracy:' in proc.stdout and 'coverage' in proc.stdout
+    assert f'summary ({mode} fusion' in proc.stdout
     summary = json.loads(out.read_text())
     assert summary['expected_windows'] == 21
     assert summary['coverage'] >= 0.9

@@ -44,6 +44,8 @@ class DemoCommand(Command):
         parser.add_argument('--config', type=Path, help='YAML parameter file (default: the packaged one)')
         parser.add_argument('--fusion-mode', choices=['early', 'late', 'async'],
                             help="the fusion node's fusion_mode (default: the YAML's)")
+        parser.add_argument('params', nargs='*', metavar='NAME:=VALUE',
+                            help='fusion node parameters, as on a ros2 launch line: fusion_mode:=late max_age:=0.8')
         parser.add_argument('--verbose-nodes', action='store_true', help="show the nodes' own log output")
         parser.add_argument('--json', type=Path, help='also write the summary as JSON here')
 
@@ -81,7 +83,10 @@ class DemoCommand(Command):
         executor.add_node(node)
         spin = threading.Thread(target=executor.spin, daemon=True)
         spin.start()
-        fusion_overrides = {'fusion_mode': args.fusion_mode} if args.fusion_mode else {}
+        from .replay import parse_map
+        fusion_overrides = parse_map(args.params)
+        if args.fusion_mode:
+            fusion_overrides['fusion_mode'] = args.fusion_mode
         graph = GraphProcess(config, quiet=not args.verbose_nodes, node_overrides={'fusion_node': fusion_overrides})
         try:
             replayer = BagReplayer(node, bag, rate=1.0, restamp=True)
@@ -122,7 +127,7 @@ class DemoCommand(Command):
             node.destroy_node()
             rclpy.try_shutdown()
         lat = summary['latency_ms']
-        mode = args.fusion_mode or fusion_params.get('fusion_mode', 'early')
+        mode = fusion_overrides.get('fusion_mode', fusion_params.get('fusion_mode', 'early'))
         print(f'\nsummary ({mode} fusion; simulated data, replayed in real time through the running nodes):')
         print(f"  labels:    {summary['labels']} for {summary['expected_windows']} windows "
               f"(coverage {100 * summary['coverage']:.1f}%)")

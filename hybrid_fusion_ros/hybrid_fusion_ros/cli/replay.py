@@ -9,11 +9,12 @@ from . import Command
 
 
 def parse_map(items):
+    """``['a:=b', ...]`` -> ``{'a': 'b'}`` (topic maps, parameter overrides)."""
     out = {}
     for item in items or []:
         src, sep, dst = item.partition(':=')
         if not sep or not src or not dst:
-            raise SystemExit(f"error: --map expects FROM:=TO, got '{item}'")
+            raise SystemExit(f"error: expected NAME:=VALUE, got '{item}'")
         out[src] = dst
     return out
 

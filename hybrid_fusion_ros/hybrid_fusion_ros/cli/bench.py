@@ -1,0 +1,89 @@
+"""``hybrid-fusion bench``: per-window inference time of each encoder (preprocessing and
+network) and of one fusion step, on this machine's CPU. Prints figures; asserts nothing."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+from pathlib import Path
+
+from . import Command
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path('/proc/cpuinfo').read_text().splitlines():
+            if line.startswith('model name'):
+                return line.split(':', 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or 'unknown CPU'
+
+
+class BenchCommand(Command):
+    help = 'time each encoder and fusion step per window on this CPU (figures, not a test)'
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument('--checkpoint', type=Path)
+        parser.add_argument('--windows', type=int, default=200, help='windows timed per encoder')
+        parser.add_argument('--threads', type=int, default=1, help='torch intra-op threads (the nodes use 1)')
+        parser.add_argument('--json', type=Path)
+
+    def run(self, args: argparse.Namespace) -> int:
+        import numpy as np
+        import torch
+
+        from ..core.checkpoint import Checkpoint
+        from ..core.dataset import cut_windows
+        from ..core.metrics import percentiles
+        from ..core.simulation import Episode, episode_streams
+        from ..core.windows import window_ends_between
+        torch.set_num_threads(args.threads)
+        ckpt = Checkpoint.load(args.checkpoint)
+        seconds = args.windows * ckpt.window.hop + ckpt.window.length + 1.0
+        ep = Episode(seconds, seed=4242, t0=0.0)
+        ends = window_ends_between(ckpt.window, ckpt.window.length + 0.1, seconds - 0.5)[:args.windows]
+        windows = cut_windows(episode_streams(ep), ckpt.window, ends, {'audio': 16000.0})
+        rows = {}
+        for m in ckpt.modalities:
+            enc = ckpt.build_encoder(m)[0]
+            pre, net = [], []
+            with torch.no_grad():
+                for i, w in enumerate(windows[m]):
+                    t0 = time.perf_counter()
+                    x = torch.from_numpy(enc.preprocess(w)).unsqueeze(0)
+                    t1 = time.perf_counter()
+                    enc(x)
+                    t2 = time.perf_counter()
+                    if i >= 10:  # warm-up excluded
+                        pre.append((t1 - t0) * 1e3)
+                        net.append((t2 - t1) * 1e3)
+            rows[f'encoder {m} ({ckpt.encoders[m]["name"]})'] = {
+                'preprocess': percentiles(pre, (50, 95)), 'network': percentiles(net, (50, 95)),
+                'total': percentiles(np.add(pre, net), (50, 95))}
+        for strategy in ckpt.fusion_strategies:
+            model = ckpt.build_fusion(strategy)
+            feats = [torch.randn(1, d) for d in model.config.feature_dims]
+            mask = torch.ones(1, len(feats))
+            state, times = None, []
+            with torch.no_grad():
+                for i in range(args.windows):
+                    t0 = time.perf_counter()
+                    state = model.step(feats, mask, state).state
+                    if i >= 10:
+                        times.append((time.perf_counter() - t0) * 1e3)
+            rows[f'fusion step ({strategy})'] = {'total': percentiles(times, (50, 95))}
+        machine = {'cpu': _cpu_name(), 'logical_cpus': os.cpu_count(), 'torch': torch.__version__,
+                   'torch_threads': args.threads, 'python': platform.python_version()}
+        print(f"{machine['cpu']}, {machine['logical_cpus']} logical CPUs, torch {machine['torch']}, "
+              f"{args.threads} thread(s); {args.windows - 10} windows each (simulated data), ms per window")
+        print(f"{'stage':<40} {'preprocess p50':>15} {'network p50':>12} {'total p50':>10} {'total p95':>10}")
+        for name, r in rows.items():
+            pre = f"{r['preprocess']['p50']:.3f}" if 'preprocess' in r else '-'
+            net = f"{r['network']['p50']:.3f}" if 'network' in r else '-'
+            print(f"{name:<40} {pre:>15} {net:>12} {r['total']['p50']:>10.3f} {r['total']['p95']:>10.3f}")
+        if args.json:
+            args.json.write_text(json.dumps({'machine': machine, 'ms_per_window': rows}, indent=2))
+        return 0

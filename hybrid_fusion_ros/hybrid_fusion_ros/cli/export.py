@@ -1,0 +1,75 @@
+"""``hybrid-fusion export``: encoders and fusion steps to ONNX and TorchScript, each checked
+against eager PyTorch; optionally dynamic INT8 quantization with its accuracy change."""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from . import Command
+
+
+class ExportCommand(Command):
+    help = 'export encoders and fusion steps to ONNX/TorchScript (parity-checked), optionally INT8'
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument('--checkpoint', type=Path, help='default: the packaged checkpoint')
+        parser.add_argument('--out', type=Path, default=Path('export'))
+        parser.add_argument('--format', nargs='+', choices=['onnx', 'torchscript'], default=['onnx', 'torchscript'])
+        parser.add_argument('--tolerance', type=float, default=1e-4, help='max |eager - exported| allowed')
+        parser.add_argument('--quantize', action='store_true',
+                            help='also write dynamic INT8 TorchScript models and report the accuracy change '
+                                 'on simulated episodes')
+        parser.add_argument('--episodes', type=int, default=6, help='simulated episodes for --quantize')
+
+    def run(self, args: argparse.Namespace) -> int:
+        from ..core.checkpoint import Checkpoint
+        from ..core.export import export_all
+        ckpt = Checkpoint.load(args.checkpoint)
+        encoders = {m: ckpt.build_encoder(m)[0] for m in ckpt.modalities}
+        fusion = {s: ckpt.build_fusion(s) for s in ckpt.fusion_strategies}
+        results = export_all(encoders, fusion, args.out, args.format)
+        worst = 0.0
+        for r in results:
+            worst = max(worst, r.max_abs_diff)
+            ok = 'ok' if r.max_abs_diff <= args.tolerance else 'MISMATCH'
+            print(f'{r.path}  ({r.format}, max |eager - exported| {r.max_abs_diff:.2e}) {ok}')
+        summary = {'files': [{'name': r.name, 'format': r.format, 'path': str(r.path),
+                              'max_abs_diff': r.max_abs_diff} for r in results]}
+        if args.quantize:
+            summary['quantization'] = self._quantize(ckpt, encoders, fusion, args)
+        (args.out / 'export.json').write_text(json.dumps(summary, indent=2))
+        if worst > args.tolerance:
+            print(f'error: an export differs from eager PyTorch by {worst:.2e} > {args.tolerance:.0e}')
+            return 1
+        return 0
+
+    @staticmethod
+    def _quantize(ckpt, encoders, fusion, args) -> dict:
+        import numpy as np
+        import torch
+
+        from ..core.dataset import simulated_sequences
+        from ..core.export import FusionStep, encoder_example, export_torchscript, fusion_example, quantize_dynamic
+        from ..core.metrics import classification_report
+        from ..core.train import ActivityModel, predict
+        primary = ckpt.fusion_strategies[0]
+        seqs = simulated_sequences(range(900_000, 900_000 + args.episodes), 40.0, ckpt.window, encoders, progress=True)
+        labels = np.concatenate([s.labels for s in seqs])
+        float_model = ActivityModel(encoders, fusion[primary])
+        int8_model = quantize_dynamic(float_model)
+        out = {}
+        for name, model in (('float32', float_model), ('int8_dynamic', int8_model)):
+            report = classification_report(labels, predict(model, seqs), ckpt.classes)
+            out[name] = {'accuracy': report['accuracy'], 'macro_f1': report['macro_f1']}
+        out['windows'] = int(len(labels))
+        out['data'] = f'simulated, {args.episodes} episodes of 40 s (seeds 900000+)'
+        for m, enc in int8_model.encoders.items():
+            export_torchscript(enc, (encoder_example(enc),), args.out / f'encoder_{m}_int8.pt')
+        with torch.no_grad():
+            export_torchscript(FusionStep(int8_model.fusion), fusion_example(int8_model.fusion),
+                               args.out / f'fusion_{primary}_int8.pt')
+        print(f"dynamic INT8 ({out['windows']} simulated windows): accuracy {out['float32']['accuracy']:.4f} -> "
+              f"{out['int8_dynamic']['accuracy']:.4f}, macro-F1 {out['float32']['macro_f1']:.4f} -> "
+              f"{out['int8_dynamic']['macro_f1']:.4f}")
+        return out
