@@ -44,6 +44,7 @@ setup(
             'replay = hybrid_fusion_ros.cli.replay:ReplayCommand',
             'export = hybrid_fusion_ros.cli.export:ExportCommand',
             'bench = hybrid_fusion_ros.cli.bench:BenchCommand',
+            'watch-benchmark = hybrid_fusion_ros.cli.watch:WatchBenchmarkCommand',
         ],
     },
 )

@@ -24,6 +24,7 @@ DEFAULT_ENCODERS = {'camera': 'camera_cnn', 'imu': 'imu_cnn1d', 'audio': 'audio_
 @dataclass
 class TrainConfig:
     encoders: Dict[str, str] = field(default_factory=lambda: dict(DEFAULT_ENCODERS))
+    encoder_configs: Dict[str, Dict[str, Any]] = field(default_factory=dict)  # per modality, plugin config
     strategy: str = 'early'
     window_length: float = 1.0
     window_hop: float = 0.5
@@ -42,6 +43,11 @@ class TrainConfig:
     modality_dropout: float = 0.15
     # Further fusion models trained on the frozen encoders' features and stored beside the
     # primary one, so the fusion node can switch mode (late needs a 'late' model) at run time.
+    # IMU augmentation: every training chunk is rotated by up to this many degrees about a
+    # random axis (accelerometer and gyroscope alike) and scaled by 1 ± imu_scale_jitter,
+    # so the model does not learn one wearer's sensor orientation. 0 disables it.
+    imu_rotation_deg: float = 0.0
+    imu_scale_jitter: float = 0.0
     extra_strategies: List[str] = field(default_factory=lambda: ['late', 'attention'])
     extra_epochs: int = 25
 
@@ -97,6 +103,28 @@ def _chunks(sequences: Sequence[SequenceData], seq_len: int, rng: np.random.Gene
     return out
 
 
+def random_rotations(n: int, max_deg: float, generator: torch.Generator) -> torch.Tensor:
+    """``(n, 3, 3)`` rotations by up to ``max_deg`` degrees about random axes (Rodrigues)."""
+    axis = torch.randn(n, 3, generator=generator)
+    axis = axis / axis.norm(dim=1, keepdim=True)
+    angle = torch.rand(n, generator=generator) * max_deg * math.pi / 180.0
+    k = torch.zeros(n, 3, 3)
+    k[:, 0, 1], k[:, 0, 2], k[:, 1, 2] = -axis[:, 2], axis[:, 1], -axis[:, 0]
+    k = k - k.transpose(1, 2)
+    s, c = torch.sin(angle)[:, None, None], torch.cos(angle)[:, None, None]
+    return torch.eye(3) + s * k + (1 - c) * (k @ k)
+
+
+def augment_imu(x: torch.Tensor, max_deg: float, scale_jitter: float, generator: torch.Generator) -> torch.Tensor:
+    """``x``: ``(B, T, 6, L)`` preprocessed IMU windows; one rotation and scale per chunk."""
+    b = x.shape[0]
+    rot = random_rotations(b, max_deg, generator)[:, None]                     # (B, 1, 3, 3)
+    scale = 1 + (torch.rand(b, 1, 1, 1, generator=generator) * 2 - 1) * scale_jitter
+    acc = rot @ x[:, :, 0:3]
+    gyro = rot @ x[:, :, 3:6]
+    return torch.cat([acc, gyro], dim=2) * scale
+
+
 def _batch(sequences, items, seq_len, modalities):
     inputs = {m: torch.from_numpy(np.stack([sequences[s].inputs[m][a:a + seq_len] for s, a in items]))
               for m in modalities}
@@ -140,6 +168,11 @@ def fit(model: ActivityModel, train_seqs: Sequence[SequenceData], val_seqs: Sequ
         opt, lambda s: (s + 1) / warmup if s < warmup else 0.5 * (1 + math.cos(math.pi * (s - warmup) / max(1, total - warmup))))
 
     from tqdm import tqdm
+    generator = torch.Generator().manual_seed(config.seed)
+    augment = 'imu' in modalities and config.imu_rotation_deg + config.imu_scale_jitter > 0 \
+        and not isinstance(model.encoders['imu'], nn.Identity)
+    # Dropping the only modality would train on empty input.
+    dropout = config.modality_dropout if len(modalities) > 1 else 0.0
     best_f1, best_state, bad_epochs, history = -1.0, None, 0, []
     bar = tqdm(range(epochs), desc=desc, unit='epoch', disable=not progress)
     val_labels = np.concatenate([s.labels for s in val_seqs])
@@ -150,9 +183,11 @@ def fit(model: ActivityModel, train_seqs: Sequence[SequenceData], val_seqs: Sequ
         for i in range(0, len(items), config.batch_size):
             inputs, labels = _batch(train_seqs, items[i:i + config.batch_size], config.seq_len, modalities)
             b, t = labels.shape
+            if augment:
+                inputs['imu'] = augment_imu(inputs['imu'], config.imu_rotation_deg, config.imu_scale_jitter, generator)
             # Modality dropout: a modality goes missing for a whole chunk or for single steps.
-            keep = torch.rand(b, t, len(modalities)) >= config.modality_dropout / 2
-            keep &= torch.rand(b, 1, len(modalities)) >= config.modality_dropout / 2
+            keep = torch.rand(b, t, len(modalities)) >= dropout / 2
+            keep &= torch.rand(b, 1, len(modalities)) >= dropout / 2
             logits = model(inputs, keep.float())
             loss = loss_fn(logits.reshape(b * t, -1), labels.reshape(-1))
             opt.zero_grad()
@@ -199,7 +234,7 @@ def train(config: TrainConfig, train_seqs: Optional[Sequence[SequenceData]] = No
     """Train on the given sequences (default: simulated episodes, seeds apart per split)."""
     seed_everything(config.seed)
     spec = WindowSpec(config.window_length, config.window_hop)
-    encoders = {m: create_encoder(name) for m, name in config.encoders.items()}
+    encoders = {m: create_encoder(name, config.encoder_configs.get(m)) for m, name in config.encoders.items()}
     if train_seqs is None or val_seqs is None:
         base = 100_000 + 1000 * config.seed
         train_seqs = simulated_sequences(range(base, base + config.train_episodes), config.episode_seconds,
