@@ -2,7 +2,7 @@
 them: one status per task, named ``<node>: <task>``, values as key/value strings."""
 from __future__ import annotations
 
-from typing import Dict, Iterable, Mapping
+from typing import Dict, Iterable, Mapping, Tuple
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 
@@ -35,6 +35,19 @@ def array_msg(stamp, statuses: Iterable[DiagnosticStatus]) -> DiagnosticArray:
     msg.header.stamp = stamp
     msg.status = list(statuses)
     return msg
+
+
+def freshness(count: int, age: float, warn_after: float, error_after: float = float('inf'),
+              what: str = 'input') -> Tuple[int, str]:
+    """Level and message of an input by the age (s) of its last message: WARN before the
+    first one or after ``warn_after``, ERROR after ``error_after``."""
+    if count == 0:
+        return WARN, f'no {what} yet'
+    if age > error_after:
+        return ERROR, f'no {what} for {age:.1f}s'
+    if age > warn_after:
+        return WARN, f'{what} stale for {age:.1f}s'
+    return OK, 'receiving'
 
 
 def latency_values(prefix: str, pct: Dict[str, float]) -> Dict[str, object]:

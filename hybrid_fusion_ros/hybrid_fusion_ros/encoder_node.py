@@ -159,12 +159,7 @@ class EncoderNode(Node):
         age = self.input_rate.age(now)
         newest = self.windower.buffer.newest_stamp
         drops = self.counts()
-        if self.input_rate.count == 0:
-            level, text = diag.WARN, 'no input yet'
-        elif age > self.stale_timeout:
-            level, text = diag.WARN, f'input stale for {age:.1f}s'
-        else:
-            level, text = diag.OK, 'receiving'
+        level, text = diag.freshness(self.input_rate.count, age, self.stale_timeout)
         name = self.get_name()
         statuses = [
             diag.status(f'{name}: {self.input_topic} topic status', self.modality, level, text, {

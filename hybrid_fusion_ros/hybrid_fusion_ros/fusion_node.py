@@ -388,14 +388,7 @@ class FusionPipeline:
         for i, m in enumerate(self.modalities):
             rate = self.rates[m]
             age = rate.age(mono)
-            if rate.count == 0:
-                level, text = diag.WARN, 'no features yet'
-            elif age > self.stale_error_timeout:
-                level, text = diag.ERROR, f'no feature for {age:.1f}s'
-            elif age > self.stale_timeout:
-                level, text = diag.WARN, f'stale for {age:.1f}s'
-            else:
-                level, text = diag.OK, 'receiving'
+            level, text = diag.freshness(rate.count, age, self.stale_timeout, self.stale_error_timeout, 'features')
             drops = self.input_drops(i)
             latest = self.latest.get(m)
             statuses.append(diag.status(f'{name}: features/{m} topic status', m, level, text, {

@@ -5,7 +5,8 @@ import threading
 from collections import Counter, deque
 from typing import Deque, Dict, Optional
 
-import numpy as np
+
+from .metrics import percentiles
 
 
 class RateMeter:
@@ -50,10 +51,7 @@ class LatencyWindow:
         return len(self._values)
 
     def percentiles(self) -> Dict[str, float]:
-        if not self._values:
-            return {}
-        p50, p95, p99 = np.percentile(np.fromiter(self._values, float), [50, 95, 99])
-        return {'p50': float(p50), 'p95': float(p95), 'p99': float(p99), 'max': float(max(self._values))}
+        return percentiles(self._values, (50, 95, 99)) if self._values else {}
 
 
 class DropCounter:
