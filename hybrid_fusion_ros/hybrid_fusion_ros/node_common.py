@@ -2,6 +2,7 @@
 executor choice and ``run_node``, the body of each node's ``main``."""
 from __future__ import annotations
 
+import threading
 from typing import Callable, List, Optional
 
 import rclpy
@@ -56,3 +57,40 @@ def run_node(node_factory: Callable[[], Node], logger_name: str, args: Optional[
         rclpy.try_shutdown()
 
 
+
+
+class BackgroundSpin:
+    """A helper node of a command-line tool (demo, eval), spun by a SingleThreadedExecutor
+    on a background thread while the tool's main thread does its work.
+
+    ``close`` stops the executor, *joins* its thread, destroys the node and shuts the context
+    down, in that order: a thread still inside the executor's wait when the interpreter
+    exits makes the process abort with "terminate called without an active exception"
+    (ros2/rclpy#1484), which is what a daemon thread left spinning did to the demo in CI.
+    """
+
+    def __init__(self, name: str) -> None:
+        rclpy.init()
+        self.node = rclpy.create_node(name)
+        self.executor = SingleThreadedExecutor()
+        self.executor.add_node(self.node)
+        self._thread = threading.Thread(target=self._spin, name=f'{name}-spin')
+        self._thread.start()
+
+    def _spin(self) -> None:
+        try:
+            self.executor.spin()
+        except ExternalShutdownException:
+            pass
+
+    def close(self) -> None:
+        self.executor.shutdown(timeout_sec=10.0)
+        self._thread.join(timeout=10.0)
+        self.node.destroy_node()
+        rclpy.try_shutdown()
+
+    def __enter__(self) -> 'BackgroundSpin':
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

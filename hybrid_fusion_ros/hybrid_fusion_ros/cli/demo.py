@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import threading
 import time
 from pathlib import Path
 
@@ -50,9 +49,7 @@ class DemoCommand(Command):
         parser.add_argument('--json', type=Path, help='also write the summary as JSON here')
 
     def run(self, args: argparse.Namespace) -> int:
-        import rclpy
         import yaml
-        from rclpy.executors import SingleThreadedExecutor
 
         from ..core.checkpoint import Checkpoint
         from ..demo_data import generate_bag
@@ -60,6 +57,7 @@ class DemoCommand(Command):
         from ..evaluator import LabelEvaluator
         from ..graph import default_config_path
         from ..launcher import GraphProcess
+        from ..node_common import BackgroundSpin
         from ..replay import BagReplayer
 
         bag = args.bag
@@ -77,17 +75,14 @@ class DemoCommand(Command):
         fusion_params = (yaml.safe_load(Path(config).read_text()) or {}).get('fusion_node', {}).get('ros__parameters', {})
         window = Checkpoint.load(fusion_params.get('checkpoint') or None).window
 
-        rclpy.init()
-        node = rclpy.create_node('hybrid_fusion_demo')
-        executor = SingleThreadedExecutor()
-        executor.add_node(node)
-        spin = threading.Thread(target=executor.spin, daemon=True)
-        spin.start()
         from .replay import parse_map
         fusion_overrides = parse_map(args.params)
         if args.fusion_mode:
             fusion_overrides['fusion_mode'] = args.fusion_mode
         graph = GraphProcess(config, quiet=not args.verbose_nodes, node_overrides={'fusion_node': fusion_overrides})
+        spinner = BackgroundSpin('hybrid_fusion_demo')
+        node = spinner.node
+        replayer = None
         try:
             replayer = BagReplayer(node, bag, rate=1.0, restamp=True)
 
@@ -123,9 +118,9 @@ class DemoCommand(Command):
             summary = evaluator.summary(window, start, (replayer.end_ns + replayer.shift_ns) / 1e9)
         finally:
             graph.stop()
-            executor.shutdown()
-            node.destroy_node()
-            rclpy.try_shutdown()
+            if replayer is not None:
+                replayer.close()
+            spinner.close()
         lat = summary['latency_ms']
         mode = fusion_overrides.get('fusion_mode', fusion_params.get('fusion_mode', 'early'))
         print(f'\nsummary ({mode} fusion; simulated data, replayed in real time through the running nodes):')
