@@ -13,7 +13,7 @@ setup(
         ('share/ament_index/resource_index/packages', ['resource/' + package_name]),
         ('share/' + package_name, ['package.xml']),
         ('share/' + package_name + '/launch', glob('launch/*.launch.py')),
-        ('share/' + package_name + '/config', glob('config/*.yaml')),
+        ('share/' + package_name + '/config', glob('config/*.yaml') + glob('config/*.xml')),
     ],
     install_requires=['setuptools'],
     zip_safe=False,
@@ -26,6 +26,7 @@ setup(
             'encoder_node = hybrid_fusion_ros.encoder_node:main',
             'fusion_node = hybrid_fusion_ros.fusion_node:main',
             'fusion_lifecycle_node = hybrid_fusion_ros.fusion_node:main_lifecycle',
+            'evaluator_node = hybrid_fusion_ros.evaluator_node:main',
             'hybrid-fusion = hybrid_fusion_ros.cli:main',
         ],
         # Encoders are plugins: the built-ins are registered exactly as a third-party
@@ -45,6 +46,7 @@ setup(
             'export = hybrid_fusion_ros.cli.export:ExportCommand',
             'bench = hybrid_fusion_ros.cli.bench:BenchCommand',
             'watch-benchmark = hybrid_fusion_ros.cli.watch:WatchBenchmarkCommand',
+            'eval = hybrid_fusion_ros.cli.eval:EvalCommand',
         ],
     },
 )

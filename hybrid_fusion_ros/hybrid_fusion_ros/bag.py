@@ -5,13 +5,17 @@ Messages are serialized and deserialized by rclpy's own type support
 replayer can publish them untouched. rosbags only needs the message *definitions* (for the
 MCAP schema and the rosbag2 metadata): the standard ones from its typestore, ours from the
 installed ``.msg`` files of hybrid_fusion_msgs.
+
+ROS 1 ``.bag`` files are read and written too: their messages are converted byte-wise to and
+from CDR by rosbags (the ROS 1 header's ``seq`` is dropped on the way in and written as 0 on
+the way out), so everything past this module sees ROS 2 CDR only.
 """
 from __future__ import annotations
 
 import importlib
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Dict, Iterable, Iterator, NamedTuple, Tuple
+from typing import Any, Dict, Iterable, Iterator, NamedTuple, Optional, Tuple
 
 from ament_index_python.packages import get_package_share_directory
 from rclpy.serialization import deserialize_message, serialize_message
@@ -29,11 +33,7 @@ class BagError(RuntimeError):
 def typestore():
     """rosbags typestore with the standard ROS 2 types plus hybrid_fusion_msgs."""
     store = get_typestore(Stores.ROS2_JAZZY)
-    share = Path(get_package_share_directory(MSG_PACKAGE)) / 'msg'
-    types = {}
-    for path in sorted(share.glob('*.msg')):
-        types.update(get_types_from_msg(path.read_text(), f'{MSG_PACKAGE}/msg/{path.stem}'))
-    store.register(types)
+    store.register(_our_types())
     return store
 
 
@@ -46,15 +46,67 @@ def message_class(msgtype: str) -> type:
         raise BagError(f"message type '{msgtype}' is not available in this ROS environment") from exc
 
 
-class BagWriter:
-    """Writes rclpy messages to a rosbag2 bag (a directory) in MCAP or SQLite3 storage."""
+def _our_types() -> Dict[str, Any]:
+    share = Path(get_package_share_directory(MSG_PACKAGE)) / 'msg'
+    types: Dict[str, Any] = {}
+    for path in sorted(share.glob('*.msg')):
+        types.update(get_types_from_msg(path.read_text(), f'{MSG_PACKAGE}/msg/{path.stem}'))
+    return types
 
-    def __init__(self, path: Path | str, storage: str = 'mcap') -> None:
-        plugins = {'mcap': StoragePlugin.MCAP, 'sqlite3': StoragePlugin.SQLITE3}
-        if storage not in plugins:
-            raise ValueError(f"storage must be one of {list(plugins)}, got '{storage}'")
+
+@lru_cache(maxsize=1)
+def ros1_typestore():
+    """The ROS 1 (Noetic) definitions plus ours, for the connection records of a .bag."""
+    store = get_typestore(Stores.ROS1_NOETIC)
+    store.register(_our_types())
+    return store
+
+
+STORAGES = ('mcap', 'sqlite3', 'ros1')
+DATA_NOTE_KEY = 'hybrid_fusion_ros.data'
+
+
+def data_note(path: Path | str) -> Optional[str]:
+    """What the bag's writer said its data is (rosbag2 metadata.yaml custom_data), if anything."""
+    meta = Path(path) / 'metadata.yaml'
+    if not meta.is_file():
+        return None
+    try:
+        import yaml
+        info = (yaml.safe_load(meta.read_text()) or {}).get('rosbag2_bagfile_information', {})
+    except Exception:  # noqa: BLE001 - an unreadable note is no note
+        return None
+    return ((info or {}).get('custom_data') or {}).get(DATA_NOTE_KEY)
+
+
+def bag_format(path: Path | str) -> str:
+    path = Path(path)
+    if path.is_file():
+        return 'ROS 1 .bag' if path.suffix == '.bag' else path.suffix
+    kinds = sorted({p.suffix for p in path.iterdir() if p.suffix in ('.mcap', '.db3')})
+    return 'rosbag2 ' + '/'.join(kinds) if kinds else 'rosbag2'
+
+
+
+class BagWriter:
+    """Writes rclpy messages (or CDR bytes) to a rosbag2 bag (a directory) in MCAP or SQLite3
+    storage, or to a ROS 1 ``.bag`` file (``storage='ros1'``)."""
+
+    def __init__(self, path: Path | str, storage: str = 'mcap', data_note: Optional[str] = None) -> None:
+        """``data_note`` says what the data is (simulated, real, ...); rosbag2 keeps it in
+        metadata.yaml's custom_data, where ``hybrid-fusion eval`` reads it back."""
+        if storage not in STORAGES:
+            raise ValueError(f"storage must be one of {list(STORAGES)}, got '{storage}'")
         self.path = Path(path)
-        self._writer = Writer(self.path, version=9, storage_plugin=plugins[storage])
+        self.storage = storage
+        if storage == 'ros1':
+            from rosbags.rosbag1 import Writer as Ros1Writer
+            self._writer = Ros1Writer(self.path)
+        else:
+            plugins = {'mcap': StoragePlugin.MCAP, 'sqlite3': StoragePlugin.SQLITE3}
+            self._writer = Writer(self.path, version=9, storage_plugin=plugins[storage])
+            if data_note:
+                self._writer.set_custom_data(DATA_NOTE_KEY, data_note)
         self._connections: Dict[str, Any] = {}
 
     def __enter__(self) -> 'BagWriter':
@@ -65,13 +117,19 @@ class BagWriter:
         self._writer.close()
 
     def write(self, topic: str, msg: Any, log_time_ns: int) -> None:
+        module = type(msg).__module__.split('.')  # e.g. sensor_msgs.msg._imu
+        self.write_cdr(topic, f'{module[0]}/msg/{type(msg).__name__}', serialize_message(msg), log_time_ns)
+
+    def write_cdr(self, topic: str, msgtype: str, data: bytes, log_time_ns: int) -> None:
+        """Write one message given as CDR bytes (as rclpy serializes it)."""
         conn = self._connections.get(topic)
         if conn is None:
-            module = type(msg).__module__.split('.')  # e.g. sensor_msgs.msg._imu
-            msgtype = f'{module[0]}/msg/{type(msg).__name__}'
-            conn = self._writer.add_connection(topic, msgtype, typestore=typestore())
+            store = ros1_typestore() if self.storage == 'ros1' else typestore()
+            conn = self._writer.add_connection(topic, msgtype, typestore=store)
             self._connections[topic] = conn
-        self._writer.write(conn, log_time_ns, serialize_message(msg))
+        if self.storage == 'ros1':
+            data = bytes(typestore().cdr_to_ros1(data, msgtype))
+        self._writer.write(conn, log_time_ns, data)
 
 
 class BagMessage(NamedTuple):
@@ -87,8 +145,9 @@ def open_reader(path: Path | str):
     path = Path(path)
     if not path.exists():
         raise BagError(f'bag {path}: no such file or directory')
+    ros1 = path.is_file() and path.suffix == '.bag'
     try:
-        reader = AnyReader([path], default_typestore=typestore())
+        reader = AnyReader([path], default_typestore=ros1_typestore() if ros1 else typestore())
         reader.open()
     except Exception as exc:  # noqa: BLE001 - rosbags raises several types for bad bags
         raise BagError(f'bag {path}: cannot be opened ({type(exc).__name__}: {exc})') from exc
@@ -99,10 +158,28 @@ def open_reader(path: Path | str):
 
 
 def read_messages(reader, topics: Iterable[str] | None = None) -> Iterator[BagMessage]:
+    """The bag's messages in log-time order, as ROS 2 CDR bytes (ROS 1 data is converted)."""
     wanted = set(topics) if topics is not None else None
     conns = [c for c in reader.connections if wanted is None or c.topic in wanted]
+    if reader.is2:
+        try:
+            for conn, log_time, data in reader.messages(connections=conns):
+                yield BagMessage(conn.topic, conn.msgtype, log_time, bytes(data))
+        except Exception as exc:  # noqa: BLE001 - truncated or corrupt storage, in any plugin
+            raise BagError(f'bag {reader.paths[0]}: reading stopped: {type(exc).__name__}: {exc} '
+                           '(truncated or corrupt?)') from exc
+        return
+    store = typestore()
+    for conn in conns:
+        if conn.msgtype not in store.fielddefs:
+            raise BagError(f"topic {conn.topic}: ROS 1 type '{conn.msgtype}' has no ROS 2 counterpart here")
     for conn, log_time, data in reader.messages(connections=conns):
-        yield BagMessage(conn.topic, conn.msgtype, log_time, bytes(data))
+        try:
+            cdr = bytes(store.ros1_to_cdr(data, conn.msgtype))
+        except Exception as exc:  # noqa: BLE001 - rosbags' SerdeError and struct errors
+            raise BagError(f'topic {conn.topic}: a {conn.msgtype} message at {log_time} ns cannot be '
+                           f'converted from ROS 1 ({exc})') from exc
+        yield BagMessage(conn.topic, conn.msgtype, log_time, cdr)
 
 
 def topics_and_types(reader) -> Dict[str, Tuple[str, int]]:

@@ -48,7 +48,8 @@ def generate_bag(path: Path | str, seconds: float = 60.0, seed: int = 7, storage
                 lambda i, s: conv.make_label(s, CLASSES, None, int(gt[i]), [], 'ground_truth')),
         key=lambda item: item[0])
     path = Path(path)
-    with BagWriter(path, storage) as writer:
+    note = (f'SIMULATED by hybrid_fusion_ros (core/simulation.py), seed {seed}: not a real recording')
+    with BagWriter(path, storage, data_note=note) as writer:
         for log_ns, topic, msg in merged:
             writer.write(topic, msg, log_ns)
     return path

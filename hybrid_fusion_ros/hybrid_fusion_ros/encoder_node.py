@@ -66,6 +66,12 @@ class EncoderNode(Node):
                                                         'and counted beyond it)', True)).value
         self.stale_timeout = p('stale_timeout', 2.0, _desc(
             'seconds without input before diagnostics report the input as stale (WARN)')).value
+        reliability = p('input_reliability', 'best_effort', _desc(
+            "input QoS reliability: 'best_effort' (SensorDataQoS, for live sensors) or 'reliable' "
+            "(offline replay faster than real time: the publisher waits instead of losing data)", True)).value
+        sensor_rate = p('sensor_rate_hz', 0.0, _desc(
+            "the sensor's nominal rate (samples/s; audio: sample rate), for gap detection and a "
+            "window's minimum fill; 0 = the rate the encoder expects", True)).value
         period = p('diagnostics_period', 1.0, _desc('seconds between /diagnostics messages', True)).value
 
         declare_executor_parameter(self)
@@ -92,8 +98,13 @@ class EncoderNode(Node):
             raise StartupError(f"encoder '{self.encoder_name}' consumes {list(spec.message_types)}; this node "
                                f'reads {sorted(INPUT_TYPES)}')
         msg_class, self._convert = INPUT_TYPES[types[0]]
-        self.windower = StreamWindower(modality, ckpt.window, spec.expected_rate_hz,
-                                       sample_rate=spec.expected_rate_hz if modality == 'audio' else None,
+        if reliability not in ('best_effort', 'reliable'):
+            raise StartupError(f"input_reliability must be 'best_effort' or 'reliable', got '{reliability}'")
+        if sensor_rate < 0:
+            raise StartupError(f'sensor_rate_hz must be >= 0, got {sensor_rate}')
+        rate = float(sensor_rate) or spec.expected_rate_hz
+        self.windower = StreamWindower(modality, ckpt.window, rate,
+                                       sample_rate=rate if modality == 'audio' else None,
                                        max_chunks=int(max_chunks))
 
         self.drops = DropCounter()
@@ -108,7 +119,7 @@ class EncoderNode(Node):
         # The sensor callback and the diagnostics timer run in separate groups, so reporting
         # never waits on a network forward pass.
         self.subscription = self.create_subscription(
-            msg_class, self.input_topic, self._on_input, sensor_qos(int(depth)),
+            msg_class, self.input_topic, self._on_input, sensor_qos(int(depth), reliability == 'reliable'),
             callback_group=MutuallyExclusiveCallbackGroup())
         self.create_timer(period, self._publish_diagnostics, callback_group=MutuallyExclusiveCallbackGroup())
         self.get_logger().info(f"{modality} encoder '{self.encoder_name}' ready: {self.input_topic} "

@@ -70,7 +70,7 @@ class BackgroundSpin:
     """
 
     def __init__(self, name: str) -> None:
-        rclpy.init()
+        rclpy.init(args=[])  # the tool's own command line is not for ROS
         self.node = rclpy.create_node(name)
         self.executor = SingleThreadedExecutor()
         self.executor.add_node(self.node)

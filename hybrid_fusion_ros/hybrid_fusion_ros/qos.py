@@ -10,10 +10,12 @@ SENSOR_QOS: QoSProfile = qos_profile_sensor_data
 
 
 
-def sensor_qos(depth: int) -> QoSProfile:
-    """SensorDataQoS with another queue depth (a 100 Hz IMU needs more than 5)."""
+def sensor_qos(depth: int, reliable: bool = False) -> QoSProfile:
+    """SensorDataQoS with another queue depth (a 100 Hz IMU needs more than 5). ``reliable``
+    is for offline replay, where the replayer may outrun a node and nothing may be lost."""
     return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=max(1, depth),
-                      reliability=SENSOR_QOS.reliability, durability=SENSOR_QOS.durability)
+                      reliability=ReliabilityPolicy.RELIABLE if reliable else SENSOR_QOS.reliability,
+                      durability=SENSOR_QOS.durability)
 
 
 # Features and labels: reliable, keep last 10. They are few per second and each one is a

@@ -9,17 +9,8 @@ import platform
 import time
 from pathlib import Path
 
+from ..core.machine import cpu_name as _cpu_name
 from . import Command
-
-
-def _cpu_name() -> str:
-    try:
-        for line in Path('/proc/cpuinfo').read_text().splitlines():
-            if line.startswith('model name'):
-                return line.split(':', 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or 'unknown CPU'
 
 
 class BenchCommand(Command):

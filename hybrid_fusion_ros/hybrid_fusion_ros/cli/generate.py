@@ -14,7 +14,8 @@ class GenerateCommand(Command):
         parser.add_argument('output', type=Path, help='bag directory to create')
         parser.add_argument('--seconds', type=float, default=60.0)
         parser.add_argument('--seed', type=int, default=7)
-        parser.add_argument('--storage', choices=['mcap', 'sqlite3'], default='mcap')
+        parser.add_argument('--storage', choices=['mcap', 'sqlite3', 'ros1'],
+                            help='rosbag2 MCAP or SQLite3 directory, or a ROS 1 .bag file (ros1)', default='mcap')
         parser.add_argument('--compressed', action='store_true', help='camera as CompressedImage (JPEG)')
 
     def run(self, args: argparse.Namespace) -> int:

@@ -1,0 +1,1 @@
+"""Replay evaluation: a bag through the real node graph, scored against ground truth."""

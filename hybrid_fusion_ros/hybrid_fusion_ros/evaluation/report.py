@@ -1,0 +1,164 @@
+"""Scores window outcomes and writes the evaluation report: ``report.json``, ``report.md``,
+``windows.csv``, ``confusion.png`` and ``latency_cdf.png``. ROS-free.
+
+A window is scored against the ground truth at its centre. Coverage is labelled windows /
+windows the recording spans; accuracy and F1 count only labelled windows whose ground truth
+is known and is one of the model's classes (windows whose truth is another class are counted
+apart, never silently mixed in).
+"""
+from __future__ import annotations
+
+import csv
+import json
+import math
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Dict, List, Mapping, Optional, Sequence
+
+import numpy as np
+
+from ..core.metrics import classification_report, percentiles
+from ..core.plots import plot_confusion, plot_latency_cdf
+
+LATENCY_QS = (50, 90, 99)
+
+
+@dataclass
+class WindowOutcome:
+    end: float                 # window end, sensor time (s)
+    truth: Optional[str]       # ground truth at the window's centre; None if unknown
+    label: Optional[str]       # first label published for this window; None if none came
+    confidence: float = math.nan
+    latency_ms: float = math.nan
+
+
+def score(outcomes: Sequence[WindowOutcome], classes: Sequence[str]) -> Dict[str, Any]:
+    labelled = [o for o in outcomes if o.label is not None]
+    index = {c: i for i, c in enumerate(classes)}
+    scored = [o for o in labelled if o.truth in index and o.label in index]
+    out: Dict[str, Any] = {
+        'windows': len(outcomes),
+        'labelled_windows': len(labelled),
+        'coverage': len(labelled) / len(outcomes) if outcomes else 0.0,
+        'windows_with_truth': sum(o.truth is not None for o in outcomes),
+        'scored_windows': len(scored),
+        'truth_not_a_model_class': sorted({o.truth for o in labelled if o.truth is not None and o.truth not in index}),
+        'latency_ms': percentiles([o.latency_ms for o in labelled if math.isfinite(o.latency_ms)], LATENCY_QS),
+    }
+    if scored:
+        report = classification_report(np.array([index[o.truth] for o in scored], dtype=np.int64),
+                                       np.array([index[o.label] for o in scored], dtype=np.int64), classes)
+        out.update(accuracy=report['accuracy'], macro_f1=report['macro_f1'], weighted_f1=report['weighted_f1'],
+                   per_class=report['per_class'], classes=report['classes'],
+                   confusion_matrix=report['confusion_matrix'])
+    else:
+        out.update(accuracy=None, macro_f1=None, weighted_f1=None, per_class={}, classes=list(classes),
+                   confusion_matrix=None)
+    return out
+
+
+def _fmt(x: Any, pct: bool = False, digits: int = 1) -> str:
+    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+        return 'n/a'
+    return f'{100 * x:.{digits}f}%' if pct else f'{x:.{digits}f}'
+
+
+def markdown(report: Mapping[str, Any]) -> str:
+    m = report['metrics']
+    meta = report['meta']
+    lines = []
+    title = 'Evaluation report' + (' (PARTIAL: interrupted before the end of the bag)' if report['partial'] else '')
+    lines += [f'# {title}', '']
+    lines += [f"- bag: `{meta['bag']}` ({meta.get('bag_format', '?')}, {meta.get('bag_seconds', 0):.1f} s)",
+              f"- data: {meta.get('data_note', 'not stated')}",
+              f"- run: {meta.get('replay_note', '')}",
+              f"- graph: config `{meta.get('config')}`, checkpoint `{meta.get('checkpoint')}`, "
+              f"fusion mode `{meta.get('fusion_mode')}`",
+              f"- ground truth: {meta.get('ground_truth') or 'none (no accuracy is claimed)'}",
+              f"- machine: {meta.get('machine')}",
+              f"- replay wall time {_fmt(meta.get('wall_seconds'))} s "
+              f"({_fmt(meta.get('speed_x'))}x real time)", '']
+    lines += ['| metric | value |', '| --- | --- |',
+              f"| label coverage | {_fmt(m['coverage'], True)} ({m['labelled_windows']} of {m['windows']} windows) |",
+              f"| accuracy | {_fmt(m['accuracy'], True)} ({m['scored_windows']} scored windows) |",
+              f"| macro-F1 | {_fmt(m['macro_f1'], digits=3)} |",
+              f"| weighted F1 | {_fmt(m['weighted_f1'], digits=3)} |"]
+    lat = m['latency_ms']
+    lines += [f"| latency p{q} | {_fmt(lat[f'p{q}'])} ms |" for q in LATENCY_QS]
+    lines += [f"| latency max | {_fmt(lat['max'])} ms |", '']
+    lines += [f"Latency: {meta.get('latency_note', '')}", '']
+    if m['truth_not_a_model_class']:
+        lines += [f"Ground-truth classes the model does not know (not scored): {', '.join(m['truth_not_a_model_class'])}", '']
+    if m['per_class']:
+        lines += ['| class | precision | recall | F1 | support |', '| --- | --- | --- | --- | --- |']
+        for name, v in m['per_class'].items():
+            lines.append(f"| {name} | {v['precision']:.3f} | {v['recall']:.3f} | {v['f1']:.3f} | {v['support']} |")
+        lines += ['', '![confusion matrix](confusion.png)', '']
+    lines += ['![latency CDF](latency_cdf.png)', '']
+    drops = report.get('drops', {})
+    lines += ['## Drops by cause', '']
+    if drops:
+        lines += ['| where | cause | count |', '| --- | --- | --- |']
+        for where, causes in sorted(drops.items()):
+            for cause, n in sorted(causes.items()):
+                lines.append(f'| {where} | {cause} | {n} |')
+    else:
+        lines.append('None reported.')
+    lines.append('')
+    return '\n'.join(lines)
+
+
+def write_report(out_dir: Path | str, outcomes: Sequence[WindowOutcome], classes: Sequence[str],
+                 meta: Mapping[str, Any], drops: Optional[Mapping[str, Mapping[str, int]]] = None,
+                 partial: bool = False) -> Dict[str, Any]:
+    """Scores the outcomes and writes every report file; returns the JSON report."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    metrics = score(outcomes, classes)
+    report = {'partial': bool(partial), 'meta': dict(meta), 'metrics': metrics,
+              'drops': {k: dict(v) for k, v in (drops or {}).items() if v}}
+    # Old figures from an earlier run must not sit beside a report that has none.
+    for stale in ('confusion.png', 'latency_cdf.png'):
+        (out / stale).unlink(missing_ok=True)
+    with (out / 'windows.csv').open('w', newline='') as f:
+        writer = csv.DictWriter(f, fieldnames=list(WindowOutcome.__dataclass_fields__))
+        writer.writeheader()
+        for o in outcomes:
+            writer.writerow({k: (round(v, 6) if isinstance(v, float) else v) for k, v in asdict(o).items()})
+    tag = ' (PARTIAL)' if partial else ''
+    if metrics['confusion_matrix'] is not None:
+        plot_confusion(metrics['confusion_matrix'], metrics['classes'], out / 'confusion.png',
+                       f"{Path(str(meta.get('bag', ''))).name}: accuracy {_fmt(metrics['accuracy'], True)}, "
+                       f"macro-F1 {_fmt(metrics['macro_f1'], digits=3)}{tag}")
+    plot_latency_cdf({str(meta.get('fusion_mode', 'labels')): [o.latency_ms for o in outcomes if o.label is not None]},
+                     out / 'latency_cdf.png', f"{meta.get('latency_title', 'Label latency')}{tag}")
+    (out / 'report.json').write_text(json.dumps(report, indent=2, default=_json_default))
+    (out / 'report.md').write_text(markdown(report))
+    return report
+
+
+def _json_default(x: Any) -> Any:
+    if isinstance(x, (np.integer,)):
+        return int(x)
+    if isinstance(x, (np.floating,)):
+        return float(x)
+    if isinstance(x, Path):
+        return str(x)
+    raise TypeError(f'not JSON serializable: {type(x).__name__}')
+
+
+def compare_markdown(rows: Sequence[Mapping[str, Any]]) -> str:
+    """One table over several runs on the same bag (``--compare``)."""
+    lines = ['| run | coverage | accuracy | macro-F1 | latency p50 | p99 | drops | partial |',
+             '| --- | --- | --- | --- | --- | --- | --- | --- |']
+    for r in rows:
+        m = r['metrics']
+        drops = sum(sum(c.values()) for c in r.get('drops', {}).values())
+        lines.append(f"| {r['name']} | {_fmt(m['coverage'], True)} | {_fmt(m['accuracy'], True)} | "
+                     f"{_fmt(m['macro_f1'], digits=3)} | {_fmt(m['latency_ms']['p50'])} ms | "
+                     f"{_fmt(m['latency_ms']['p99'])} ms | {drops} | {'yes' if r['partial'] else 'no'} |")
+    return '\n'.join(lines) + '\n'
+
+
+def latency_series(reports: Mapping[str, List[float]], path: Path | str) -> Path:
+    return plot_latency_cdf(reports, path, 'Label latency by run')

@@ -1,0 +1,387 @@
+"""Drives the real node graph with a bag and collects one outcome per window.
+
+Two ways to replay:
+
+- **fast** (default): every node runs with ``use_sim_time``; the replayer publishes as fast as
+  the graph keeps up, in *lockstep per window*: before it publishes past window end ``T`` (plus
+  ``lag`` of log time, for sensors whose stamps trail their log time) it waits until each
+  encoder whose sensor had data in the window has published the window's feature, then
+  publishes ``/clock = T + lag``; in late and async modes it also waits for the label the
+  fusion timer then publishes. Nothing is dropped for lack of CPU, so the result does not
+  depend on the machine: the same bag gives the same labels in every bag format.
+- **realtime**: the recorded pacing times ``rate``; at rate 1 the stamps are shifted to now
+  (as live sensors would stamp them), otherwise ``/clock`` is published and the nodes use
+  sim time. Drops under load are real here.
+
+Latency, in both, is wall time from publishing a window's last sensor message to receiving
+the window's first label (in fast mode, while the rest of the replay keeps the CPUs busy).
+"""
+from __future__ import annotations
+
+import math
+import os
+import struct
+import threading
+import time
+from bisect import bisect_right
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Dict, List, Optional
+
+import numpy as np
+from hybrid_fusion_msgs.msg import ActivityLabel, FeatureVector
+from rosgraph_msgs.msg import Clock
+
+from ..bag import BagError, bag_format, data_note, message_class, open_reader, read_messages, topics_and_types
+from ..core.checkpoint import Checkpoint
+from ..core.machine import machine_line
+from ..core.windows import window_ends_between
+from ..qos import RESULT_QOS, sensor_qos
+from ..replay import shift_stamp
+from .inputs import InputPlan, plan_inputs, truth_from_bag
+from .report import WindowOutcome
+from .truth import GroundTruth
+
+ENCODER_NODES = {'camera': 'camera_encoder', 'imu': 'imu_encoder', 'audio': 'audio_encoder'}
+FAST_QUEUE_DEPTH = 2000   # encoder input queues in fast mode: a window's burst never overflows them
+EPS = 1e-6
+
+
+def header_stamp(data: bytes) -> float:
+    """Stamp of a CDR message that starts with std_msgs/Header."""
+    sec, nsec = struct.unpack_from('<iI', data, 4)
+    return sec + nsec * 1e-9
+
+
+@dataclass
+class EvalOptions:
+    realtime: bool = False
+    rate: float = 1.0
+    lag: float = 0.25              # s of log time past a window end before waiting for it
+    ahead: int = 4                 # early mode: windows the replay may run ahead of the features
+    window_timeout: float = 3.0    # s of wall time to wait for a window's features / label
+    label_topic: str = '/activity'
+    feature_prefix: str = '/features'
+
+
+@dataclass
+class EvalSetup:
+    """Everything decided before a node starts: inputs, ground truth, node parameters."""
+    bag: Path
+    plan: InputPlan
+    checkpoint: Checkpoint
+    truth: Optional[GroundTruth]
+    truth_source: Optional[str]
+    node_overrides: Dict[str, Dict[str, str]]
+    notes: List[str] = field(default_factory=list)
+    total_messages: int = 0
+    seconds: float = 0.0
+    data_note: Optional[str] = None
+    format: str = ''
+
+
+def use_replay_dds_profile() -> Optional[str]:
+    """Fast replay loads config/fastdds_replay.xml (a 20 ms reliable-writer heartbeat) in this
+    process and the nodes it starts, unless the user set a Fast DDS profile file already.
+    Must run before ``rclpy.init``. Returns the file in effect."""
+    from ..graph import default_config_path
+    for var in ('FASTDDS_DEFAULT_PROFILES_FILE', 'FASTRTPS_DEFAULT_PROFILES_FILE'):
+        if os.environ.get(var):
+            return os.environ[var]
+    profile = default_config_path().parent / 'fastdds_replay.xml'
+    if profile.is_file():
+        os.environ['FASTDDS_DEFAULT_PROFILES_FILE'] = str(profile)
+        return str(profile)
+    return None
+
+
+def prepare(bag: Path | str, checkpoint_path: Optional[str], user_map: Optional[Dict[str, str]] = None,
+            truth_file: Optional[Path] = None, realtime: bool = False) -> EvalSetup:
+    """Reads the bag's index and ground truth; raises BagError / GroundTruthError with a
+    message that says what to fix."""
+    bag = Path(bag)
+    ckpt = Checkpoint.load(checkpoint_path or None)
+    reader = open_reader(bag)
+    try:
+        topics = topics_and_types(reader)
+        plan = plan_inputs(topics, ckpt.modalities, user_map, bag.name)
+        start, end = reader.start_time * 1e-9, reader.end_time * 1e-9
+        if truth_file is not None:
+            truth, source = GroundTruth.from_file(truth_file, start), f'sidecar file {truth_file}'
+        elif plan.truth_topic is not None:
+            truth, source = truth_from_bag(reader, plan.truth_topic, plan.truth_type), f'topic {plan.truth_topic}'
+        else:
+            truth, source = None, None
+    finally:
+        reader.close()
+    seconds = max(end - start, 1e-9)
+    note = data_note(bag)
+    overrides: Dict[str, Dict[str, str]] = {name: {} for name in ENCODER_NODES.values()}
+    notes = []
+    for modality, (src, msgtype, dst) in plan.inputs.items():
+        node = overrides[ENCODER_NODES[modality]]
+        node['input_topic'] = dst.lstrip('/')
+        if modality == 'camera':
+            node['image_transport'] = 'compressed' if msgtype.endswith('CompressedImage') else 'raw'
+        if not realtime:
+            node['input_queue_depth'] = str(FAST_QUEUE_DEPTH)
+            node['input_reliability'] = 'reliable'
+        if modality != 'audio':
+            # A sensor far from the rate the encoder expects (a 50 Hz IMU, a 10 fps camera)
+            # would have its windows judged too sparse: tell the encoder the bag's rate.
+            count = topics[src][1]
+            rate = count / seconds
+            expected = ckpt.build_encoder(modality)[0].input_spec.expected_rate_hz
+            if count > 1 and abs(rate - expected) > 0.2 * expected:
+                node['sensor_rate_hz'] = f'{rate:.3f}'
+                notes.append(f'{modality}: {src} runs at {rate:.1f} Hz, the encoder expects {expected:g} Hz: '
+                             f'{ENCODER_NODES[modality]} sensor_rate_hz:={rate:.3f}')
+    return EvalSetup(bag, plan, ckpt, truth, source, overrides, notes,
+                     sum(topics[src][1] for src, _, _ in plan.inputs.values()), seconds, note, bag_format(bag))
+
+
+class _Collector:
+    """The evaluator's subscriptions: labels, features per modality, both with wall times."""
+
+    def __init__(self, node, options: EvalOptions, modalities) -> None:
+        self.cond = threading.Condition()
+        self.labels: Dict[int, tuple] = {}       # window key -> (label, confidence, wall time)
+        self.newest_label = -math.inf
+        self.newest_feature = {m: -math.inf for m in modalities}
+        self.label_count = 0
+        self.shift = 0.0
+        node.create_subscription(ActivityLabel, options.label_topic, self._on_label, RESULT_QOS)
+        for m in modalities:
+            node.create_subscription(FeatureVector, f'{options.feature_prefix}/{m}',
+                                     lambda msg, m=m: self._on_feature(m, msg), RESULT_QOS)
+
+    @staticmethod
+    def key(t: float) -> int:
+        return int(round(t * 1000))
+
+    def _on_label(self, msg: ActivityLabel) -> None:
+        wall = time.perf_counter()
+        t = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9 - self.shift
+        with self.cond:
+            self.labels.setdefault(self.key(t), (msg.label, float(msg.confidence), wall))
+            self.label_count += 1
+            self.newest_label = max(self.newest_label, t)
+            self.cond.notify_all()
+
+    def _on_feature(self, modality: str, msg: FeatureVector) -> None:
+        with self.cond:
+            self.newest_feature[modality] = max(self.newest_feature[modality], msg.window_end.sec + msg.window_end.nanosec * 1e-9 - self.shift)
+            self.cond.notify_all()
+
+    def wait(self, predicate: Callable[[], bool], timeout: float) -> bool:
+        with self.cond:
+            return self.cond.wait_for(predicate, timeout)
+
+
+@dataclass
+class EvalResult:
+    outcomes: List[WindowOutcome]
+    counts: Dict[str, int]
+    partial: bool
+    wall_seconds: float
+    replayed_seconds: float
+    diagnostics_drops: Dict[str, Dict[str, int]]
+
+
+def run(setup: EvalSetup, node, graph, options: EvalOptions, fusion_mode: str,
+        on_progress: Optional[Callable[[int, int], None]] = None) -> EvalResult:
+    """Replays the bag into a started graph through ``node`` (spun elsewhere) and collects
+    the outcome of every window. Ctrl-C ends it early with ``partial`` set."""
+    from ..diagnostics import DiagnosticsCollector
+    modalities = list(setup.plan.inputs)
+    window = setup.checkpoint.window
+    collector = _Collector(node, options, modalities)
+    diagnostics = DiagnosticsCollector(node)
+    qos = sensor_qos(FAST_QUEUE_DEPTH, reliable=True) if not options.realtime else sensor_qos(50)
+    pubs = {src: (node.create_publisher(message_class(msgtype), dst, qos), modality)
+            for modality, (src, msgtype, dst) in setup.plan.inputs.items()}
+    sim_time = not options.realtime or options.rate != 1.0
+    clock_pub = node.create_publisher(Clock, '/clock', 10) if sim_time else None
+    late_modes = fusion_mode in ('late', 'async')
+
+    deadline = time.monotonic() + 120.0
+    while not (all(p.get_subscription_count() > 0 for p, _ in pubs.values())
+               and node.count_publishers(options.label_topic) > 0):
+        if graph.exited():
+            raise RuntimeError(f'node process(es) exited during start-up: {graph.exited()} '
+                               '(rerun with --verbose-nodes to see why)')
+        if time.monotonic() > deadline:
+            raise RuntimeError('timed out after 120 s waiting for the node graph to start')
+        time.sleep(0.05)
+    # Matching is seen from this side first; the subscribers' side of best-effort discovery
+    # can lag by a few hundred ms, and whatever is published before it completes is lost.
+    time.sleep(1.0)
+
+    stamps: Dict[str, List[float]] = {m: [] for m in modalities}
+    walls: Dict[str, List[float]] = {m: [] for m in modalities}
+    counts = {'published': 0, 'label_timeouts': 0}
+    clock_now = [-math.inf]
+
+    def publish_clock(t: float) -> None:
+        if clock_pub is None or t <= clock_now[0]:
+            return
+        clock_now[0] = t
+        msg = Clock()
+        ns = int(round(t * 1e9))
+        msg.clock.sec, msg.clock.nanosec = ns // 1_000_000_000, ns % 1_000_000_000
+        clock_pub.publish(msg)
+
+    def settle(end: float) -> None:
+        """Lockstep: wait for window ``end``'s features (and, late/async, its label).
+
+        In early mode the fusion node only reacts to features, which no queue drops when the
+        replay runs at most ``ahead`` windows in front of them, so the wait is for the window
+        ``ahead`` hops back and the encoders overlap with the replay. Late and async modes
+        fuse on a sim-time timer, which must tick with exactly this window's features in."""
+        if not late_modes:
+            publish_clock(end + options.lag)
+            end = round(end - options.ahead * window.hop, 9)
+        need = [m for m in modalities
+                if bisect_right(stamps[m], end + EPS) > bisect_right(stamps[m], end - window.length + EPS)]
+        ok = collector.wait(lambda: all(collector.newest_feature[m] >= end - EPS for m in need),
+                            options.window_timeout)
+        if not ok:
+            for m in need:
+                if collector.newest_feature[m] < end - EPS:
+                    key = f'feature_timeouts ({m})'
+                    counts[key] = counts.get(key, 0) + 1
+                    if os.environ.get('HYBRID_FUSION_EVAL_DEBUG'):
+                        print(f'timeout: window {end:.3f} {m} newest {collector.newest_feature[m]:.3f}', flush=True)
+        if not late_modes:
+            return
+        publish_clock(end + options.lag)
+        if not collector.wait(lambda: collector.newest_label >= end - EPS, options.window_timeout):
+            counts['label_timeouts'] += 1
+
+    reader = open_reader(setup.bag)
+    partial = False
+    first_stamp: Optional[float] = None
+    next_end: Optional[float] = None
+    wall0 = time.perf_counter()
+    shift_ns = 0
+    try:
+        start_ns = reader.start_time
+        if options.realtime and options.rate == 1.0:
+            shift_ns = int(math.ceil(time.time() + 0.5 - start_ns / 1e9)) * 1_000_000_000
+            collector.shift = shift_ns / 1e9
+        t0 = time.time()
+        for msg in read_messages(reader, pubs.keys()):
+            log_t = msg.log_time_ns * 1e-9
+            if options.realtime:
+                delay = t0 + (msg.log_time_ns - start_ns) / 1e9 / options.rate - time.time()
+                if delay > 0:
+                    time.sleep(delay)
+                if sim_time:
+                    publish_clock(log_t)
+            else:
+                while next_end is not None and log_t > next_end + options.lag:
+                    settle(next_end)
+                    next_end = round(next_end + window.hop, 9)
+            pub, modality = pubs[msg.topic]
+            stamp = header_stamp(msg.data)
+            data = shift_stamp(msg.data, shift_ns) if shift_ns else msg.data
+            pub.publish(data)
+            wall = time.perf_counter()
+            stamps[modality].append(stamp)
+            walls[modality].append(wall)
+            if first_stamp is None:
+                first_stamp = stamp
+                ends = window_ends_between(window, first_stamp + window.length - 1e-9, first_stamp + 2 * window.length)
+                next_end = float(ends[0])
+            counts['published'] += 1
+            if on_progress is not None:
+                on_progress(counts['published'], collector.label_count)
+        last_stamp = max((s[-1] for s in stamps.values() if s), default=None)
+        if not options.realtime and last_stamp is not None:
+            while next_end is not None and next_end <= last_stamp + EPS:
+                settle(next_end)
+                next_end = round(next_end + window.hop, 9)
+    except KeyboardInterrupt:
+        partial = True
+    finally:
+        reader.close()
+    replay_wall = time.perf_counter() - wall0
+    # Let the last labels and a round of diagnostics arrive.
+    try:
+        last_seen = -1
+        settle_deadline = time.monotonic() + (2.0 if partial else 10.0)
+        while time.monotonic() < settle_deadline:
+            if sim_time and clock_now[0] > -math.inf:
+                publish_clock(clock_now[0] + 1.1)
+            time.sleep(0.6)
+            if collector.label_count == last_seen:
+                break
+            last_seen = collector.label_count
+    except KeyboardInterrupt:
+        partial = True
+
+    all_stamps = np.concatenate([np.asarray(stamps[m]) for m in modalities]) if counts['published'] else np.empty(0)
+    all_walls = np.concatenate([np.asarray(walls[m]) for m in modalities]) if counts['published'] else np.empty(0)
+    outcomes: List[WindowOutcome] = []
+    if all_stamps.size:
+        order = np.argsort(all_stamps, kind='stable')
+        sorted_stamps = all_stamps[order]
+        done_wall = np.maximum.accumulate(all_walls[order])   # wall time by which every sample <= t was out
+        first = min(s[0] for s in stamps.values() if s)
+        last = max(s[-1] for s in stamps.values() if s)
+        ends = window_ends_between(window, first + window.length - 1e-9, last + EPS)
+        with collector.cond:
+            labels = dict(collector.labels)
+        for end in ends:
+            end = float(end)
+            truth = setup.truth.at(end - window.length / 2) if setup.truth is not None else None
+            got = labels.get(_Collector.key(end))
+            if got is None:
+                outcomes.append(WindowOutcome(end, truth, None))
+                continue
+            k = bisect_right(sorted_stamps, end + EPS) - 1
+            latency = (got[2] - done_wall[k]) * 1e3 if k >= 0 else math.nan
+            outcomes.append(WindowOutcome(end, truth, got[0], got[1], latency))
+    drops: Dict[str, Dict[str, int]] = {}
+    for task, values in diagnostics.drops().items():
+        ints = {}
+        for k, v in values.items():
+            try:
+                ints[k.replace('Dropped ', '').strip('()')] = int(float(v))
+            except ValueError:
+                continue
+        if ints:
+            drops[task] = ints
+    evaluator_drops = {k: v for k, v in counts.items() if k != 'published' and v}
+    if evaluator_drops:
+        drops['evaluator (lockstep waits that timed out)'] = evaluator_drops
+    replayed = (max(max(s) for s in stamps.values() if s) - min(min(s) for s in stamps.values() if s)) \
+        if counts['published'] else 0.0
+    return EvalResult(outcomes, counts, partial, replay_wall, replayed, drops)
+
+
+def meta_for(setup: EvalSetup, options: EvalOptions, result: EvalResult, config: Path, fusion_mode: str,
+             checkpoint: Optional[str]) -> Dict[str, object]:
+    mode = ('real time' if options.rate == 1.0 else f'{options.rate:g}x recorded pace, sim time') \
+        if options.realtime else 'fast lockstep replay with sim time (deterministic)'
+    return {
+        'bag': str(setup.bag), 'bag_format': setup.format, 'bag_seconds': setup.seconds,
+        'data_note': setup.data_note or 'not stated in the bag',
+        'replay_note': f'{mode}; inputs ' + ', '.join(f'{m} <- {src} ({ty})'
+                                                      for m, (src, ty, _) in setup.plan.inputs.items()),
+        'config': str(config), 'checkpoint': checkpoint or 'packaged default', 'fusion_mode': fusion_mode,
+        'ground_truth': setup.truth_source, 'machine': machine_line(),
+        'wall_seconds': result.wall_seconds, 'replayed_seconds': result.replayed_seconds,
+        'speed_x': result.replayed_seconds / result.wall_seconds if result.wall_seconds > 0 else None,
+        'window': {'length': setup.checkpoint.window.length, 'hop': setup.checkpoint.window.hop},
+        'latency_note': 'wall time from publishing the window\'s last sensor message to receiving its first '
+                        'label' + (' (fast mode: measured while the replay runs many times faster than real '
+                                   'time, so it includes queueing behind later messages)' if not options.realtime
+                                   else ''),
+        'latency_title': 'Last sample published -> label received',
+        'notes': setup.notes,
+        'messages_published': result.counts['published'],
+    }
+
+
+__all__ = ['EvalOptions', 'EvalSetup', 'EvalResult', 'prepare', 'run', 'meta_for', 'BagError']

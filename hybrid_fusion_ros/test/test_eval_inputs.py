@@ -1,0 +1,88 @@
+"""Ground truth files and streams, topic planning and report scoring, without a graph."""
+import json
+import math
+import re
+
+import pytest
+
+from hybrid_fusion_ros.bag import BagError
+from hybrid_fusion_ros.evaluation.inputs import plan_inputs
+from hybrid_fusion_ros.evaluation.report import WindowOutcome, score, write_report
+from hybrid_fusion_ros.evaluation.truth import GroundTruth, GroundTruthError, Interval, write_sidecar
+
+START = 1_700_000_000.0
+TOPICS = {'/cam': ('sensor_msgs/msg/CompressedImage', 30), '/imu/data': ('sensor_msgs/msg/Imu', 400),
+          '/mic': ('hybrid_fusion_msgs/msg/AudioChunk', 40), '/labels': ('std_msgs/msg/String', 4),
+          '/tf': ('tf2_msgs/msg/TFMessage', 10)}
+
+
+def test_sidecar_csv_and_json_relative_and_absolute_times(tmp_path):
+    csv_file = tmp_path / 'gt.csv'
+    csv_file.write_text('start,end,label\n0,2.5,walking\n2.5,4,running\n')
+    truth = GroundTruth.from_file(csv_file, START)
+    assert truth.at(START + 1.0) == 'walking' and truth.at(START + 2.5) == 'running'
+    assert truth.at(START + 4.0) is None and truth.at(START - 0.1) is None
+    json_file = tmp_path / 'gt.json'
+    json_file.write_text(json.dumps([{'start': START + 1, 'end': START + 2, 'label': 'idle'}]))
+    assert GroundTruth.from_file(json_file, 0.0).at(START + 1.5) == 'idle'   # absolute stamps kept
+    again = GroundTruth.from_file(write_sidecar(truth, tmp_path / 'round.json', START), START)
+    assert again.intervals == truth.intervals
+
+
+@pytest.mark.parametrize('text, message', [
+    ('start,end,label\n0,1,a\n0.5,2,b\n', 'intervals overlap'),
+    ('start,end,label\n2,1,a\n', 'empty or unlabelled'),
+    ('begin,finish,what\n0,1,a\n', 'needs numeric start and end'),
+    ('start,end,label\n', 'no intervals'),
+])
+def test_bad_sidecar_files_name_the_problem(tmp_path, text, message):
+    path = tmp_path / 'gt.csv'
+    path.write_text(text)
+    with pytest.raises(GroundTruthError, match=message):
+        GroundTruth.from_file(path, START)
+
+
+def test_label_stream_becomes_intervals():
+    truth = GroundTruth.from_samples([0.0, 0.1, 0.2, 0.3], ['a', 'a', 'b', 'b'], 'topic')
+    assert truth.intervals == [Interval(0.0, 0.2, 'a'), Interval(0.2, pytest.approx(0.4), 'b')]
+    assert truth.at(0.39) == 'b' and truth.at(0.41) is None
+
+
+def test_plan_uses_maps_types_and_the_default_names():
+    plan = plan_inputs(TOPICS, ['camera', 'imu', 'audio'],
+                       {'/cam': 'camera', '/mic': '/audio/chunk', '/labels': 'ground_truth'})
+    assert plan.inputs['camera'] == ('/cam', 'sensor_msgs/msg/CompressedImage', '/camera/image_raw/compressed')
+    assert plan.inputs['imu'] == ('/imu/data', 'sensor_msgs/msg/Imu', '/imu/data')   # found by its name
+    assert plan.inputs['audio'][0] == '/mic'
+    assert (plan.truth_topic, plan.truth_type) == ('/labels', 'std_msgs/msg/String')
+
+
+def test_plan_errors_list_topics_and_fitting_maps():
+    with pytest.raises(BagError) as err:
+        plan_inputs(TOPICS, ['camera', 'imu', 'audio'], {}, 'run7')
+    text = str(err.value)
+    assert 'run7 lacks the input(s) camera, audio' in text
+    assert re.search(r'/tf +tf2_msgs/msg/TFMessage  \(10 messages\)', text)
+    assert '--map /cam:=camera' in text and '--map /mic:=audio' in text
+    with pytest.raises(BagError, match="'lidar' is not one of camera, imu, audio"):
+        plan_inputs(TOPICS, ['imu'], {'/tf': 'lidar'})
+    with pytest.raises(BagError, match='imu is mapped twice'):
+        plan_inputs(TOPICS, ['imu'], {'/tf': 'imu', '/imu/data': 'imu'})
+    with pytest.raises(BagError, match='ground truth /tf is tf2_msgs/msg/TFMessage'):
+        plan_inputs(TOPICS, ['imu'], {'/tf': 'ground_truth'})
+
+
+def test_scoring_counts_coverage_and_keeps_unknown_truth_apart(tmp_path):
+    outcomes = [WindowOutcome(1.0, 'a', 'a', 0.9, 10.0), WindowOutcome(1.5, 'a', 'b', 0.6, 20.0),
+                WindowOutcome(2.0, 'b', None), WindowOutcome(2.5, 'zebra', 'a', 0.8, 30.0),
+                WindowOutcome(3.0, None, 'b', 0.7, 40.0)]
+    m = score(outcomes, ['a', 'b'])
+    assert (m['windows'], m['labelled_windows'], m['scored_windows']) == (5, 4, 2)
+    assert m['coverage'] == pytest.approx(0.8) and m['accuracy'] == pytest.approx(0.5)
+    assert m['truth_not_a_model_class'] == ['zebra']
+    assert m['latency_ms']['max'] == 40.0
+    report = write_report(tmp_path, outcomes, ['a', 'b'], {'bag': 'x', 'fusion_mode': 'early'}, partial=True)
+    assert report['partial'] and (tmp_path / 'confusion.png').exists()
+    assert 'PARTIAL' in (tmp_path / 'report.md').read_text()
+    nothing = score([WindowOutcome(1.0, None, None)], ['a'])
+    assert nothing['accuracy'] is None and math.isnan(nothing['latency_ms']['p50'])
