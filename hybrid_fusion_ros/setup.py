@@ -47,6 +47,8 @@ setup(
             'bench = hybrid_fusion_ros.cli.bench:BenchCommand',
             'watch-benchmark = hybrid_fusion_ros.cli.watch:WatchBenchmarkCommand',
             'eval = hybrid_fusion_ros.cli.eval:EvalCommand',
+            'real-bag = hybrid_fusion_ros.cli.real_bag:RealBagCommand',
+            'bench-replay = hybrid_fusion_ros.cli.bench_replay:BenchReplayCommand',
         ],
     },
 )

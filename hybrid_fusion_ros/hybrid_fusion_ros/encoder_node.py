@@ -69,6 +69,9 @@ class EncoderNode(Node):
         reliability = p('input_reliability', 'best_effort', _desc(
             "input QoS reliability: 'best_effort' (SensorDataQoS, for live sensors) or 'reliable' "
             "(offline replay faster than real time: the publisher waits instead of losing data)", True)).value
+        self.drain_batch = max(0, int(p('drain_batch', 64, _desc(
+            'queued input messages handled per callback without returning to the executor (0 = one '
+            'per callback); cuts the per-message executor cost of high-rate sensors', True)).value))
         sensor_rate = p('sensor_rate_hz', 0.0, _desc(
             "the sensor's nominal rate (samples/s; audio: sample rate), for gap detection and a "
             "window's minimum fill; 0 = the rate the encoder expects", True)).value
@@ -130,6 +133,30 @@ class EncoderNode(Node):
         return self.get_clock().now().nanoseconds * 1e-9
 
     def _on_input(self, msg: Any) -> None:
+        self._handle(msg)
+        # Drain what else is queued before going back to the executor: its wait-set round
+        # trip costs ~0.25 ms per message here, the bulk of a 100 Hz IMU node's CPU.
+        for _ in range(self.drain_batch):
+            more = self._take_queued()
+            if more is None:
+                break
+            self._handle(more)
+
+    def _take_queued(self) -> Optional[Any]:
+        """The next queued input message, taken directly (None when the queue is empty or
+        this rclpy has no such call)."""
+        handle = getattr(self.subscription, 'handle', None)
+        if handle is None or not hasattr(handle, 'take_message'):
+            return None
+        try:
+            with handle:
+                taken = handle.take_message(self.subscription.msg_type, False)
+        except Exception:  # noqa: BLE001 - an rclpy without this call: use the executor only
+            self.drain_batch = 0
+            return None
+        return None if taken is None else taken[0]
+
+    def _handle(self, msg: Any) -> None:
         try:
             stamps, samples = self._convert(msg)
         except conv.InputError as exc:

@@ -76,6 +76,20 @@ def test_every_bag_format_gives_the_same_windows(reference, tmp_path, storage):
         assert got[key] == ref[key], key
 
 
+def test_compare_runs_modes_on_one_bag_into_one_table(reference, tmp_path):
+    bag = reference[0]
+    out = tmp_path / 'cmp'
+    proc = eval_cli(bag, '--compare', 'fusion_mode:=early', 'fusion_mode:=late,fusion_rate_hz:=5.0', '--out', out)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    table = (out / 'compare.md').read_text()
+    assert '| fusion_mode=early |' in table and '| fusion_mode=late_fusion_rate_hz=5.0 |' in table
+    runs = json.loads((out / 'compare.json').read_text())
+    assert [r['meta']['fusion_mode'] for r in runs] == ['early', 'late']
+    assert all(r['metrics']['coverage'] >= 0.9 for r in runs)
+    assert windows(out / 'fusion_mode=early') == windows(reference[1])
+    assert (out / 'latency_cdf.png').stat().st_size > 0
+
+
 def renamed_bag_and_sidecar(src, tmp_path):
     """The reference bag under a robot's own topic names, without its ground-truth topic,
     plus that ground truth as a sidecar CSV."""

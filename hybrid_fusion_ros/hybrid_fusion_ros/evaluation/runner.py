@@ -30,6 +30,7 @@ from typing import Callable, Dict, List, Optional
 
 import numpy as np
 from hybrid_fusion_msgs.msg import ActivityLabel, FeatureVector
+from rclpy.qos import QoSProfile
 from rosgraph_msgs.msg import Clock
 
 from ..bag import BagError, bag_format, data_note, message_class, open_reader, read_messages, topics_and_types
@@ -150,10 +151,13 @@ class _Collector:
         self.newest_feature = {m: -math.inf for m in modalities}
         self.label_count = 0
         self.shift = 0.0
-        node.create_subscription(ActivityLabel, options.label_topic, self._on_label, RESULT_QOS)
+        # Deep reader queues: while the main thread bursts sensor data this node's executor
+        # may fall behind, and a keep-last-10 reader would overwrite labels it has not taken.
+        qos = QoSProfile(depth=1000, reliability=RESULT_QOS.reliability, durability=RESULT_QOS.durability)
+        node.create_subscription(ActivityLabel, options.label_topic, self._on_label, qos)
         for m in modalities:
             node.create_subscription(FeatureVector, f'{options.feature_prefix}/{m}',
-                                     lambda msg, m=m: self._on_feature(m, msg), RESULT_QOS)
+                                     lambda msg, m=m: self._on_feature(m, msg), qos)
 
     @staticmethod
     def key(t: float) -> int:

@@ -1,0 +1,41 @@
+"""``hybrid-fusion real-bag``: align separately recorded REAL camera, IMU and audio streams
+into one bag (see real_data.py for what it is and is not)."""
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from . import Command
+
+
+def default_source_dir() -> Path:
+    return Path(os.environ.get('XDG_CACHE_HOME') or Path.home() / '.cache') / 'hybrid_fusion_ros' / 'real'
+
+
+class RealBagCommand(Command):
+    help = 'build a bag from real, separately recorded camera/IMU/audio streams (no ground truth)'
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument('output', type=Path, help='bag to create (a directory; .bag with --storage ros1)')
+        parser.add_argument('--video', type=Path, default=default_source_dir() / 'vtest.avi')
+        parser.add_argument('--wav', type=Path, default=default_source_dir() / 'conversation.wav')
+        parser.add_argument('--imu-recording', type=int, help='seglearn watch recording index (default: longest)')
+        parser.add_argument('--seconds', type=float, default=30.0, help='at most this long (the wav is 30 s)')
+        parser.add_argument('--storage', choices=['mcap', 'sqlite3', 'ros1'], default='mcap')
+
+    def run(self, args: argparse.Namespace) -> int:
+        from ..real_data import RealDataError, build_real_bag
+        if args.output.exists():
+            raise SystemExit(f'error: {args.output} exists; choose a new path')
+        for source in (args.video, args.wav):
+            if not source.is_file():
+                raise SystemExit(f'error: {source}: no such file; fetch the sources with '
+                                 'scripts/fetch_real_streams.sh or pass --video/--wav')
+        try:
+            path, note = build_real_bag(args.output, args.video, args.wav, args.imu_recording, args.seconds,
+                                        args.storage)
+        except RealDataError as exc:
+            raise SystemExit(f'error: {exc}')
+        print(f'wrote {path}\n  {note}')
+        return 0
