@@ -42,6 +42,7 @@ def score(outcomes: Sequence[WindowOutcome], classes: Sequence[str]) -> Dict[str
         'coverage': len(labelled) / len(outcomes) if outcomes else 0.0,
         'windows_with_truth': sum(o.truth is not None for o in outcomes),
         'scored_windows': len(scored),
+        'predicted': {c: n for c in classes if (n := sum(o.label == c for o in labelled))},
         'truth_not_a_model_class': sorted({o.truth for o in labelled if o.truth is not None and o.truth not in index}),
         'latency_ms': percentiles([o.latency_ms for o in labelled if math.isfinite(o.latency_ms)], LATENCY_QS),
     }
@@ -76,6 +77,7 @@ def markdown(report: Mapping[str, Any]) -> str:
               f"fusion mode `{meta.get('fusion_mode')}`",
               f"- ground truth: {meta.get('ground_truth') or 'none (no accuracy is claimed)'}",
               f"- machine: {meta.get('machine')}",
+              *[f'- note: {n}' for n in meta.get('notes', [])],
               f"- replay wall time {_fmt(meta.get('wall_seconds'))} s "
               f"({_fmt(meta.get('speed_x'))}x real time)", '']
     lines += ['| metric | value |', '| --- | --- |',
@@ -87,11 +89,17 @@ def markdown(report: Mapping[str, Any]) -> str:
     lines += [f"| latency p{q} | {_fmt(lat[f'p{q}'])} ms |" for q in LATENCY_QS]
     lines += [f"| latency max | {_fmt(lat['max'])} ms |", '']
     lines += [f"Latency: {meta.get('latency_note', '')}", '']
+    if m['predicted']:
+        lines += ['Labels by class (first label of each window): ' +
+                  ', '.join(f'{k} {v}' for k, v in m['predicted'].items()), '']
     if m['truth_not_a_model_class']:
         lines += [f"Ground-truth classes the model does not know (not scored): {', '.join(m['truth_not_a_model_class'])}", '']
     if m['per_class']:
         lines += ['| class | precision | recall | F1 | support |', '| --- | --- | --- | --- | --- |']
         for name, v in m['per_class'].items():
+            if v['support'] == 0:   # no window of this class in the recording: nothing to score
+                lines.append(f"| {name} | n/a | n/a | n/a | 0 |")
+                continue
             lines.append(f"| {name} | {v['precision']:.3f} | {v['recall']:.3f} | {v['f1']:.3f} | {v['support']} |")
         lines += ['', '![confusion matrix](confusion.png)', '']
     lines += ['![latency CDF](latency_cdf.png)', '']
