@@ -49,6 +49,8 @@ setup(
             'eval = hybrid_fusion_ros.cli.eval:EvalCommand',
             'real-bag = hybrid_fusion_ros.cli.real_bag:RealBagCommand',
             'bench-replay = hybrid_fusion_ros.cli.bench_replay:BenchReplayCommand',
+            'ablate = hybrid_fusion_ros.cli.ablate:AblateCommand',
+            'basicmotions-benchmark = hybrid_fusion_ros.cli.basicmotions:BasicMotionsCommand',
         ],
     },
 )

@@ -26,7 +26,7 @@ def test_every_model_exports_in_both_formats_within_tolerance(exported):
         assert r.max_abs_diff <= 1e-4, (r.name, r.format, r.max_abs_diff)
 
 
-@pytest.mark.parametrize('strategy', ['attention', 'late'])
+@pytest.mark.parametrize('strategy', ['attention', 'gmu', 'late'])
 def test_onnx_fusion_step_with_a_masked_modality(exported, strategy):
     import onnxruntime as ort
     _, _, fusion, out, _ = exported

@@ -51,7 +51,7 @@ def test_unknown_encoder_config_key_is_rejected():
         create_encoder('imu_cnn1d', {'lenght': 10})
 
 
-@pytest.mark.parametrize('strategy', ['early', 'attention', 'late'])
+@pytest.mark.parametrize('strategy', ['early', 'attention', 'gmu', 'late'])
 def test_streaming_equals_batch(strategy):
     torch.manual_seed(0)
     model = FusionModel(FusionConfig(['a', 'b', 'c'], [8, 4, 6], 5, strategy)).eval()
@@ -68,7 +68,7 @@ def test_streaming_equals_batch(strategy):
 
 def test_masked_modality_has_no_influence():
     torch.manual_seed(1)
-    for strategy in ('early', 'attention', 'late'):
+    for strategy in ('early', 'attention', 'gmu', 'late'):
         model = FusionModel(FusionConfig(['a', 'b'], [4, 4], 3, strategy)).eval()
         a = torch.randn(1, 4)
         mask = torch.tensor([[1.0, 0.0]])
@@ -78,8 +78,9 @@ def test_masked_modality_has_no_influence():
         torch.testing.assert_close(x, y)
 
 
-def test_attention_weights_cover_present_modalities_only():
-    model = FusionModel(FusionConfig(['a', 'b', 'c'], [4, 4, 4], 3, 'attention')).eval()
+@pytest.mark.parametrize('strategy', ['attention', 'gmu'])
+def test_attention_weights_cover_present_modalities_only(strategy):
+    model = FusionModel(FusionConfig(['a', 'b', 'c'], [4, 4, 4], 3, strategy)).eval()
     with torch.no_grad():
         out = model.step([torch.randn(2, 4) for _ in range(3)], torch.tensor([[1.0, 1.0, 0.0], [0.0, 0.0, 0.0]]))
     w = out.modality_weights

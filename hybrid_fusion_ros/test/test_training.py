@@ -4,7 +4,9 @@ import pytest
 
 from hybrid_fusion_ros.core.checkpoint import Checkpoint
 from hybrid_fusion_ros.core.dataset import SequenceData
-from hybrid_fusion_ros.core.train import TrainConfig, train
+import torch
+
+from hybrid_fusion_ros.core.train import LinearFrontEnd, TrainConfig, add_heads, train
 
 
 def tiny_config(**kw):
@@ -22,11 +24,51 @@ def test_tiny_training_run_writes_a_loadable_checkpoint(tmp_path):
     ckpt = Checkpoint.load(path)
     assert ckpt.metadata['train_config']['epochs'] == 2
     assert 0.0 <= ckpt.metadata['val_macro_f1'] <= 1.0
-    assert ckpt.fusion_strategies == ['early', 'late', 'attention']
+    assert ckpt.fusion_strategies == ['early', 'late', 'attention', 'gmu']
     for strategy in ckpt.fusion_strategies:
         assert ckpt.build_fusion(strategy).config.strategy == strategy
     for m in ckpt.modalities:
         ckpt.build_encoder(m)
+
+    # A head added later trains on the same frozen encoders and leaves the others alone.
+    ckpt.extra_fusion.pop('gmu')
+    grown = add_heads(ckpt, ['gmu'], progress=False)
+    assert grown.fusion_strategies == ['early', 'late', 'attention', 'gmu']
+    assert 0.0 <= grown.metadata['extra_val']['gmu']['macro_f1'] <= 1.0
+    for key, value in ckpt.extra_fusion['late']['state_dict'].items():
+        assert torch.equal(grown.extra_fusion['late']['state_dict'][key], value)
+    assert Checkpoint.load(grown.save(tmp_path / 'grown.pt')).build_fusion('gmu').config.strategy == 'gmu'
+
+
+def test_linear_front_end_ablation_trains_without_a_checkpoint():
+    result = train(tiny_config(encoders={'imu': 'imu_cnn1d'}, front_end='linear'), progress=False)
+    assert result.checkpoint is None and isinstance(result.model.encoders['imu'], LinearFrontEnd)
+    assert 0.0 <= result.val_report['macro_f1'] <= 1.0
+    with pytest.raises(ValueError, match="front_end must be 'cnn' or 'linear'"):
+        TrainConfig(front_end='mlp')
+
+
+def test_ablation_summary_checks_the_targets():
+    from hybrid_fusion_ros.core.ablation import AblationConfig, markdown, summarize
+
+    def seed(single, pair, full, removed):
+        rows = {f'{m} only': {'macro_f1': single[i], 'accuracy': single[i]}
+                for i, m in enumerate(('camera', 'imu', 'audio'))}
+        for name in ('imu + audio', 'camera + audio', 'camera + imu'):
+            rows[name] = {'macro_f1': pair, 'accuracy': pair}
+        rows['all, early'] = {'macro_f1': full, 'accuracy': full}
+        for m in ('camera', 'imu', 'audio'):
+            rows[f'all, early, {m} removed at test'] = {'macro_f1': removed, 'accuracy': removed}
+        return rows
+    s = summarize([seed([0.5, 0.6, 0.4], 0.7, 0.75, 0.72), seed([0.5, 0.6, 0.4], 0.7, 0.65, 0.68)],
+                  AblationConfig(seeds=2))
+    t = s['targets']
+    assert t['fused_vs_best_single']['margin_points'] == pytest.approx(10.0)
+    assert t['fused_vs_best_single']['met'] is True          # 0.70 >= 0.60 + 0.10
+    assert t['imu_removed']['met'] is True                    # 0.70 >= 0.70
+    assert s['table']['all, early']['macro_f1']['std'] == pytest.approx(np.std([0.75, 0.65], ddof=1))
+    text = markdown(s)
+    assert '| all, early | 0.700 ± 0.071 |' in text and '(+10.0 points) | yes |' in text
 
 
 def _seq(label_values, nan=False):

@@ -1,32 +1,58 @@
-"""``hybrid-fusion train``: train encoders + fusion and write a checkpoint."""
+"""``hybrid-fusion train``: train encoders + fusion and write a checkpoint.
+
+    hybrid-fusion train -o model.pt                       # one seed
+    hybrid-fusion train --seeds 3 --report train_report   # 3 seeds: mean ± std, confusion PNG
+    hybrid-fusion train --from model.pt --add-heads gmu -o model.pt   # a head on frozen encoders
+"""
 from __future__ import annotations
 
 import argparse
 import json
-from dataclasses import fields
+from dataclasses import fields, replace
 from pathlib import Path
+from typing import Any, Dict, List
 
 import yaml
 
 from . import Command
 
 
+def mean_std(values: List[float]) -> Dict[str, float]:
+    import numpy as np
+    arr = np.asarray(values, dtype=np.float64)
+    return {'mean': float(arr.mean()), 'std': float(arr.std(ddof=1)) if arr.size > 1 else 0.0, 'n': int(arr.size)}
+
+
 class TrainCommand(Command):
     help = 'train the encoders and fusion model on simulated multimodal data and write a checkpoint'
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        from ..core.fusion import STRATEGIES
         parser.add_argument('--config', type=Path, help='YAML file of TrainConfig fields')
         parser.add_argument('--output', '-o', type=Path, default=Path('checkpoint.pt'))
-        parser.add_argument('--seed', type=int)
+        parser.add_argument('--seed', type=int, help='first seed')
+        parser.add_argument('--seeds', type=int, default=1,
+                            help='train this many seeds (seed, seed+1, ...); report mean ± std; '
+                                 'the checkpoint written is the first seed\'s')
+        parser.add_argument('--report', type=Path, help='write metrics.json and confusion.png here')
         parser.add_argument('--epochs', type=int)
-        parser.add_argument('--strategy', choices=['early', 'attention'])
+        parser.add_argument('--strategy', choices=[s for s in STRATEGIES if s != 'late'])
         parser.add_argument('--train-episodes', type=int)
         parser.add_argument('--val-episodes', type=int)
         parser.add_argument('--episode-seconds', type=float)
+        parser.add_argument('--from', dest='from_checkpoint', type=Path,
+                            help='with --add-heads: the checkpoint whose frozen encoders the heads use')
+        parser.add_argument('--add-heads', nargs='+', choices=list(STRATEGIES), metavar='STRATEGY',
+                            help=f'only train fusion heads of these strategies ({", ".join(STRATEGIES)}) on '
+                                 'the frozen encoders of --from, and write that checkpoint with them added')
 
     def run(self, args: argparse.Namespace) -> int:
-        from ..core.train import TrainConfig, train
-        values = {}
+        from ..core.train import TrainConfig
+        if args.add_heads:
+            return self._add_heads(args)
+        if args.seeds < 1:
+            raise SystemExit(f'error: --seeds must be >= 1, got {args.seeds}')
+        values: Dict[str, Any] = {}
         if args.config:
             values.update(yaml.safe_load(args.config.read_text()) or {})
         for f in fields(TrainConfig):
@@ -37,11 +63,64 @@ class TrainCommand(Command):
         unknown = sorted(set(values) - known)
         if unknown:
             raise SystemExit(f'error: unknown training option(s) {unknown}; known: {sorted(known)}')
-        config = TrainConfig(**values)
-        result = train(config, metadata={'command': 'hybrid-fusion train', 'data': 'simulated (core/simulation.py)'})
-        path = result.checkpoint.save(args.output)
-        print(json.dumps({'checkpoint': str(path), 'val_accuracy': round(result.val_report['accuracy'], 4),
-                          'val_macro_f1': round(result.val_report['macro_f1'], 4),
-                          'epochs_run': len(result.history),
-                          'extra_fusion_models': result.checkpoint.metadata.get('extra_val', {})}, indent=2))
+        try:
+            config = TrainConfig(**values)
+        except ValueError as exc:
+            raise SystemExit(f'error: {exc}')
+        return self._train_seeds(args, config)
+
+    def _train_seeds(self, args: argparse.Namespace, config) -> int:
+        from ..core.train import train
+        runs, first = [], None
+        for k in range(args.seeds):
+            cfg = replace(config, seed=config.seed + k)
+            try:
+                result = train(cfg, metadata={'command': 'hybrid-fusion train', 'data': 'simulated (core/simulation.py)'})
+            except ValueError as exc:
+                raise SystemExit(f'error: {exc}')
+            if first is None:
+                first = result
+                path = result.checkpoint.save(args.output)
+            runs.append({'seed': cfg.seed, 'val_accuracy': result.val_report['accuracy'],
+                         'val_macro_f1': result.val_report['macro_f1'], 'epochs_run': len(result.history),
+                         'heads': result.checkpoint.metadata.get('extra_val', {}),
+                         'confusion_matrix': result.val_report['confusion_matrix']})
+        summary = {'checkpoint': str(path), 'data': 'simulated (core/simulation.py)', 'seeds': [r['seed'] for r in runs],
+                   'val_accuracy': mean_std([r['val_accuracy'] for r in runs]),
+                   'val_macro_f1': mean_std([r['val_macro_f1'] for r in runs]),
+                   'heads': {s: {'val_macro_f1': mean_std([r['heads'][s]['macro_f1'] for r in runs])}
+                             for s in runs[0]['heads']},
+                   'runs': runs}
+        if args.report:
+            import numpy as np
+
+            from ..core.machine import machine
+            from ..core.plots import plot_confusion
+            args.report.mkdir(parents=True, exist_ok=True)
+            summary['machine'] = machine()
+            summary['train_config'] = first.checkpoint.metadata['train_config']
+            (args.report / 'metrics.json').write_text(json.dumps(summary, indent=2))
+            total = np.sum([np.asarray(r['confusion_matrix']) for r in runs], axis=0)
+            f1 = summary['val_macro_f1']
+            plot_confusion(total, first.checkpoint.classes, args.report / 'confusion.png',
+                           f"validation, {len(runs)} seed(s) summed: macro-F1 {f1['mean']:.3f} ± {f1['std']:.3f}")
+        f1, acc = summary['val_macro_f1'], summary['val_accuracy']
+        print(json.dumps({k: v for k, v in summary.items() if k not in ('runs', 'train_config')}, indent=2))
+        print(f"validation macro-F1 {f1['mean']:.3f} ± {f1['std']:.3f}, accuracy {acc['mean']:.3f} ± "
+              f"{acc['std']:.3f} over {len(runs)} seed(s) (simulated data)")
+        return 0
+
+    def _add_heads(self, args: argparse.Namespace) -> int:
+        from ..core.checkpoint import Checkpoint, CheckpointError
+        from ..core.train import add_heads
+        if args.from_checkpoint is None:
+            raise SystemExit('error: --add-heads needs --from CHECKPOINT')
+        try:
+            ckpt = Checkpoint.load(args.from_checkpoint)
+        except CheckpointError as exc:
+            raise SystemExit(f'error: {exc}')
+        out = add_heads(ckpt, args.add_heads)
+        path = out.save(args.output)
+        print(json.dumps({'checkpoint': str(path), 'fusion_models': out.fusion_strategies,
+                          'heads_val': {s: out.metadata['extra_val'][s] for s in args.add_heads}}, indent=2))
         return 0

@@ -7,6 +7,10 @@ Strategies (``FusionConfig.strategy``):
 - ``attention``: each modality is projected to a common embedding, additive attention over
   the present modalities weights them, the weighted sum feeds the LSTM; the weights are
   returned so a node can publish each modality's contribution;
+- ``gmu``: a gated multimodal unit (Arevalo et al., 2017) for M modalities: each modality
+  gets a tanh embedding, and a gate computed from all features (and the mask) decides, per
+  embedding dimension, how much of each present modality goes into the sum (a softmax over
+  the modalities); the gate averaged over dimensions is returned as each modality's weight;
 - ``late`` (decision level): each modality has its own LSTM and head; a masked modality's
   state is left as it was, so each modality can be updated whenever its feature arrives.
   The decision is a weighted mean of the present modalities' log-probabilities, with
@@ -26,7 +30,7 @@ from torch import nn
 
 LstmState = Tuple[torch.Tensor, torch.Tensor]
 
-STRATEGIES = ('early', 'attention', 'late')
+STRATEGIES = ('early', 'attention', 'gmu', 'late')
 
 
 @dataclass
@@ -81,6 +85,11 @@ class FusionModel(nn.Module):
             self.fuse = nn.Sequential(
                 nn.Linear(sum(config.feature_dims) + m, config.embed_dim), nn.ReLU(),
                 nn.Dropout(config.dropout))
+        elif config.strategy == 'gmu':
+            self.project = nn.ModuleList(
+                nn.Sequential(nn.Linear(d, config.embed_dim), nn.Tanh()) for d in config.feature_dims)
+            self.gate = nn.Linear(sum(config.feature_dims) + m, m * config.embed_dim)
+            self.drop = nn.Dropout(config.dropout)
         else:
             self.project = nn.ModuleList(
                 nn.Sequential(nn.Linear(d, config.embed_dim), nn.ReLU()) for d in config.feature_dims)
@@ -128,6 +137,12 @@ class FusionModel(nn.Module):
             parts = [f * mask[:, i:i + 1] for i, f in enumerate(features)]
             return self.fuse(torch.cat(parts + [mask], dim=1)), None
         embeds = torch.stack([p(f) for p, f in zip(self.project, features)], dim=1)  # (B, M, E)
+        if self.config.strategy == 'gmu':
+            parts = [f * mask[:, i:i + 1] for i, f in enumerate(features)]
+            gates = self.gate(torch.cat(parts + [mask], dim=1)).view(embeds.shape)
+            gates = gates.masked_fill(mask.unsqueeze(-1) <= 0, float('-inf'))
+            z = torch.nan_to_num(torch.softmax(gates, dim=1), nan=0.0)   # over modalities, per dimension
+            return self.drop((z * embeds).sum(dim=1)), z.mean(dim=-1)
         scores = self.score(embeds).squeeze(-1).masked_fill(mask <= 0, float('-inf'))
         # A step with every modality masked gets uniform weights over nothing: zero input.
         weights = torch.nan_to_num(torch.softmax(scores, dim=1), nan=0.0)

@@ -48,10 +48,15 @@ class TrainConfig:
     # so the model does not learn one wearer's sensor orientation. 0 disables it.
     imu_rotation_deg: float = 0.0
     imu_scale_jitter: float = 0.0
-    extra_strategies: List[str] = field(default_factory=lambda: ['late', 'attention'])
+    extra_strategies: List[str] = field(default_factory=lambda: ['late', 'attention', 'gmu'])
     extra_epochs: int = 25
+    # 'cnn': the encoders' networks; 'linear': the ablation without a CNN front end, each
+    # preprocessed window flattened and projected linearly (no checkpoint is written for it).
+    front_end: str = 'cnn'
 
     def __post_init__(self) -> None:
+        if self.front_end not in ('cnn', 'linear'):
+            raise ValueError(f"front_end must be 'cnn' or 'linear', got '{self.front_end}'")
         for strategy in [self.strategy, *self.extra_strategies]:  # validates the names
             FusionConfig(list(self.encoders), [1] * len(self.encoders), 2, strategy)
         if self.train_episodes < 1 or self.val_episodes < 1:
@@ -130,6 +135,18 @@ def _batch(sequences, items, seq_len, modalities):
               for m in modalities}
     labels = torch.from_numpy(np.stack([sequences[s].labels[a:a + seq_len] for s, a in items])).long()
     return inputs, labels
+
+
+class LinearFrontEnd(nn.Module):
+    """The "without CNN" ablation: a preprocessed window flattened, projected linearly, ReLU."""
+
+    def __init__(self, input_shape: Sequence[int], output_dim: int) -> None:
+        super().__init__()
+        self.output_dim = int(output_dim)
+        self.net = nn.Sequential(nn.Flatten(), nn.Linear(int(np.prod(input_shape)), self.output_dim), nn.ReLU())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
 
 
 @torch.no_grad()
@@ -221,11 +238,63 @@ def encode_sequences(model: ActivityModel, sequences: Sequence[SequenceData]) ->
                           for m in model.fusion.modalities}, seq.labels, seq.ends) for seq in sequences]
 
 
+def train_heads(model: ActivityModel, train_seqs: Sequence[SequenceData], val_seqs: Sequence[SequenceData],
+                config: TrainConfig, classes: Sequence[str], strategies: Sequence[str],
+                progress: bool = True) -> Dict[str, Dict[str, Any]]:
+    """Fusion models of other strategies trained on ``model``'s frozen encoder features:
+    ``strategy -> {'model', 'val_macro_f1', 'val_accuracy'}``. Each head starts from
+    ``config.seed``, so adding one never changes another."""
+    if not strategies:
+        return {}
+    modalities = model.fusion.modalities
+    dims = [model.fusion.config.feature_dims[i] for i in range(len(modalities))]
+    train_feats = encode_sequences(model, train_seqs)
+    val_feats = encode_sequences(model, val_seqs)
+    extra: Dict[str, Dict[str, Any]] = {}
+    for strategy in strategies:
+        seed_everything(config.seed)
+        head = FusionModel(FusionConfig(modalities, dims, len(classes), strategy))
+        identity = {m: nn.Identity() for m in modalities}
+        _, report = fit(ActivityModel(identity, head), train_feats, val_feats, config, classes,
+                        config.extra_epochs, progress, f'training {strategy} head on frozen features')
+        extra[strategy] = {'model': head, 'val_macro_f1': report['macro_f1'], 'val_accuracy': report['accuracy']}
+    return extra
+
+
+def add_heads(ckpt: Checkpoint, strategies: Sequence[str], progress: bool = True) -> Checkpoint:
+    """The checkpoint with fusion heads of ``strategies`` added (or retrained), trained on the
+    simulated episodes its own training config names, through its frozen encoders."""
+    raw = dict(ckpt.metadata.get('train_config') or {})
+    known = {f for f in TrainConfig.__dataclass_fields__}
+    config = TrainConfig(**{k: v for k, v in raw.items() if k in known})
+    spec = ckpt.window
+    encoders = {m: ckpt.build_encoder(m)[0] for m in ckpt.modalities}
+    base = 100_000 + 1000 * config.seed
+    train_seqs = simulated_sequences(range(base, base + config.train_episodes), config.episode_seconds,
+                                     spec, encoders, progress=progress)
+    val_seqs = simulated_sequences(range(base + 500, base + 500 + config.val_episodes),
+                                   config.episode_seconds, spec, encoders, progress=progress)
+    model = ActivityModel(encoders, ckpt.build_fusion())
+    extra = train_heads(model, train_seqs, val_seqs, config, ckpt.classes, strategies, progress)
+    out = Checkpoint(ckpt.classes, ckpt.window, ckpt.encoders, ckpt.fusion, dict(ckpt.metadata),
+                     dict(ckpt.extra_fusion))
+    for strategy, v in extra.items():
+        out.extra_fusion[strategy] = {'config': v['model'].config.to_dict(),
+                                      'state_dict': {k: t.detach().clone() for k, t in v['model'].state_dict().items()}}
+        out.metadata.setdefault('extra_val', {})[strategy] = {'accuracy': v['val_accuracy'],
+                                                             'macro_f1': v['val_macro_f1']}
+    tc = out.metadata.get('train_config')
+    if isinstance(tc, dict):
+        tc['extra_strategies'] = list(dict.fromkeys([*tc.get('extra_strategies', []), *strategies]))
+    return out
+
+
 @dataclass
 class TrainResult:
-    checkpoint: Checkpoint
+    checkpoint: Optional[Checkpoint]      # None for the linear front-end ablation
     history: List[Dict[str, float]]
     val_report: Dict[str, Any]
+    model: Optional[ActivityModel] = None
 
 
 def train(config: TrainConfig, train_seqs: Optional[Sequence[SequenceData]] = None,
@@ -251,24 +320,20 @@ def train(config: TrainConfig, train_seqs: Optional[Sequence[SequenceData]] = No
     modalities = list(config.encoders)
     fusion = FusionModel(FusionConfig(modalities, [encoders[m].output_dim for m in modalities],
                                       len(classes), config.strategy))
+    if config.front_end == 'linear':
+        linear = {m: LinearFrontEnd(encoders[m].input_spec.shape, encoders[m].output_dim) for m in modalities}
+        model = ActivityModel(linear, fusion)
+        history, val_report = fit(model, train_seqs, val_seqs, config, classes, config.epochs, progress,
+                                  'training (linear front end)')
+        return TrainResult(None, history, val_report, model)
     model = ActivityModel(encoders, fusion)
     history, val_report = fit(model, train_seqs, val_seqs, config, classes, config.epochs, progress,
                               f'training ({config.strategy})')
-    extra = {}
-    if config.extra_strategies:
-        train_feats = encode_sequences(model, train_seqs)
-        val_feats = encode_sequences(model, val_seqs)
-        for strategy in config.extra_strategies:
-            head = FusionModel(FusionConfig(modalities, [encoders[m].output_dim for m in modalities],
-                                            len(classes), strategy))
-            identity = {m: nn.Identity() for m in modalities}
-            _, report = fit(ActivityModel(identity, head), train_feats, val_feats, config, classes,
-                            config.extra_epochs, progress, f'training {strategy} head on frozen features')
-            extra[strategy] = {'model': head, 'val_macro_f1': report['macro_f1'], 'val_accuracy': report['accuracy']}
+    extra = train_heads(model, train_seqs, val_seqs, config, classes, config.extra_strategies, progress)
     meta = {'train_config': asdict(config), 'history': history,
             'val_accuracy': val_report['accuracy'], 'val_macro_f1': val_report['macro_f1'],
             'extra_val': {k: {'accuracy': v['val_accuracy'], 'macro_f1': v['val_macro_f1']} for k, v in extra.items()},
             **(metadata or {})}
     ckpt = Checkpoint.from_models(list(classes), spec, dict(model.encoders.items()), config.encoders,
                                   model.fusion, meta, extra_fusion={k: v['model'] for k, v in extra.items()})
-    return TrainResult(ckpt, history, val_report)
+    return TrainResult(ckpt, history, val_report, model)

@@ -42,10 +42,11 @@ def load_watch() -> Tuple[List[WatchRecording], List[str]]:
     return recordings, [str(n) for n in raw['y_labels']]
 
 
-def recording_sequence(rec: WatchRecording, spec: WindowSpec, encoder: Encoder) -> SequenceData:
+def recording_sequence(rec: WatchRecording, spec: WindowSpec, encoder: Encoder,
+                       rate_hz: float = WATCH_RATE_HZ) -> SequenceData:
     """A recording cut into grid windows and preprocessed by ``encoder``; every window
     carries the recording's label."""
-    stamps = np.arange(len(rec.samples)) / WATCH_RATE_HZ
+    stamps = np.arange(len(rec.samples)) / rate_hz
     ends = window_ends_between(spec, spec.length - 1e-9, float(stamps[-1]))
     windows = cut_windows({'imu': (stamps, rec.samples)}, spec, ends)['imu']
     inputs = {'imu': np.stack([encoder.preprocess(w) for w in windows])}
@@ -82,10 +83,44 @@ def window_features(window: np.ndarray, rate_hz: float = WATCH_RATE_HZ) -> np.nd
     return np.nan_to_num(np.concatenate([*per_channel, upper]))
 
 
-def recording_features(rec: WatchRecording, spec: WindowSpec) -> np.ndarray:
+def recording_features(rec: WatchRecording, spec: WindowSpec, rate_hz: float = WATCH_RATE_HZ) -> np.ndarray:
     """Engineered features of every grid window of a recording, ``(T, F)`` (same windows as
     :func:`recording_sequence`)."""
-    stamps = np.arange(len(rec.samples)) / WATCH_RATE_HZ
+    stamps = np.arange(len(rec.samples)) / rate_hz
     ends = window_ends_between(spec, spec.length - 1e-9, float(stamps[-1]))
     windows = cut_windows({'imu': (stamps, rec.samples)}, spec, ends)['imu']
-    return np.stack([window_features(w.samples) for w in windows])
+    return np.stack([window_features(w.samples, rate_hz) for w in windows])
+
+
+BASICMOTIONS_RATE_HZ = 10.0
+
+
+def load_ts(path: Path | str) -> Tuple[List[WatchRecording], List[str]]:
+    """A multivariate, equal-length UEA ``.ts`` file (e.g. BasicMotions): recordings of shape
+    ``(length, dimensions)`` and the class names from its ``@classLabel`` line, in order."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f'{path}: no such file (scripts/fetch_basicmotions.sh fetches BasicMotions)')
+    classes: List[str] = []
+    recordings: List[WatchRecording] = []
+    in_data = False
+    for n, line in enumerate(path.read_text().splitlines(), start=1):
+        line = line.strip()
+        if not line or line.startswith('#'):
+            continue
+        if not in_data:
+            if line.lower().startswith('@classlabel'):
+                classes = line.split()[2:]
+            in_data = line.lower() == '@data'
+            continue
+        *dims, label = line.split(':')
+        try:
+            samples = np.array([[float(v) for v in d.split(',')] for d in dims]).T
+        except ValueError as exc:
+            raise ValueError(f'{path}:{n}: not numeric: {exc}') from exc
+        if label not in classes:
+            raise ValueError(f"{path}:{n}: class '{label}' is not in @classLabel {classes}")
+        recordings.append(WatchRecording(samples, classes.index(label), -1))
+    if not recordings:
+        raise ValueError(f'{path}: no @data rows')
+    return recordings, classes

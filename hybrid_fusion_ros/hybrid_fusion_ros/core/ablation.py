@@ -1,0 +1,152 @@
+"""Ablations on the SIMULATED multimodal data, mean ± std over seeds, in one run.
+
+Per seed, one set of simulated episodes is drawn (train / validation for early stopping /
+test for the figures) and preprocessed once; then:
+
+- single modalities (camera, IMU, audio) and the three pairs, each trained end to end;
+- all three modalities, trained end to end with early fusion; the late, GMU and attention
+  fusion heads trained on that model's frozen encoders (so the strategies differ only in the
+  fusion, not in the features);
+- all three without the CNN front end: each preprocessed window (frames, IMU samples,
+  log-mel) flattened and projected linearly;
+- robustness: the all-modality early model with one modality masked at every test step,
+  against the pair model trained without that modality.
+
+The simulation is built so that no single modality suffices (core/simulation.py); the
+targets checked are those of the model-core issue: fused macro-F1 ≥ best single + 10 points,
+and, with a modality removed at test time, ≥ the best model trained on the rest alone.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+from typing import Any, Callable, Dict, List, Optional, Sequence
+
+import numpy as np
+
+from .dataset import SequenceData, simulated_sequences
+from .encoders import create_encoder
+from .metrics import classification_report
+from .simulation import CLASSES
+from .train import DEFAULT_ENCODERS, ActivityModel, TrainConfig, predict, train, train_heads
+from .windows import WindowSpec
+
+MODALITIES = ('camera', 'imu', 'audio')
+HEADS = ('late', 'gmu', 'attention')
+
+
+@dataclass
+class AblationConfig:
+    seeds: int = 3
+    first_seed: int = 0
+    train_episodes: int = 16
+    val_episodes: int = 4
+    test_episodes: int = 8
+    episode_seconds: float = 30.0
+    epochs: int = 15
+    extra_epochs: int = 15
+    patience: int = 5
+    batch_size: int = 12
+    seq_len: int = 24
+
+    def __post_init__(self) -> None:
+        if self.seeds < 1 or min(self.train_episodes, self.val_episodes, self.test_episodes) < 1:
+            raise ValueError('seeds and every episode count must be >= 1')
+
+
+def _test_report(model: ActivityModel, test: Sequence[SequenceData], mask: Sequence[str] = ()) -> Dict[str, float]:
+    labels = np.concatenate([s.labels for s in test])
+    r = classification_report(labels, predict(model, test, mask), CLASSES)
+    return {'macro_f1': r['macro_f1'], 'accuracy': r['accuracy']}
+
+
+def run_seed(cfg: AblationConfig, seed: int, progress: Callable[[str], None] = lambda s: None) -> Dict[str, Dict[str, float]]:
+    """Every row's test figures for one seed."""
+    spec = WindowSpec()
+    encoders = {m: create_encoder(n) for m, n in DEFAULT_ENCODERS.items()}
+    base = 200_000 + 1000 * seed
+    progress(f'seed {seed}: simulating and preprocessing episodes')
+    train_seqs = simulated_sequences(range(base, base + cfg.train_episodes), cfg.episode_seconds, spec, encoders)
+    val_seqs = simulated_sequences(range(base + 300, base + 300 + cfg.val_episodes), cfg.episode_seconds, spec, encoders)
+    test_seqs = simulated_sequences(range(base + 600, base + 600 + cfg.test_episodes), cfg.episode_seconds, spec,
+                                    encoders)
+    tc = TrainConfig(seed=seed, epochs=cfg.epochs, extra_epochs=cfg.extra_epochs, patience=cfg.patience,
+                     batch_size=cfg.batch_size, seq_len=cfg.seq_len, extra_strategies=[])
+    rows: Dict[str, Dict[str, float]] = {}
+
+    def fit(mods: Sequence[str], **kw: Any):
+        config = replace(tc, encoders={m: DEFAULT_ENCODERS[m] for m in mods}, **kw)
+        return train(config, train_seqs, val_seqs, progress=False)
+
+    for m in MODALITIES:
+        progress(f'seed {seed}: {m} only')
+        rows[f'{m} only'] = _test_report(fit([m]).model, test_seqs)
+    pairs = {}
+    for drop in MODALITIES:
+        rest = [m for m in MODALITIES if m != drop]
+        progress(f'seed {seed}: {" + ".join(rest)}')
+        pairs[drop] = fit(rest).model
+        rows[' + '.join(rest)] = _test_report(pairs[drop], test_seqs)
+    progress(f'seed {seed}: all, early fusion')
+    full = fit(MODALITIES).model
+    rows['all, early'] = _test_report(full, test_seqs)
+    progress(f'seed {seed}: late, GMU and attention heads')
+    heads = train_heads(full, train_seqs, val_seqs, tc, CLASSES, HEADS, progress=False)
+    for strategy, v in heads.items():
+        rows[f'all, {strategy}'] = _test_report(ActivityModel(dict(full.encoders.items()), v['model']), test_seqs)
+    progress(f'seed {seed}: all, early, linear front end (no CNN)')
+    rows['all, early, no CNN (linear front end)'] = _test_report(fit(MODALITIES, front_end='linear').model, test_seqs)
+    for drop in MODALITIES:
+        rows[f'all, early, {drop} removed at test'] = _test_report(full, test_seqs, [drop])
+    return rows
+
+
+def summarize(per_seed: List[Dict[str, Dict[str, float]]], cfg: AblationConfig) -> Dict[str, Any]:
+    names = list(per_seed[0])
+    table = {}
+    for name in names:
+        table[name] = {}
+        for metric in ('macro_f1', 'accuracy'):
+            v = np.array([s[name][metric] for s in per_seed])
+            table[name][metric] = {'mean': float(v.mean()), 'std': float(v.std(ddof=1)) if len(v) > 1 else 0.0}
+    f1 = {n: table[n]['macro_f1']['mean'] for n in names}
+    best_single = max(f1[f'{m} only'] for m in MODALITIES)
+    targets = {'fused_vs_best_single': {
+        'fused_macro_f1': f1['all, early'], 'best_single_macro_f1': best_single,
+        'margin_points': 100 * (f1['all, early'] - best_single),
+        'met': f1['all, early'] >= best_single + 0.10}}
+    for drop in MODALITIES:
+        rest = ' + '.join(m for m in MODALITIES if m != drop)
+        removed = f1[f'all, early, {drop} removed at test']
+        targets[f'{drop}_removed'] = {'masked_full_model_macro_f1': removed, f'{rest} trained alone': f1[rest],
+                                      'met': removed >= f1[rest]}
+    return {'config': asdict(cfg), 'data': 'SIMULATED (core/simulation.py)', 'table': table, 'targets': targets,
+            'per_seed': per_seed}
+
+
+def markdown(summary: Dict[str, Any]) -> str:
+    cfg = summary['config']
+    n = cfg['seeds']
+    lines = [f"Test macro-F1 and accuracy, mean ± std over {n} seed(s); SIMULATED data: {cfg['train_episodes']} "
+             f"training, {cfg['val_episodes']} validation and {cfg['test_episodes']} test episodes of "
+             f"{cfg['episode_seconds']:g} s per seed.", '',
+             '| model | macro-F1 | accuracy |', '| --- | --- | --- |']
+    for name, v in summary['table'].items():
+        lines.append(f"| {name} | {v['macro_f1']['mean']:.3f} ± {v['macro_f1']['std']:.3f} | "
+                     f"{v['accuracy']['mean']:.3f} ± {v['accuracy']['std']:.3f} |")
+    t = summary['targets']
+    fv = t['fused_vs_best_single']
+    lines += ['', '| target | measured | met |', '| --- | --- | --- |',
+              f"| fused ≥ best single modality + 10 points | {fv['fused_macro_f1']:.3f} vs "
+              f"{fv['best_single_macro_f1']:.3f} ({fv['margin_points']:+.1f} points) | "
+              f"{'yes' if fv['met'] else 'no'} |"]
+    for drop in MODALITIES:
+        v = t[f'{drop}_removed']
+        rest_key = next(k for k in v if k.endswith('trained alone'))
+        lines.append(f"| {drop} removed at test ≥ {rest_key} | {v['masked_full_model_macro_f1']:.3f} vs "
+                     f"{v[rest_key]:.3f} | {'yes' if v['met'] else 'no'} |")
+    return '\n'.join(lines) + '\n'
+
+
+def run(cfg: AblationConfig, progress: Optional[Callable[[str], None]] = None) -> Dict[str, Any]:
+    per_seed = [run_seed(cfg, cfg.first_seed + k, progress or (lambda s: None)) for k in range(cfg.seeds)]
+    return summarize(per_seed, cfg)
