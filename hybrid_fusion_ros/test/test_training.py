@@ -93,3 +93,13 @@ def test_class_missing_from_training_split_is_refused():
 def test_unknown_strategy_is_refused():
     with pytest.raises(ValueError, match='unknown fusion strategy'):
         TrainConfig(strategy='late-ish')
+
+
+@pytest.mark.parametrize('encoders, match', [
+    ({'lidar': 'lidar_cnn'}, "unknown encoder 'lidar_cnn'"),
+    ({'lidar': 'imu_cnn1d'}, "encoder 'imu_cnn1d' is for modality 'imu', not 'lidar'"),
+    ({}, 'encoders is empty'),
+])
+def test_unknown_modality_or_encoder_is_refused_before_training(encoders, match):
+    with pytest.raises(ValueError, match=match):
+        TrainConfig(encoders=encoders)

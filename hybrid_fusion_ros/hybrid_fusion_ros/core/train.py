@@ -19,6 +19,7 @@ from .simulation import CLASSES
 from .windows import WindowSpec
 
 DEFAULT_ENCODERS = {'camera': 'camera_cnn', 'imu': 'imu_cnn1d', 'audio': 'audio_logmel_cnn'}
+SIMULATED_MODALITIES = ('camera', 'imu', 'audio')
 
 
 @dataclass
@@ -55,6 +56,17 @@ class TrainConfig:
     front_end: str = 'cnn'
 
     def __post_init__(self) -> None:
+        from ..core.plugins import PluginError
+        from .encoders import encoder_registry
+        if not self.encoders:
+            raise ValueError('encoders is empty: name at least one modality and its encoder')
+        for modality, name in self.encoders.items():
+            try:
+                cls = encoder_registry.load(name)
+            except PluginError as exc:
+                raise ValueError(str(exc)) from exc
+            if cls.modality != modality:
+                raise ValueError(f"encoder '{name}' is for modality '{cls.modality}', not '{modality}'")
         if self.front_end not in ('cnn', 'linear'):
             raise ValueError(f"front_end must be 'cnn' or 'linear', got '{self.front_end}'")
         for strategy in [self.strategy, *self.extra_strategies]:  # validates the names
@@ -305,6 +317,9 @@ def train(config: TrainConfig, train_seqs: Optional[Sequence[SequenceData]] = No
     spec = WindowSpec(config.window_length, config.window_hop)
     encoders = {m: create_encoder(name, config.encoder_configs.get(m)) for m, name in config.encoders.items()}
     if train_seqs is None or val_seqs is None:
+        unknown = sorted(set(config.encoders) - set(SIMULATED_MODALITIES))
+        if unknown:
+            raise ValueError(f'the simulated data has modalities {list(SIMULATED_MODALITIES)}; no {unknown}')
         base = 100_000 + 1000 * config.seed
         train_seqs = simulated_sequences(range(base, base + config.train_episodes), config.episode_seconds,
                                          spec, encoders, progress=progress)
