@@ -103,3 +103,29 @@ def test_unknown_strategy_is_refused():
 def test_unknown_modality_or_encoder_is_refused_before_training(encoders, match):
     with pytest.raises(ValueError, match=match):
         TrainConfig(encoders=encoders)
+
+
+def test_train_command_reports_mean_and_std_over_seeds(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    import yaml
+    config = tmp_path / 'tiny.yaml'
+    config.write_text(yaml.safe_dump(dict(encoders={'imu': 'imu_cnn1d'}, train_episodes=5, val_episodes=1,
+                                          episode_seconds=40.0, epochs=1, seq_len=8, batch_size=4,
+                                          extra_epochs=1, extra_strategies=['gmu'])))
+    out = tmp_path / 'report'
+    proc = subprocess.run([sys.executable, '-m', 'hybrid_fusion_ros.cli', 'train', '--config', str(config),
+                           '--seeds', '2', '--report', str(out), '-o', str(tmp_path / 'm.pt')],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    metrics = json.loads((out / 'metrics.json').read_text())
+    assert metrics['seeds'] == [0, 1] and metrics['val_macro_f1']['n'] == 2
+    f1 = [r['val_macro_f1'] for r in metrics['runs']]
+    assert metrics['val_macro_f1']['mean'] == pytest.approx(np.mean(f1))
+    assert metrics['val_macro_f1']['std'] == pytest.approx(np.std(f1, ddof=1))
+    assert set(metrics['heads']) == {'gmu'}
+    assert (out / 'confusion.png').stat().st_size > 0
+    assert 'over 2 seed(s)' in proc.stdout
+    assert Checkpoint.load(tmp_path / 'm.pt').metadata['train_config']['seed'] == 0
