@@ -17,6 +17,10 @@ class AblateCommand(Command):
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         from ..core.ablation import AblationConfig
         for f in fields(AblationConfig):
+            if isinstance(f.default, bool):
+                parser.add_argument('--' + f.name.replace('_', '-'), action='store_true',
+                                    help='only the all-modality early model and its rows with a modality removed')
+                continue
             parser.add_argument('--' + f.name.replace('_', '-'), type=type(f.default), default=f.default,
                                 help=f'(default {f.default})')
         parser.add_argument('--out', type=Path, default=Path('ablation'),
@@ -31,7 +35,7 @@ class AblateCommand(Command):
             cfg = AblationConfig(**{f.name: getattr(args, f.name) for f in fields(AblationConfig)})
         except ValueError as exc:
             raise SystemExit(f'error: {exc}')
-        steps = cfg.seeds * 10   # data, 3 singles, 3 pairs, all, heads, linear
+        steps = cfg.seeds * (2 if cfg.full_only else 10)   # data, 3 singles, 3 pairs, all, heads, linear
         with tqdm(total=steps, desc='ablation', unit='step') as bar:
             def progress(what: str) -> None:
                 bar.set_postfix_str(what)
