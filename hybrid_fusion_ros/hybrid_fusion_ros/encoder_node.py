@@ -124,6 +124,8 @@ class EncoderNode(Node):
         self.subscription = self.create_subscription(
             msg_class, self.input_topic, self._on_input, sensor_qos(int(depth), reliability == 'reliable'),
             callback_group=MutuallyExclusiveCallbackGroup())
+        handle = getattr(self.subscription, 'handle', None)
+        self._input_handle = handle if hasattr(handle, 'take_message') else None   # for drain_batch
         self.create_timer(period, self._publish_diagnostics, callback_group=MutuallyExclusiveCallbackGroup())
         self.get_logger().info(f"{modality} encoder '{self.encoder_name}' ready: {self.input_topic} "
                                f'({types[0]}) -> {self.feature_topic}, windows {ckpt.window.length}s '
@@ -145,8 +147,8 @@ class EncoderNode(Node):
     def _take_queued(self) -> Optional[Any]:
         """The next queued input message, taken directly (None when the queue is empty or
         this rclpy has no such call)."""
-        handle = getattr(self.subscription, 'handle', None)
-        if handle is None or not hasattr(handle, 'take_message'):
+        handle = self._input_handle
+        if handle is None:
             return None
         try:
             with handle:

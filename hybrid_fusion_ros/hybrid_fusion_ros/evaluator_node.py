@@ -26,7 +26,7 @@ from .conversions import stamp_to_sec
 from .core.checkpoint import Checkpoint, CheckpointError
 from .core.machine import machine_line
 from .core.windows import window_ends_between
-from .evaluation.report import WindowOutcome, write_report
+from .evaluation.report import WindowOutcome, window_key, window_outcomes, write_report
 from .evaluation.truth import GroundTruth, GroundTruthError
 from .node_common import StartupError, declare_executor_parameter, describe, run_node
 from .qos import RESULT_QOS
@@ -60,7 +60,7 @@ class EvaluatorNode(Node):
             except GroundTruthError as exc:
                 raise StartupError(str(exc)) from exc
         self._lock = threading.Lock()
-        self.labels: Dict[int, Tuple[float, str, float, float]] = {}   # ms key -> (stamp, label, conf, latency)
+        self.labels: Dict[int, Tuple[str, float, float]] = {}   # window_key -> (label, confidence, latency ms)
         self.truth_stamps: List[float] = []
         self.truth_labels: List[str] = []
         self.overflow = 0
@@ -73,16 +73,15 @@ class EvaluatorNode(Node):
                                f"{truth_file or truth_topic}; reports go to {self.output_dir}")
 
     def _on_label(self, msg: ActivityLabel) -> None:
-        t = stamp_to_sec(msg.header.stamp)
+        key = window_key(stamp_to_sec(msg.header.stamp))
         with self._lock:
             self.label_messages += 1
-            key = int(round(t * 1000))
             if key in self.labels:
                 return
             if len(self.labels) >= MAX_WINDOWS:
                 self.overflow += 1
                 return
-            self.labels[key] = (t, msg.label, float(msg.confidence), float(msg.latency_ms))
+            self.labels[key] = (msg.label, float(msg.confidence), float(msg.latency_ms))
 
     def _on_truth(self, msg: ActivityLabel) -> None:
         with self._lock:
@@ -100,15 +99,8 @@ class EvaluatorNode(Node):
                 truth = GroundTruth.from_samples(self.truth_stamps, self.truth_labels, 'ground-truth topic')
         if not labels:
             return []
-        stamps = [v[0] for v in labels.values()]
-        ends = window_ends_between(self.window, min(stamps) - 1e-6, max(stamps) + 1e-6)
-        out = []
-        for end in ends:
-            end = float(end)
-            t = truth.at(end - self.window.length / 2) if truth is not None else None
-            got = labels.get(int(round(end * 1000)))
-            out.append(WindowOutcome(end, t, got[1], got[2], got[3]) if got else WindowOutcome(end, t, None))
-        return out
+        ends = window_ends_between(self.window, min(labels) / 1000 - 1e-6, max(labels) / 1000 + 1e-6)
+        return window_outcomes(ends, self.window.length, truth, labels, lambda end, latency_ms: latency_ms)
 
     def write(self) -> Dict[str, Any]:
         outcomes = self.outcomes()

@@ -7,8 +7,9 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence
 
 from .graph import CLASSIFIER_GRAPH, NodeSpec
 
@@ -19,6 +20,10 @@ def node_command(spec: NodeSpec, config: Path, overrides: Dict[str, str]) -> Lis
     for key, value in overrides.items():
         cmd += ['-p', f'{key}:={value}']
     return cmd
+
+
+class GraphStartError(RuntimeError):
+    """The graph did not come up: a node process exited, or a condition timed out."""
 
 
 class GraphProcess:
@@ -53,6 +58,17 @@ class GraphProcess:
     def exited(self) -> Dict[str, int]:
         """Nodes whose process has ended, with exit codes."""
         return {n: p.returncode for n, p in self.processes.items() if p.poll() is not None}
+
+    def wait_for(self, condition: Callable[[], bool], timeout: float, what: str, poll: float = 0.05) -> None:
+        """Wait until ``condition()`` holds; GraphStartError as soon as a node process has
+        exited, or after ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        while not condition():
+            if self.exited():
+                raise GraphStartError(f'node process(es) exited while waiting for {what}: {self.exited()}')
+            if time.monotonic() > deadline:
+                raise GraphStartError(f'timed out after {timeout:.0f}s waiting for {what}')
+            time.sleep(poll)
 
     def stop(self, timeout: float = 10.0) -> None:
         for p in self.processes.values():

@@ -32,6 +32,13 @@ SENSOR_TYPES = {'sensor_msgs/msg/Image', 'sensor_msgs/msg/CompressedImage', 'sen
 HEADER_FIRST = SENSOR_TYPES | {'hybrid_fusion_msgs/msg/ActivityLabel', 'hybrid_fusion_msgs/msg/FeatureVector'}
 
 
+def header_stamp(data: bytes) -> float:
+    """Stamp (s) of a little-endian CDR message that starts with std_msgs/Header: after the
+    4-byte encapsulation, ``int32 sec`` and ``uint32 nanosec``."""
+    sec, nsec = struct.unpack_from('<iI', data, 4)
+    return sec + nsec * 1e-9
+
+
 def shift_stamp(data: bytes, shift_ns: int) -> bytes:
     """A copy of a little-endian CDR message whose leading header stamp is shifted."""
     if data[1] != 0x01:  # encapsulation: CDR little endian
@@ -41,6 +48,18 @@ def shift_stamp(data: bytes, shift_ns: int) -> bytes:
     out = bytearray(data)
     struct.pack_into('<iI', out, 4, total // 1_000_000_000, total % 1_000_000_000)
     return bytes(out)
+
+
+def live_shift_ns(start_ns: int, now: float) -> int:
+    """The whole-second shift that maps a recording starting at ``start_ns`` to half a second
+    after ``now`` (wall time, s): whole seconds keep windows on the recording's grid."""
+    return int(math.ceil(now + 0.5 - start_ns / 1e9)) * 1_000_000_000
+
+
+def clock_message(ns: int) -> Clock:
+    msg = Clock()
+    msg.clock.sec, msg.clock.nanosec = ns // 1_000_000_000, ns % 1_000_000_000
+    return msg
 
 
 class BagReplayer:
@@ -88,7 +107,7 @@ class BagReplayer:
         """Replay to the end (or until ``stop``); blocks."""
         wall0 = time.time()
         if self.restamp:
-            self.shift_ns = int(math.ceil(wall0 + 0.5 - self.start_ns / 1e9)) * 1_000_000_000
+            self.shift_ns = live_shift_ns(self.start_ns, wall0)
             wall0 = (self.start_ns + self.shift_ns) / 1e9
         try:
             for msg in read_messages(self.reader, self.publishers.keys()):
@@ -101,10 +120,7 @@ class BagReplayer:
                 pub, msgtype = self.publishers[msg.topic]
                 data = shift_stamp(msg.data, self.shift_ns) if self.shift_ns and msgtype in HEADER_FIRST else msg.data
                 if self.clock_pub is not None:
-                    clock = Clock()
-                    t = msg.log_time_ns + self.shift_ns
-                    clock.clock.sec, clock.clock.nanosec = t // 1_000_000_000, t % 1_000_000_000
-                    self.clock_pub.publish(clock)
+                    self.clock_pub.publish(clock_message(msg.log_time_ns + self.shift_ns))
                 pub.publish(data)
                 self.published += 1
                 if on_message is not None:

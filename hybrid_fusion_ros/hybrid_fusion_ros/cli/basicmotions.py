@@ -9,14 +9,14 @@ import json
 from pathlib import Path
 
 from . import Command
-from .real_bag import default_source_dir
+from .demo import cache_dir
 
 
 class BasicMotionsCommand(Command):
     help = 'sanity check: IMU CNN-LSTM and a feature + random forest baseline on BasicMotions (real data)'
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument('--data', type=Path, default=default_source_dir().parent / 'basicmotions',
+        parser.add_argument('--data', type=Path, default=cache_dir() / 'basicmotions',
                             help='directory with BasicMotions_TRAIN.ts and BasicMotions_TEST.ts')
         parser.add_argument('--seeds', type=int, default=3)
         parser.add_argument('--epochs', type=int, default=30)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import statistics
 import subprocess
 import sys
@@ -13,6 +12,7 @@ import tempfile
 from pathlib import Path
 
 from . import Command
+from .replay import parse_map
 
 
 class BenchReplayCommand(Command):
@@ -53,7 +53,7 @@ class BenchReplayCommand(Command):
                       f"{r['speed_x']:.1f}x real time; coverage {100 * r['coverage']:.1f}%, accuracy "
                       f"{100 * (r['accuracy'] or 0):.1f}%, drops {r['drops']}", flush=True)
         median = statistics.median(r['speed_x'] for r in rows)
-        mode = next((re.sub('^fusion_mode:=', '', p) for p in args.params if p.startswith('fusion_mode:=')), 'early')
+        mode = parse_map(args.params).get('fusion_mode', 'early')
         print(f'\nmedian {median:.1f}x real time over {len(rows)} runs ({mode} fusion, fast lockstep replay, '
               f'{bag.name}; {machine_line()})')
         if args.json:

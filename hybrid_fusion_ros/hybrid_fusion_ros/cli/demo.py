@@ -23,16 +23,6 @@ def cache_dir() -> Path:
     return Path(base) / 'hybrid_fusion_ros'
 
 
-def wait_for(condition, timeout: float, what: str, graph=None, poll: float = 0.1) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if graph is not None and graph.exited():
-            raise SystemExit(f'error: node process(es) exited while waiting for {what}: {graph.exited()}')
-        if time.monotonic() > deadline:
-            raise SystemExit(f'error: timed out after {timeout:.0f}s waiting for {what}')
-        time.sleep(poll)
-
-
 class DemoCommand(Command):
     help = 'replay the simulated demo bag through the running node graph and score the labels'
 
@@ -56,7 +46,7 @@ class DemoCommand(Command):
         from ..diagnostics import DiagnosticsCollector
         from ..evaluator import LabelEvaluator
         from ..graph import default_config_path
-        from ..launcher import GraphProcess
+        from ..launcher import GraphProcess, GraphStartError
         from ..node_common import BackgroundSpin
         from ..replay import BagReplayer
 
@@ -105,8 +95,11 @@ class DemoCommand(Command):
             print(f'starting the node graph ({config}) ...', flush=True)
             graph.start()
             pubs = [replayer.publisher_for(t) for t in SENSOR_TOPICS]
-            wait_for(lambda: all(p.get_subscription_count() > 0 for p in pubs)
-                     and node.count_publishers('/activity') > 0, 120.0, 'the nodes to start', graph)
+            try:
+                graph.wait_for(lambda: all(p.get_subscription_count() > 0 for p in pubs)
+                               and node.count_publishers('/activity') > 0, 120.0, 'the nodes to start')
+            except GraphStartError as exc:
+                raise SystemExit(f'error: {exc}')
             print(f'replaying {bag.name} ({replayer.duration:.0f} s, simulated data) in real time ...', flush=True)
             replayer.run()
             # The last windows are still in flight: wait for the labels to stop arriving.

@@ -137,7 +137,6 @@ class EvalCommand(Command):
         if not args.realtime:
             use_replay_dds_profile()
         spinner = BackgroundSpin('hybrid_fusion_eval')
-        error = None
         try:
             graph.start()
             with tqdm(total=setup.total_messages, unit='msg', desc='replaying', dynamic_ncols=True,
@@ -146,15 +145,11 @@ class EvalCommand(Command):
                     if published - bar.n >= 200 or published == setup.total_messages:
                         bar.update(published - bar.n)
                         bar.set_postfix(labels=labels, refresh=False)
-                try:
-                    result = run(setup, spinner.node, graph, options, mode, progress)
-                except BagError as exc:
-                    error = str(exc)
-                    raise
-        except BagError:
-            print(f'error: {error}', file=sys.stderr)
+                result = run(setup, spinner.node, graph, options, mode, progress)
+        except BagError as exc:
+            print(f'error: {exc}', file=sys.stderr)
             print('no report written: the bag could not be read to the end', file=sys.stderr)
-            return {'partial': True, 'error': error, 'metrics': {}, '_latencies': []}, 1
+            return {'partial': True, 'error': str(exc), 'metrics': {}, '_latencies': []}, 1
         except KeyboardInterrupt:
             print('interrupted before the replay started: no report', file=sys.stderr)
             return {'partial': True, 'metrics': {}, '_latencies': []}, 130

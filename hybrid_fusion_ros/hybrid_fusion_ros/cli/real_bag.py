@@ -3,14 +3,15 @@ into one bag (see real_data.py for what it is and is not)."""
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
 from . import Command
+from .demo import cache_dir
 
 
 def default_source_dir() -> Path:
-    return Path(os.environ.get('XDG_CACHE_HOME') or Path.home() / '.cache') / 'hybrid_fusion_ros' / 'real'
+    """Where scripts/fetch_real_streams.sh puts the sources."""
+    return cache_dir() / 'real'
 
 
 class RealBagCommand(Command):

@@ -37,6 +37,12 @@ def default_checkpoint_path() -> Path:
     return Path(str(resources.files('hybrid_fusion_ros') / 'models' / 'default.pt'))
 
 
+def fusion_entry(model: FusionModel) -> Dict[str, Any]:
+    """A fusion model as a checkpoint stores it: config and a detached copy of its weights."""
+    return {'config': model.config.to_dict(),
+            'state_dict': {k: v.detach().clone() for k, v in model.state_dict().items()}}
+
+
 @dataclass
 class Checkpoint:
     classes: List[str]
@@ -52,16 +58,13 @@ class Checkpoint:
                     encoder_names: Dict[str, str], fusion: FusionModel,
                     metadata: Optional[Dict[str, Any]] = None,
                     extra_fusion: Optional[Dict[str, FusionModel]] = None) -> 'Checkpoint':
-        def entry(model: FusionModel) -> Dict[str, Any]:
-            return {'config': model.config.to_dict(),
-                    'state_dict': {k: v.detach().clone() for k, v in model.state_dict().items()}}
         return cls(
             classes=list(classes), window=window,
             encoders={m: {'name': encoder_names[m], 'config': enc.config_dict(),
                           'state_dict': {k: v.detach().clone() for k, v in enc.state_dict().items()}}
                       for m, enc in encoders.items()},
-            fusion=entry(fusion), metadata=dict(metadata or {}),
-            extra_fusion={k: entry(m) for k, m in (extra_fusion or {}).items()})
+            fusion=fusion_entry(fusion), metadata=dict(metadata or {}),
+            extra_fusion={k: fusion_entry(m) for k, m in (extra_fusion or {}).items()})
 
     def save(self, path: Path | str) -> Path:
         path = Path(path)

@@ -4,13 +4,13 @@ from __future__ import annotations
 import math
 import random
 from dataclasses import asdict, dataclass, field
-from typing import Any, Dict, List, Mapping, Optional, Sequence
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
 from torch import nn
 
-from .checkpoint import Checkpoint
+from .checkpoint import Checkpoint, fusion_entry
 from .dataset import SequenceData, simulated_sequences
 from .encoders import Encoder, create_encoder
 from .fusion import FusionConfig, FusionModel
@@ -250,6 +250,18 @@ def encode_sequences(model: ActivityModel, sequences: Sequence[SequenceData]) ->
                           for m in model.fusion.modalities}, seq.labels, seq.ends) for seq in sequences]
 
 
+def simulated_splits(config: TrainConfig, spec: WindowSpec, encoders: Mapping[str, Encoder],
+                     progress: bool = True) -> Tuple[List[SequenceData], List[SequenceData]]:
+    """The training and validation episodes ``config`` names (its seed picks them, the two
+    splits 500 seeds apart), preprocessed by ``encoders``."""
+    base = 100_000 + 1000 * config.seed
+    train_seqs = simulated_sequences(range(base, base + config.train_episodes), config.episode_seconds,
+                                     spec, encoders, progress=progress)
+    val_seqs = simulated_sequences(range(base + 500, base + 500 + config.val_episodes),
+                                   config.episode_seconds, spec, encoders, progress=progress)
+    return train_seqs, val_seqs
+
+
 def train_heads(model: ActivityModel, train_seqs: Sequence[SequenceData], val_seqs: Sequence[SequenceData],
                 config: TrainConfig, classes: Sequence[str], strategies: Sequence[str],
                 progress: bool = True) -> Dict[str, Dict[str, Any]]:
@@ -259,7 +271,7 @@ def train_heads(model: ActivityModel, train_seqs: Sequence[SequenceData], val_se
     if not strategies:
         return {}
     modalities = model.fusion.modalities
-    dims = [model.fusion.config.feature_dims[i] for i in range(len(modalities))]
+    dims = list(model.fusion.config.feature_dims)
     train_feats = encode_sequences(model, train_seqs)
     val_feats = encode_sequences(model, val_seqs)
     extra: Dict[str, Dict[str, Any]] = {}
@@ -279,20 +291,14 @@ def add_heads(ckpt: Checkpoint, strategies: Sequence[str], progress: bool = True
     raw = dict(ckpt.metadata.get('train_config') or {})
     known = {f for f in TrainConfig.__dataclass_fields__}
     config = TrainConfig(**{k: v for k, v in raw.items() if k in known})
-    spec = ckpt.window
     encoders = {m: ckpt.build_encoder(m)[0] for m in ckpt.modalities}
-    base = 100_000 + 1000 * config.seed
-    train_seqs = simulated_sequences(range(base, base + config.train_episodes), config.episode_seconds,
-                                     spec, encoders, progress=progress)
-    val_seqs = simulated_sequences(range(base + 500, base + 500 + config.val_episodes),
-                                   config.episode_seconds, spec, encoders, progress=progress)
+    train_seqs, val_seqs = simulated_splits(config, ckpt.window, encoders, progress)
     model = ActivityModel(encoders, ckpt.build_fusion())
     extra = train_heads(model, train_seqs, val_seqs, config, ckpt.classes, strategies, progress)
     out = Checkpoint(ckpt.classes, ckpt.window, ckpt.encoders, ckpt.fusion, dict(ckpt.metadata),
                      dict(ckpt.extra_fusion))
     for strategy, v in extra.items():
-        out.extra_fusion[strategy] = {'config': v['model'].config.to_dict(),
-                                      'state_dict': {k: t.detach().clone() for k, t in v['model'].state_dict().items()}}
+        out.extra_fusion[strategy] = fusion_entry(v['model'])
         out.metadata.setdefault('extra_val', {})[strategy] = {'accuracy': v['val_accuracy'],
                                                              'macro_f1': v['val_macro_f1']}
     tc = out.metadata.get('train_config')
@@ -320,11 +326,7 @@ def train(config: TrainConfig, train_seqs: Optional[Sequence[SequenceData]] = No
         unknown = sorted(set(config.encoders) - set(SIMULATED_MODALITIES))
         if unknown:
             raise ValueError(f'the simulated data has modalities {list(SIMULATED_MODALITIES)}; no {unknown}')
-        base = 100_000 + 1000 * config.seed
-        train_seqs = simulated_sequences(range(base, base + config.train_episodes), config.episode_seconds,
-                                         spec, encoders, progress=progress)
-        val_seqs = simulated_sequences(range(base + 500, base + 500 + config.val_episodes),
-                                       config.episode_seconds, spec, encoders, progress=progress)
+        train_seqs, val_seqs = simulated_splits(config, spec, encoders, progress)
     check_sequences(train_seqs, len(classes), 'training')
     check_sequences(val_seqs, len(classes), 'validation')
     seen = set(np.concatenate([s.labels for s in train_seqs]).tolist())

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
-from ..bag import BagError, decode, read_messages, topics_and_types
+from ..bag import BagError, decode, read_messages
 from .truth import GroundTruth, GroundTruthError
 
 IMAGE = 'sensor_msgs/msg/Image'
@@ -124,7 +124,3 @@ def truth_from_bag(reader, topic: str, msgtype: str) -> GroundTruth:
         return GroundTruth.from_samples(stamps, labels, f'topic {topic}')
     except GroundTruthError as exc:
         raise BagError(str(exc)) from exc
-
-
-def describe_bag(reader) -> Dict[str, Tuple[str, int]]:
-    return topics_and_types(reader)

@@ -13,7 +13,7 @@ import json
 import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional, Sequence
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
 
 import numpy as np
 
@@ -30,6 +30,25 @@ class WindowOutcome:
     label: Optional[str]       # first label published for this window; None if none came
     confidence: float = math.nan
     latency_ms: float = math.nan
+
+
+def window_key(t: float) -> int:
+    """Labels are matched to windows by stamp, in whole milliseconds."""
+    return int(round(t * 1000))
+
+
+def window_outcomes(ends: Sequence[float], window_length: float, truth, labels: Mapping[int, tuple],
+                    latency: Callable[[float, Any], float]) -> List[WindowOutcome]:
+    """One outcome per window end: the ground truth at the window's centre (``truth.at``; None
+    without truth) and the window's first label. ``labels`` maps :func:`window_key` to
+    ``(label, confidence, extra)``; ``latency(end, extra)`` gives that label's latency (ms)."""
+    out = []
+    for end in ends:
+        end = float(end)
+        t = truth.at(end - window_length / 2) if truth is not None else None
+        got = labels.get(window_key(end))
+        out.append(WindowOutcome(end, t, got[0], got[1], latency(end, got[2])) if got else WindowOutcome(end, t, None))
+    return out
 
 
 def score(outcomes: Sequence[WindowOutcome], classes: Sequence[str]) -> Dict[str, Any]:

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import math
 import os
-import struct
 import threading
 import time
 from bisect import bisect_right
@@ -33,25 +32,19 @@ from hybrid_fusion_msgs.msg import ActivityLabel, FeatureVector
 from rclpy.qos import QoSProfile
 from rosgraph_msgs.msg import Clock
 
-from ..bag import BagError, bag_format, data_note, message_class, open_reader, read_messages, topics_and_types
+from ..bag import bag_format, data_note, message_class, open_reader, read_messages, topics_and_types
 from ..core.checkpoint import Checkpoint
 from ..core.machine import machine_line
 from ..core.windows import window_ends_between
 from ..qos import RESULT_QOS, sensor_qos
-from ..replay import shift_stamp
+from ..replay import clock_message, header_stamp, live_shift_ns, shift_stamp
 from .inputs import InputPlan, plan_inputs, truth_from_bag
-from .report import WindowOutcome
+from .report import WindowOutcome, window_key, window_outcomes
 from .truth import GroundTruth
 
 ENCODER_NODES = {'camera': 'camera_encoder', 'imu': 'imu_encoder', 'audio': 'audio_encoder'}
 FAST_QUEUE_DEPTH = 2000   # encoder input queues in fast mode: a window's burst never overflows them
 EPS = 1e-6
-
-
-def header_stamp(data: bytes) -> float:
-    """Stamp of a CDR message that starts with std_msgs/Header."""
-    sec, nsec = struct.unpack_from('<iI', data, 4)
-    return sec + nsec * 1e-9
 
 
 @dataclass
@@ -159,15 +152,11 @@ class _Collector:
             node.create_subscription(FeatureVector, f'{options.feature_prefix}/{m}',
                                      lambda msg, m=m: self._on_feature(m, msg), qos)
 
-    @staticmethod
-    def key(t: float) -> int:
-        return int(round(t * 1000))
-
     def _on_label(self, msg: ActivityLabel) -> None:
         wall = time.perf_counter()
         t = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9 - self.shift
         with self.cond:
-            self.labels.setdefault(self.key(t), (msg.label, float(msg.confidence), wall))
+            self.labels.setdefault(window_key(t), (msg.label, float(msg.confidence), wall))
             self.label_count += 1
             self.newest_label = max(self.newest_label, t)
             self.cond.notify_all()
@@ -208,15 +197,9 @@ def run(setup: EvalSetup, node, graph, options: EvalOptions, fusion_mode: str,
     clock_pub = node.create_publisher(Clock, '/clock', 10) if sim_time else None
     late_modes = fusion_mode in ('late', 'async')
 
-    deadline = time.monotonic() + 120.0
-    while not (all(p.get_subscription_count() > 0 for p, _ in pubs.values())
-               and node.count_publishers(options.label_topic) > 0):
-        if graph.exited():
-            raise RuntimeError(f'node process(es) exited during start-up: {graph.exited()} '
-                               '(rerun with --verbose-nodes to see why)')
-        if time.monotonic() > deadline:
-            raise RuntimeError('timed out after 120 s waiting for the node graph to start')
-        time.sleep(0.05)
+    graph.wait_for(lambda: all(p.get_subscription_count() > 0 for p, _ in pubs.values())
+                   and node.count_publishers(options.label_topic) > 0, 120.0,
+                   'the node graph to start (rerun with --verbose-nodes to see why)')
     # Matching is seen from this side first; the subscribers' side of best-effort discovery
     # can lag by a few hundred ms, and whatever is published before it completes is lost.
     time.sleep(1.0)
@@ -230,10 +213,7 @@ def run(setup: EvalSetup, node, graph, options: EvalOptions, fusion_mode: str,
         if clock_pub is None or t <= clock_now[0]:
             return
         clock_now[0] = t
-        msg = Clock()
-        ns = int(round(t * 1e9))
-        msg.clock.sec, msg.clock.nanosec = ns // 1_000_000_000, ns % 1_000_000_000
-        clock_pub.publish(msg)
+        clock_pub.publish(clock_message(int(round(t * 1e9))))
 
     def settle(end: float) -> None:
         """Lockstep: wait for window ``end``'s features (and, late/async, its label).
@@ -254,8 +234,6 @@ def run(setup: EvalSetup, node, graph, options: EvalOptions, fusion_mode: str,
                 if collector.newest_feature[m] < end - EPS:
                     key = f'feature_timeouts ({m})'
                     counts[key] = counts.get(key, 0) + 1
-                    if os.environ.get('HYBRID_FUSION_EVAL_DEBUG'):
-                        print(f'timeout: window {end:.3f} {m} newest {collector.newest_feature[m]:.3f}', flush=True)
         if not late_modes:
             return
         publish_clock(end + options.lag)
@@ -271,7 +249,7 @@ def run(setup: EvalSetup, node, graph, options: EvalOptions, fusion_mode: str,
     try:
         start_ns = reader.start_time
         if options.realtime and options.rate == 1.0:
-            shift_ns = int(math.ceil(time.time() + 0.5 - start_ns / 1e9)) * 1_000_000_000
+            shift_ns = live_shift_ns(start_ns, time.time())
             collector.shift = shift_ns / 1e9
         t0 = time.time()
         for msg in read_messages(reader, pubs.keys()):
@@ -324,28 +302,24 @@ def run(setup: EvalSetup, node, graph, options: EvalOptions, fusion_mode: str,
     except KeyboardInterrupt:
         partial = True
 
-    all_stamps = np.concatenate([np.asarray(stamps[m]) for m in modalities]) if counts['published'] else np.empty(0)
-    all_walls = np.concatenate([np.asarray(walls[m]) for m in modalities]) if counts['published'] else np.empty(0)
     outcomes: List[WindowOutcome] = []
-    if all_stamps.size:
+    replayed = 0.0
+    if counts['published']:
+        all_stamps = np.concatenate([np.asarray(stamps[m]) for m in modalities])
+        all_walls = np.concatenate([np.asarray(walls[m]) for m in modalities])
         order = np.argsort(all_stamps, kind='stable')
         sorted_stamps = all_stamps[order]
         done_wall = np.maximum.accumulate(all_walls[order])   # wall time by which every sample <= t was out
-        first = min(s[0] for s in stamps.values() if s)
-        last = max(s[-1] for s in stamps.values() if s)
+        first, last = float(sorted_stamps[0]), float(sorted_stamps[-1])
+        replayed = last - first
         ends = window_ends_between(window, first + window.length - 1e-9, last + EPS)
         with collector.cond:
             labels = dict(collector.labels)
-        for end in ends:
-            end = float(end)
-            truth = setup.truth.at(end - window.length / 2) if setup.truth is not None else None
-            got = labels.get(_Collector.key(end))
-            if got is None:
-                outcomes.append(WindowOutcome(end, truth, None))
-                continue
+
+        def latency(end: float, label_wall: float) -> float:
             k = bisect_right(sorted_stamps, end + EPS) - 1
-            latency = (got[2] - done_wall[k]) * 1e3 if k >= 0 else math.nan
-            outcomes.append(WindowOutcome(end, truth, got[0], got[1], latency))
+            return (label_wall - done_wall[k]) * 1e3 if k >= 0 else math.nan
+        outcomes = window_outcomes(ends, window.length, setup.truth, labels, latency)
     drops: Dict[str, Dict[str, int]] = {}
     for task, values in diagnostics.drops().items():
         ints = {}
@@ -359,8 +333,6 @@ def run(setup: EvalSetup, node, graph, options: EvalOptions, fusion_mode: str,
     evaluator_drops = {k: v for k, v in counts.items() if k != 'published' and v}
     if evaluator_drops:
         drops['evaluator (lockstep waits that timed out)'] = evaluator_drops
-    replayed = (max(max(s) for s in stamps.values() if s) - min(min(s) for s in stamps.values() if s)) \
-        if counts['published'] else 0.0
     return EvalResult(outcomes, counts, partial, replay_wall, replayed, drops)
 
 
@@ -386,6 +358,3 @@ def meta_for(setup: EvalSetup, options: EvalOptions, result: EvalResult, config:
         'notes': setup.notes,
         'messages_published': result.counts['published'],
     }
-
-
-__all__ = ['EvalOptions', 'EvalSetup', 'EvalResult', 'prepare', 'run', 'meta_for', 'BagError']
