@@ -197,9 +197,14 @@ def run(setup: EvalSetup, node, graph, options: EvalOptions, fusion_mode: str,
     clock_pub = node.create_publisher(Clock, '/clock', 10) if sim_time else None
     late_modes = fusion_mode in ('late', 'async')
 
+    feature_topics = [f'{options.feature_prefix}/{m}' for m in modalities]
+    # Ready when every link of the graph is known here: our sensor publishers matched the
+    # encoders, and each feature topic has its encoder and two readers (the fusion node and
+    # this collector). A fast replay is over before a late link would come up.
     graph.wait_for(lambda: all(p.get_subscription_count() > 0 for p, _ in pubs.values())
-                   and node.count_publishers(options.label_topic) > 0, 120.0,
-                   'the node graph to start (rerun with --verbose-nodes to see why)')
+                   and node.count_publishers(options.label_topic) > 0
+                   and all(node.count_publishers(t) > 0 and node.count_subscribers(t) > 1 for t in feature_topics),
+                   120.0, 'the node graph to start (rerun with --verbose-nodes to see why)')
     # Matching is seen from this side first; the subscribers' side of best-effort discovery
     # can lag by a few hundred ms, and whatever is published before it completes is lost.
     time.sleep(1.0)
