@@ -6,7 +6,8 @@ as a diagnostics counter key) and a message an operator can act on.
 from __future__ import annotations
 
 import array
-from typing import Optional, Sequence, Tuple
+import struct
+from typing import Optional, Sequence, Set, Tuple
 
 import cv2
 import numpy as np
@@ -15,6 +16,21 @@ from hybrid_fusion_msgs.msg import ActivityLabel, AudioChunk, FeatureVector
 from sensor_msgs.msg import CompressedImage, Image, Imu
 
 IMAGE_CHANNELS = {'rgb8': 3, 'bgr8': 3, 'rgba8': 4, 'bgra8': 4, 'mono8': 1}
+# Single-channel depth encodings: numpy dtype (before byte order) and whether values are millimetres.
+DEPTH_ENCODINGS = {'16UC1': ('u2', True), 'mono16': ('u2', True), '32FC1': ('f4', False)}
+MILLIMETRE_ENCODINGS = tuple(e for e, (_, mm) in DEPTH_ENCODINGS.items() if mm)
+
+# compressed_depth_image_transport layout: a little-endian ConfigHeader (int32 format, float32
+# depthParam[2]) before the PNG. The format enum is INV_DEPTH (0) for every encoding upstream.
+_DEPTH_HEADER = struct.Struct('<iff')
+_INV_DEPTH = 0
+# Inverse-depth quantization for 32FC1, with upstream's default parameters (depth_quantization
+# Z0 = 100, depth_max = 10 m): A = Z0 * (Z0 + 1), B = 1 - A / depth_max. Stored v = A / d + B, so
+# v -> 1 as d -> 10 m and v = 65535 at A / (65535 - B) ~ 0.152 m; the step between adjacent codes is
+# about d**2 / A (0.1 mm at 1 m, 10 mm at 10 m). Depths at or beyond depth_max are stored as 0.
+DEPTH_QUANT_MAX_M = 10.0
+DEPTH_QUANT_A = 100.0 * (100.0 + 1.0)
+DEPTH_QUANT_B = 1.0 - DEPTH_QUANT_A / DEPTH_QUANT_MAX_M
 
 
 class InputError(ValueError):
@@ -48,7 +64,8 @@ def image_to_rgb(msg: Image) -> np.ndarray:
                          f"use one of {', '.join(IMAGE_CHANNELS)}")
     h, w, step = msg.height, msg.width, msg.step
     if h == 0 or w == 0 or step < w * channels or len(msg.data) < h * step:
-        raise InputError('malformed_image', f'image of {w}x{h}, step {step}, has {len(msg.data)} bytes of data')
+        raise InputError('malformed_image',
+                         f'image of {w}x{h}, step {step}, has {len(msg.data)} bytes of data')
     pixels = np.frombuffer(msg.data, np.uint8, count=h * step).reshape(h, step)[:, :w * channels]
     pixels = pixels.reshape(h, w, channels)
     if msg.encoding == 'rgb8':
@@ -59,14 +76,122 @@ def image_to_rgb(msg: Image) -> np.ndarray:
 
 
 def compressed_to_rgb(msg: CompressedImage) -> np.ndarray:
+    """``(H, W, 3)`` uint8 RGB from a JPEG/PNG ``sensor_msgs/CompressedImage``."""
     buf = np.frombuffer(msg.data, np.uint8)
     frame = cv2.imdecode(buf, cv2.IMREAD_COLOR) if buf.size else None
     if frame is None:
-        raise InputError('undecodable_image', f"compressed image ('{msg.format}', {buf.size} bytes) cannot be decoded")
+        raise InputError('undecodable_image',
+                         f"compressed image ('{msg.format}', {buf.size} bytes) cannot be decoded")
     return cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
 
 
+def _unsupported_encoding(encoding: str) -> InputError:
+    return InputError('unsupported_encoding', f"image encoding '{encoding}' is not supported; use one of "
+                      f"{', '.join([*IMAGE_CHANNELS, *DEPTH_ENCODINGS])}")
+
+
+def _mm_to_metres(mm: np.ndarray) -> np.ndarray:
+    """float32 metres from unsigned millimetres, NaN where the sensor wrote 0 (no reading)."""
+    return np.where(mm > 0, mm.astype(np.float32) * np.float32(1e-3), np.float32(np.nan))
+
+
+def _clean_metres(depth: np.ndarray) -> np.ndarray:
+    """float32 copy with NaN for every value that is not a reading (NaN, inf, 0, negative)."""
+    depth = np.array(depth, dtype=np.float32)
+    with np.errstate(invalid='ignore'):
+        depth[~(np.isfinite(depth) & (depth > 0))] = np.nan
+    return depth
+
+
+def _metres_to_mm(depth_m: np.ndarray) -> np.ndarray:
+    """uint16 millimetres: rounded, clipped to 0..65535, 0 (no reading) for NaN/inf/non-positive."""
+    depth = np.asarray(depth_m, dtype=np.float64)
+    with np.errstate(invalid='ignore'):
+        mm = np.where(np.isfinite(depth), np.rint(depth * 1000.0), 0.0)
+    return np.clip(mm, 0, 65535).astype(np.uint16)
+
+
+def image_to_frame(msg: Image) -> np.ndarray:
+    """``(H, W, 3)`` uint8 RGB for colour encodings, ``(H, W)`` float32 metres (NaN = no reading) for depth.
+
+    Depth encodings: ``16UC1``/``mono16`` (millimetres, 0 = no reading) and ``32FC1`` (metres;
+    NaN, inf, 0 and negative = no reading). ``is_bigendian`` and row padding are honoured.
+    """
+    if msg.encoding in IMAGE_CHANNELS:
+        return image_to_rgb(msg)
+    depth = DEPTH_ENCODINGS.get(msg.encoding)
+    if depth is None:
+        raise _unsupported_encoding(msg.encoding)
+    kind, millimetres = depth
+    dtype = np.dtype(('>' if msg.is_bigendian else '<') + kind)
+    h, w, step = msg.height, msg.width, msg.step
+    if h == 0 or w == 0 or step < w * dtype.itemsize or len(msg.data) < h * step:
+        raise InputError('malformed_image', f'{msg.encoding} image of {w}x{h}, step {step}, '
+                         f'has {len(msg.data)} bytes of data')
+    rows = np.frombuffer(msg.data, np.uint8, count=h * step).reshape(h, step)[:, :w * dtype.itemsize]
+    # The copy makes rows contiguous (and aligned) whatever the padding, so it can be viewed as dtype.
+    values = np.ascontiguousarray(rows).view(dtype).reshape(h, w)
+    return _mm_to_metres(values) if millimetres else _clean_metres(values)
+
+
+def _format_tokens(fmt: str) -> Set[str]:
+    return set(fmt.replace(';', ' ').split())
+
+
+def _decode_png16(buf: np.ndarray, fmt: str) -> np.ndarray:
+    """``(H, W)`` uint16 from a single-channel 16-bit PNG, else ``undecodable_image``."""
+    image = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED) if buf.size else None
+    if image is None or image.dtype != np.uint16 or image.ndim != 2:
+        got = 'nothing' if image is None else f'{image.dtype} with shape {image.shape}'
+        raise InputError('undecodable_image', f"compressed depth image ('{fmt}', {buf.size} bytes) is not a "
+                         f'single-channel 16-bit PNG (decoded to {got})')
+    return image
+
+
+def _compressed_depth_to_frame(msg: CompressedImage, buf: np.ndarray) -> np.ndarray:
+    """compressed_depth_image_transport payload: ConfigHeader then a 16-bit PNG."""
+    # As upstream: the image encoding is whatever precedes the first ';'.
+    encoding = msg.format.split(';', 1)[0].strip()
+    if 'rvl' in _format_tokens(msg.format):
+        raise InputError('unsupported_encoding', f"compressed depth format '{msg.format}' uses RVL, which "
+                         "is not supported; publish with the compressedDepth 'png' format instead")
+    if encoding not in DEPTH_ENCODINGS:
+        raise InputError('unsupported_encoding', f"compressed depth image encoding '{encoding}' (format "
+                         f"'{msg.format}') is not supported; use one of {', '.join(DEPTH_ENCODINGS)}")
+    if buf.size <= _DEPTH_HEADER.size:
+        raise InputError('undecodable_image', f"compressed depth image ('{msg.format}', {buf.size} bytes) is "
+                         f'shorter than its {_DEPTH_HEADER.size}-byte header')
+    _, quant_a, quant_b = _DEPTH_HEADER.unpack_from(buf)
+    codes = _decode_png16(buf[_DEPTH_HEADER.size:], msg.format)
+    if DEPTH_ENCODINGS[encoding][1]:
+        return _mm_to_metres(codes)
+    if not (np.isfinite(quant_a) and np.isfinite(quant_b)):
+        raise InputError('undecodable_image', f"compressed depth image ('{msg.format}') has non-finite "
+                         f'quantization parameters A={quant_a}, B={quant_b}')
+    with np.errstate(divide='ignore', invalid='ignore'):
+        depth = np.float32(quant_a) / (codes.astype(np.float32) - np.float32(quant_b))
+    depth[codes == 0] = np.nan  # 0 is the code for "no reading or beyond depth_max"
+    # A corrupt header could still give inf or negative depths: those are not readings either.
+    return _clean_metres(depth)
+
+
+def compressed_to_frame(msg: CompressedImage) -> np.ndarray:
+    """Decode a ``sensor_msgs/CompressedImage`` like :func:`image_to_frame` does a raw one.
+
+    ``compressedDepth`` formats and 16-bit PNGs whose format names ``16UC1``/``mono16`` give
+    ``(H, W)`` float32 metres with NaN for no reading; everything else gives ``(H, W, 3)`` uint8 RGB.
+    """
+    buf = np.frombuffer(msg.data, np.uint8)
+    tokens = _format_tokens(msg.format)
+    if any(t.startswith('compressedDepth') for t in tokens):
+        return _compressed_depth_to_frame(msg, buf)
+    if tokens & set(MILLIMETRE_ENCODINGS):
+        return _mm_to_metres(_decode_png16(buf, msg.format))
+    return compressed_to_rgb(msg)
+
+
 def rgb_to_image(frame: np.ndarray, stamp: Time, frame_id: str = 'camera') -> Image:
+    """``rgb8`` ``sensor_msgs/Image`` from an ``(H, W, 3)`` uint8 RGB frame."""
     msg = Image()
     msg.header.stamp = stamp
     msg.header.frame_id = frame_id
@@ -77,8 +202,11 @@ def rgb_to_image(frame: np.ndarray, stamp: Time, frame_id: str = 'camera') -> Im
     return msg
 
 
-def rgb_to_compressed(frame: np.ndarray, stamp: Time, frame_id: str = 'camera', quality: int = 90) -> CompressedImage:
-    ok, buf = cv2.imencode('.jpg', cv2.cvtColor(frame, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality])
+def rgb_to_compressed(frame: np.ndarray, stamp: Time, frame_id: str = 'camera',
+                      quality: int = 90) -> CompressedImage:
+    """JPEG ``sensor_msgs/CompressedImage`` from an ``(H, W, 3)`` uint8 RGB frame."""
+    ok, buf = cv2.imencode('.jpg', cv2.cvtColor(frame, cv2.COLOR_RGB2BGR),
+                           [cv2.IMWRITE_JPEG_QUALITY, quality])
     assert ok
     msg = CompressedImage()
     msg.header.stamp = stamp
@@ -88,22 +216,114 @@ def rgb_to_compressed(frame: np.ndarray, stamp: Time, frame_id: str = 'camera', 
     return msg
 
 
+def _check_depth(depth_m: np.ndarray, encoding: str) -> np.ndarray:
+    depth = np.asarray(depth_m)
+    if depth.ndim != 2 or depth.size == 0:
+        raise InputError('malformed_image',
+                         f'depth image must be a non-empty (H, W) array, not shape {depth.shape}')
+    if encoding not in ('16UC1', '32FC1'):
+        raise InputError('unsupported_encoding',
+                         f"depth encoding '{encoding}' cannot be written; use 16UC1 or 32FC1")
+    return depth
+
+
+def depth_to_image(depth_m: np.ndarray, stamp: Time, frame_id: str = 'depth',
+                   encoding: str = '16UC1') -> Image:
+    """Little-endian depth ``sensor_msgs/Image`` from ``(H, W)`` metres (NaN = no reading).
+
+    ``16UC1``: millimetres, rounded and clipped to 0..65535, 0 for NaN/inf. ``32FC1``: metres as given.
+    """
+    depth = _check_depth(depth_m, encoding)
+    values = _metres_to_mm(depth).astype('<u2') if encoding == '16UC1' else depth.astype('<f4')
+    msg = Image()
+    msg.header.stamp = stamp
+    msg.header.frame_id = frame_id
+    msg.height, msg.width = int(depth.shape[0]), int(depth.shape[1])
+    msg.encoding = encoding
+    msg.is_bigendian = 0
+    msg.step = msg.width * values.itemsize
+    msg.data = np.ascontiguousarray(values).tobytes()
+    return msg
+
+
+def depth_to_compressed(depth_m: np.ndarray, stamp: Time, frame_id: str = 'depth',
+                        encoding: str = '16UC1') -> CompressedImage:
+    """compressed_depth_image_transport ``'<encoding>; compressedDepth png'`` message from metres.
+
+    ``16UC1``: millimetres as in :func:`depth_to_image`. ``32FC1``: inverse depth quantized with
+    ``DEPTH_QUANT_A``/``DEPTH_QUANT_B`` (upstream's defaults); depths of ``DEPTH_QUANT_MAX_M`` or
+    more, NaN, inf and non-positive values become "no reading", depths nearer than ~0.152 m
+    saturate at the nearest code. Codes are rounded (upstream truncates), halving the error.
+    """
+    depth = _check_depth(depth_m, encoding)
+    quant_a = quant_b = 0.0  # upstream zero-fills depthParam for 16-bit depth
+    if encoding == '16UC1':
+        codes = _metres_to_mm(depth)
+    else:
+        quant_a, quant_b = DEPTH_QUANT_A, DEPTH_QUANT_B
+        depth = np.asarray(depth, dtype=np.float64)
+        with np.errstate(divide='ignore', invalid='ignore'):
+            valid = np.isfinite(depth) & (depth > 0) & (depth < DEPTH_QUANT_MAX_M)
+            codes = np.where(valid, np.rint(quant_a / depth + quant_b), 0.0)
+        # Valid depths must not collide with the "no reading" code 0, nor overflow 16 bits.
+        codes = np.where(valid, np.clip(codes, 1, 65535), 0).astype(np.uint16)
+    ok, png = cv2.imencode('.png', codes)
+    assert ok
+    msg = CompressedImage()
+    msg.header.stamp = stamp
+    msg.header.frame_id = frame_id
+    msg.format = f'{encoding}; compressedDepth png'
+    msg.data = _DEPTH_HEADER.pack(_INV_DEPTH, quant_a, quant_b) + png.tobytes()
+    return msg
+
+
 # --- IMU ------------------------------------------------------------------------------------
 def imu_to_row(msg: Imu) -> np.ndarray:
-    """``(6,)`` float64: linear acceleration then angular velocity."""
+    """``(6,)`` float64: linear acceleration then angular velocity; NaN for a part not provided.
+
+    REP-145: covariance[0] == -1 marks linear_acceleration or angular_velocity as not provided.
+    Orientation is not used.
+    """
+    acc = msg.linear_acceleration_covariance[0] != -1.0
+    gyro = msg.angular_velocity_covariance[0] != -1.0
+    if not (acc or gyro):
+        raise InputError('empty_imu', 'IMU message provides neither linear_acceleration nor angular_velocity '
+                         '(both covariance[0] are -1)')
     a, g = msg.linear_acceleration, msg.angular_velocity
     row = np.array([a.x, a.y, a.z, g.x, g.y, g.z])
-    if not np.isfinite(row).all():
-        raise InputError('non_finite_imu', 'IMU message has NaN or inf in linear_acceleration/angular_velocity')
+    provided = np.repeat([acc, gyro], 3)
+    if not np.isfinite(row[provided]).all():
+        fields = [name for name, given, part in (('linear_acceleration', acc, row[:3]),
+                                                 ('angular_velocity', gyro, row[3:]))
+                  if given and not np.isfinite(part).all()]
+        raise InputError('non_finite_imu', f"IMU message has NaN or inf in {' and '.join(fields)}")
+    row[~provided] = np.nan
     return row
 
 
 def row_to_imu(row: Sequence[float], stamp: Time, frame_id: str = 'imu') -> Imu:
+    """``sensor_msgs/Imu`` from ``[ax, ay, az]`` or ``[ax, ay, az, gx, gy, gz]``.
+
+    A part that is all NaN (or missing, for 3 values) is marked not provided (REP-145,
+    covariance[0] = -1, values 0); a part with only some NaN is written as is, so that readers
+    report it as non-finite rather than silently dropping it.
+    """
+    values = np.asarray(row, dtype=np.float64).ravel()
+    if values.size == 3:
+        values = np.concatenate([values, np.full(3, np.nan)])
+    elif values.size < 6:
+        raise ValueError(f'an IMU row has 3 or 6 values, not {values.size}')
+    values = values[:6].copy()
     msg = Imu()
     msg.header.stamp = stamp
     msg.header.frame_id = frame_id
+    for part, covariance in ((slice(0, 3), msg.linear_acceleration_covariance),
+                             (slice(3, 6), msg.angular_velocity_covariance)):
+        if np.isnan(values[part]).all():
+            values[part] = 0.0
+            covariance[0] = -1.0
     a, g = msg.linear_acceleration, msg.angular_velocity
-    a.x, a.y, a.z, g.x, g.y, g.z = (float(v) for v in row[:6])
+    a.x, a.y, a.z, g.x, g.y, g.z = (float(v) for v in values)
     msg.orientation_covariance[0] = -1.0  # REP-145: orientation not provided
     return msg
 
@@ -119,7 +339,8 @@ def audio_to_samples(msg: AudioChunk) -> Tuple[np.ndarray, np.ndarray]:
         raise InputError('unsupported_audio_format', f"audio sample format '{msg.sample_format}' is not "
                          f"supported; use one of {', '.join(_AUDIO_DTYPES)}")
     if msg.sample_rate == 0 or msg.channels == 0:
-        raise InputError('malformed_audio', f'audio chunk with sample_rate {msg.sample_rate}, channels {msg.channels}')
+        raise InputError('malformed_audio',
+                         f'audio chunk with sample_rate {msg.sample_rate}, channels {msg.channels}')
     dtype, scale = fmt
     raw = np.frombuffer(msg.data, dtype=dtype)
     if raw.size == 0:
@@ -133,7 +354,8 @@ def audio_to_samples(msg: AudioChunk) -> Tuple[np.ndarray, np.ndarray]:
     return stamps, samples
 
 
-def samples_to_audio(samples: np.ndarray, sample_rate: int, stamp: Time, frame_id: str = 'microphone') -> AudioChunk:
+def samples_to_audio(samples: np.ndarray, sample_rate: int, stamp: Time,
+                     frame_id: str = 'microphone') -> AudioChunk:
     msg = AudioChunk()
     msg.header.stamp = stamp
     msg.header.frame_id = frame_id
