@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import heapq
 from pathlib import Path
-from typing import Iterator, Tuple
+from typing import Dict, Iterator, Tuple
 
 import numpy as np
 
@@ -52,4 +52,77 @@ def generate_bag(path: Path | str, seconds: float = 60.0, seed: int = 7, storage
     with BagWriter(path, storage, data_note=note) as writer:
         for log_ns, topic, msg in merged:
             writer.write(topic, msg, log_ns)
+    return path
+
+
+# A robot's own sensor set, for training-from-recordings tests and examples: a depth camera and
+# two IMUs (the second strapped elsewhere: another orientation, gain and noise), no microphone.
+ROBOT_SENSORS = {'front_depth': 'depth', 'wrist_imu': 'imu', 'thigh_imu': 'imu'}
+ROBOT_CLASSES = ('idle', 'walking', 'running', 'waving')
+
+
+def _depth_frames(frames: np.ndarray) -> np.ndarray:
+    """Simulated depth (metres) from the simulated colour frames: brighter is nearer, 0.8-4 m,
+    and a band of pixels with no reading (NaN), as a structured-light camera has at its edge."""
+    gray = frames.astype(np.float32).mean(axis=3) / 255.0
+    depth = 4.0 - 3.2 * gray
+    depth[:, :, :4] = np.nan
+    return depth
+
+
+def generate_robot_bag(path: Path | str, seconds: float = 30.0, seed: int = 7, storage: str = 'mcap',
+                       sensors: Dict[str, str] = ROBOT_SENSORS, labels: str = 'sidecar',
+                       depth_encoding: str = '16UC1', compressed: bool = False,
+                       config: SimulationConfig = SimulationConfig(camera_rate=10.0, imu_rate=50.0)) -> Path:
+    """A SIMULATED recording of a robot's own sensor set: per sensor name, ``depth`` (Image or
+    compressedDepth, ``/<name>/depth/image_raw``), ``color`` (``/<name>/image_raw``) or ``imu``
+    (``/<name>/imu``). Labels go to ``<bag>.labels.csv`` next to the bag (``labels='sidecar'``)
+    or to ``/activity_ground_truth`` (``'topic'``). With no microphone, speech cannot be sensed,
+    so the labels are what these sensors can tell apart: talking is labelled idle, and walking
+    while talking is walking (four classes)."""
+    from .evaluation.truth import GroundTruth, write_sidecar
+    ep = Episode(seconds, seed=seed, config=config, t0=BAG_START)
+    streams = episode_streams(ep)
+    cam_t, frames = streams['camera']
+    imu_t, imu = streams['imu']
+    rng = np.random.default_rng(seed + 1)
+    topics = []
+    for k, (name, kind) in enumerate(sensors.items()):
+        if kind == 'depth':
+            depth = _depth_frames(frames)
+            if compressed:
+                make = (lambda d: lambda i, s: conv.depth_to_compressed(d[i], s, name, depth_encoding))(depth)
+                topics.append(_stream(f'/{name}/depth/image_raw/compressedDepth', cam_t, make))
+            else:
+                make = (lambda d: lambda i, s: conv.depth_to_image(d[i], s, name, depth_encoding))(depth)
+                topics.append(_stream(f'/{name}/depth/image_raw', cam_t, make))
+        elif kind == 'color':
+            topics.append(_stream(f'/{name}/image_raw', cam_t, (lambda i, s: conv.rgb_to_image(frames[i], s))))
+        elif kind == 'imu':
+            # Each further IMU sees the same motion through its own mounting: rotated, scaled, noisier.
+            rot = np.linalg.qr(rng.normal(size=(3, 3)))[0] if k else np.eye(3)
+            rows = imu.copy()
+            rows[:, :3] = rows[:, :3] @ rot.T * (1.0 + 0.2 * k)
+            rows[:, 3:] = rows[:, 3:] @ rot.T
+            rows += rng.normal(0, 0.05 * k, size=rows.shape)
+            topics.append(_stream(f'/{name}/imu', imu_t, (lambda r: lambda i, s: conv.row_to_imu(r[i], s))(rows)))
+        else:
+            raise ValueError(f"sensor kind must be depth, color or imu, got '{kind}'")
+    gt_t = ep.stamps(config.label_rate)
+    unheard = {'talking': 'idle', 'walking_talking': 'walking'}
+    names = [unheard.get(CLASSES[int(c)], CLASSES[int(c)]) for c in ep.labels(gt_t)]
+    if labels == 'topic':
+        topics.append(_stream(TOPICS['ground_truth'], gt_t,
+                              lambda i, s: conv.make_label(s, ROBOT_CLASSES, None, ROBOT_CLASSES.index(names[i]), [],
+                                                           'ground_truth')))
+    path = Path(path)
+    note = f'SIMULATED robot sensor set {sensors} by hybrid_fusion_ros (core/simulation.py), seed {seed}'
+    first = None
+    with BagWriter(path, storage, data_note=note) as writer:
+        for log_ns, topic, msg in heapq.merge(*topics, key=lambda item: item[0]):
+            first = log_ns if first is None else first
+            writer.write(topic, msg, log_ns)
+    if labels == 'sidecar':
+        truth = GroundTruth.from_samples(gt_t.tolist(), names, 'simulation')
+        write_sidecar(truth, path.with_name(path.name + '.labels.csv'), first * 1e-9)
     return path

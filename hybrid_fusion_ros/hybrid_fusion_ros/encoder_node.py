@@ -17,6 +17,7 @@ from sensor_msgs.msg import CompressedImage, Image, Imu
 from . import conversions as conv
 from . import diagnostics as diag
 from .core.checkpoint import Checkpoint, CheckpointError
+from .core.inputs import QUEUE_DEPTH, InputSpecError
 from .core.plugins import PluginError
 from .core.stats import DropCounter, LatencyWindow, RateMeter
 from .core.windows import StreamWindower
@@ -24,8 +25,6 @@ from .node_common import StartupError, declare_executor_parameter, describe as _
 from .qos import DIAGNOSTICS_QOS, RESULT_QOS, sensor_qos
 
 Converter = Callable[[Any], Tuple[np.ndarray, np.ndarray]]
-
-DEFAULT_INPUT_TOPICS = {'camera': 'camera/image_raw', 'imu': 'imu/data', 'audio': 'audio/chunk'}
 
 
 def _single(to_array: Callable[[Any], np.ndarray]) -> Converter:
@@ -37,8 +36,8 @@ def _single(to_array: Callable[[Any], np.ndarray]) -> Converter:
 
 # Message type name -> (message class, converter to (stamps, samples)).
 INPUT_TYPES: Dict[str, Tuple[type, Converter]] = {
-    'sensor_msgs/msg/Image': (Image, _single(conv.image_to_rgb)),
-    'sensor_msgs/msg/CompressedImage': (CompressedImage, _single(conv.compressed_to_rgb)),
+    'sensor_msgs/msg/Image': (Image, _single(conv.image_to_frame)),
+    'sensor_msgs/msg/CompressedImage': (CompressedImage, _single(conv.compressed_to_frame)),
     'sensor_msgs/msg/Imu': (Imu, _single(conv.imu_to_row)),
     'hybrid_fusion_msgs/msg/AudioChunk': (AudioChunk, conv.audio_to_samples),
 }
@@ -48,20 +47,22 @@ class EncoderNode(Node):
     def __init__(self, node_name: str = 'encoder_node', **kwargs: Any) -> None:
         super().__init__(node_name, **kwargs)
         p = self.declare_parameter
-        modality = p('modality', 'imu', _desc('sensor modality of this instance: camera, imu or audio', True)).value
+        input_name = p('input', '', _desc(
+            "the checkpoint's input this node encodes (e.g. wrist_imu); empty: the node name without "
+            "its '_encoder' suffix", True)).value
         encoder_name = p('encoder', '', _desc(
             "encoder plugin (entry point in group 'hybrid_fusion_ros.encoders'); empty: the "
-            "checkpoint's encoder for this modality", True)).value
+            "checkpoint's encoder for this input", True)).value
         checkpoint = p('checkpoint', '', _desc('checkpoint file; empty: the packaged default', True)).value
         input_topic = p('input_topic', '', _desc(
-            'sensor topic; empty: camera/image_raw, imu/data or audio/chunk by modality', True)).value
+            'sensor topic; empty: <input>/image_raw, <input>/data or <input>/chunk by sensor type', True)).value
         transport = p('image_transport', 'raw', _desc("camera only: 'raw' (Image) or 'compressed' "
                                                       '(CompressedImage)', True)).value
-        feature_topic = p('feature_topic', '', _desc('output topic; empty: features/<modality>', True)).value
+        feature_topic = p('feature_topic', '', _desc('output topic; empty: features/<input>', True)).value
         threads = p('torch_threads', 1, _desc('torch intra-op threads for this process', True)).value
-        depth = p('input_queue_depth', 10, _desc(
-            'subscription queue depth (best effort, SensorDataQoS otherwise); size it to the '
-            'sensor rate times the longest stall to absorb, e.g. 50 for a 100 Hz IMU', True)).value
+        depth = p('input_queue_depth', 0, _desc(
+            'subscription queue depth; size it to the sensor rate times the longest stall to absorb '
+            '(0: by sensor type, camera 5, imu 50, audio 10)', True)).value
         max_chunks = p('max_buffer_chunks', 4096, _desc('bound on buffered messages (oldest dropped '
                                                         'and counted beyond it)', True)).value
         self.stale_timeout = p('stale_timeout', 2.0, _desc(
@@ -74,23 +75,28 @@ class EncoderNode(Node):
             'per callback); cuts the per-message executor cost of high-rate sensors', True)).value))
         sensor_rate = p('sensor_rate_hz', 0.0, _desc(
             "the sensor's nominal rate (samples/s; audio: sample rate), for gap detection and a "
-            "window's minimum fill; 0 = the rate the encoder expects", True)).value
+            "window's minimum fill; 0 = the rate measured in training (else the encoder's)", True)).value
         period = p('diagnostics_period', 1.0, _desc('seconds between /diagnostics messages', True)).value
 
         declare_executor_parameter(self)
         torch.set_num_threads(max(1, int(threads)))
+        if not input_name:
+            input_name = node_name[:-len('_encoder')] if node_name.endswith('_encoder') else node_name
         try:
             ckpt = Checkpoint.load(checkpoint or None)
-            self.encoder, has_weights = ckpt.build_encoder(modality, encoder_name or None)
-        except (CheckpointError, PluginError) as exc:
+            spec_in = ckpt.input(input_name)
+            self.encoder, has_weights = ckpt.build_encoder(input_name, encoder_name or None)
+        except (CheckpointError, PluginError, InputSpecError) as exc:
             raise StartupError(str(exc)) from exc
-        self.encoder_name = encoder_name or ckpt.encoders[modality]['name']
+        self.encoder_name = encoder_name or spec_in.encoder
+        modality = spec_in.sensor_type
         if self.encoder.modality != modality:
-            raise StartupError(f"encoder '{self.encoder_name}' is for modality '{self.encoder.modality}', "
-                               f"not '{modality}'")
+            raise StartupError(f"encoder '{self.encoder_name}' is for sensor type '{self.encoder.modality}', "
+                               f"input '{input_name}' is a {modality}")
         if not has_weights:
             self.get_logger().warning(f"checkpoint has no weights for encoder '{self.encoder_name}': "
                                       'using the plugin\'s own initialization')
+        self.input_name = input_name
         self.modality = modality
         spec = self.encoder.input_spec
         types = [t for t in spec.message_types if t in INPUT_TYPES]
@@ -105,18 +111,19 @@ class EncoderNode(Node):
             raise StartupError(f"input_reliability must be 'best_effort' or 'reliable', got '{reliability}'")
         if sensor_rate < 0:
             raise StartupError(f'sensor_rate_hz must be >= 0, got {sensor_rate}')
-        rate = float(sensor_rate) or spec.expected_rate_hz
-        self.windower = StreamWindower(modality, ckpt.window, rate,
+        rate = float(sensor_rate) or spec_in.rate_hz or spec.expected_rate_hz
+        self.windower = StreamWindower(input_name, ckpt.window, rate,
                                        sample_rate=rate if modality == 'audio' else None,
                                        max_chunks=int(max_chunks))
+        depth = int(depth) or QUEUE_DEPTH.get(modality, 10)
 
         self.drops = DropCounter()
         self.input_rate = RateMeter()
         self.feature_rate = RateMeter()
         self.encode_ms = LatencyWindow()
         self.latency_ms = LatencyWindow()
-        self.input_topic = input_topic or DEFAULT_INPUT_TOPICS.get(modality, f'{modality}/data')
-        self.feature_topic = feature_topic or f'features/{modality}'
+        self.input_topic = input_topic or spec_in.graph_topic(transport == 'compressed')
+        self.feature_topic = feature_topic or f'features/{input_name}'
         self.publisher = self.create_publisher(FeatureVector, self.feature_topic, RESULT_QOS)
         self.diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', DIAGNOSTICS_QOS)
         # The sensor callback and the diagnostics timer run in separate groups, so reporting
@@ -127,7 +134,7 @@ class EncoderNode(Node):
         handle = getattr(self.subscription, 'handle', None)
         self._input_handle = handle if hasattr(handle, 'take_message') else None   # for drain_batch
         self.create_timer(period, self._publish_diagnostics, callback_group=MutuallyExclusiveCallbackGroup())
-        self.get_logger().info(f"{modality} encoder '{self.encoder_name}' ready: {self.input_topic} "
+        self.get_logger().info(f"{input_name} ({modality}) encoder '{self.encoder_name}' ready: {self.input_topic} "
                                f'({types[0]}) -> {self.feature_topic}, windows {ckpt.window.length}s '
                                f'every {ckpt.window.hop}s')
 
@@ -163,7 +170,7 @@ class EncoderNode(Node):
             stamps, samples = self._convert(msg)
         except conv.InputError as exc:
             self.drops.add(exc.cause)
-            self.get_logger().warning(f'dropped {self.modality} input: {exc}', throttle_duration_sec=5.0)
+            self.get_logger().warning(f'dropped {self.input_name} input: {exc}', throttle_duration_sec=5.0)
             return
         self.input_rate.tick(time.monotonic())
         for window in self.windower.push(stamps, samples):
@@ -172,12 +179,12 @@ class EncoderNode(Node):
                 feature = self.encoder.encode(window)
             except Exception as exc:  # noqa: BLE001 - a bad window must not stop the node
                 self.drops.add('encode_error')
-                self.get_logger().warning(f'{self.modality} window ending {window.end:.3f} not encoded: '
+                self.get_logger().warning(f'{self.input_name} window ending {window.end:.3f} not encoded: '
                                           f'{type(exc).__name__}: {exc}', throttle_duration_sec=5.0)
                 continue
             encode_ms = (time.perf_counter() - start) * 1e3
             self.publisher.publish(conv.feature_to_msg(
-                feature, self.modality, self.encoder_name, window.start, window.end, window.newest_stamp,
+                feature, self.input_name, self.encoder_name, window.start, window.end, window.newest_stamp,
                 len(window.stamps), encode_ms, msg.header.frame_id))
             self.encode_ms.add(encode_ms)
             self.latency_ms.add((self._now() - window.newest_stamp) * 1e3)
@@ -202,14 +209,14 @@ class EncoderNode(Node):
         level, text = diag.freshness(self.input_rate.count, age, self.stale_timeout)
         name = self.get_name()
         statuses = [
-            diag.status(f'{name}: {self.input_topic} topic status', self.modality, level, text, {
+            diag.status(f'{name}: {self.input_topic} topic status', self.input_name, level, text, {
                 'Events since startup': self.input_rate.count, 'Actual frequency (Hz)': self.input_rate.rate(now),
                 'Age of last message (s)': age,
                 'Latest timestamp delay (s)': self._now() - newest if newest is not None else float('inf'),
                 'Dropped total': sum(drops.values()),
                 **{f'Dropped ({k})': v for k, v in sorted(drops.items())},
                 'Clock jumps (buffer reset)': self.windower.stats.time_jumps}),
-            diag.status(f'{name}: encoder', self.modality, diag.OK if self.feature_rate.count else level,
+            diag.status(f'{name}: encoder', self.input_name, diag.OK if self.feature_rate.count else level,
                         f'{self.feature_rate.count} windows encoded', {
                             'Encoder': self.encoder_name, 'Windows': self.feature_rate.count,
                             'Feature frequency (Hz)': self.feature_rate.rate(now),

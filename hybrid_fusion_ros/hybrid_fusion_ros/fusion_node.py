@@ -46,9 +46,9 @@ from .node_common import StartupError, declare_executor_parameter, describe, run
 from .qos import DIAGNOSTICS_QOS, RESULT_QOS
 
 FUSION_MODES = ('early', 'late', 'async')
-NON_NEGATIVE = ('slop', 'reset_after', 'jump_threshold', 'stale_timeout', 'stale_error_timeout',
+NON_NEGATIVE = ('reset_after', 'jump_threshold', 'stale_timeout', 'stale_error_timeout',
                 'latency_warn_ms', 'latency_error_ms')
-POSITIVE = ('fusion_rate_hz', 'max_age')
+POSITIVE = ('slop', 'fusion_rate_hz', 'max_age')
 
 
 def declare_fusion_parameters(node: Node) -> None:
@@ -99,7 +99,7 @@ class FusionPipeline:
         torch.set_num_threads(max(1, int(get('torch_threads'))))
         self.fusion_mode = get('fusion_mode')
         self.fusion_rate_hz = float(get('fusion_rate_hz'))
-        for name in (*NON_NEGATIVE, 'max_age'):
+        for name in (*NON_NEGATIVE, 'slop', 'max_age'):
             setattr(self, name, float(get(name)))
         try:
             ckpt = Checkpoint.load(get('checkpoint') or None)

@@ -1,25 +1,36 @@
-"""The classifier's node graph, described once and used by both ``launch/classifier.launch.py``
-(``ros2 launch`` on a ROS machine) and ``hybrid-fusion launch`` (machines without it)."""
+"""The classifier's node graph, described once and used by ``launch/classifier.launch.py``
+(``ros2 launch`` on a ROS machine), ``hybrid-fusion launch``, the demo and eval.
+
+The graph follows the checkpoint in use: one encoder node per input of the model, named
+``<input>_encoder``, and the fusion node. The checkpoint is the one the YAML parameter file
+names (``checkpoint`` under ``/**`` or under a node's block), else the packaged default.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Tuple
+from typing import Any, Dict, Optional, Sequence, Tuple
+
+FUSION_NODE = 'fusion_node'
 
 
 @dataclass(frozen=True)
 class NodeSpec:
-    name: str          # node name; also its section in the YAML parameter file
+    name: str          # node name; also its block in the YAML parameter file
     executable: str    # console script, as `ros2 run hybrid_fusion_ros <executable>`
     module: str        # python -m <module> starts the same node
+    parameters: Tuple[Tuple[str, str], ...] = ()   # set on the command line, e.g. the input's name
 
 
-CLASSIFIER_GRAPH: Tuple[NodeSpec, ...] = (
-    NodeSpec('camera_encoder', 'encoder_node', 'hybrid_fusion_ros.encoder_node'),
-    NodeSpec('imu_encoder', 'encoder_node', 'hybrid_fusion_ros.encoder_node'),
-    NodeSpec('audio_encoder', 'encoder_node', 'hybrid_fusion_ros.encoder_node'),
-    NodeSpec('fusion_node', 'fusion_node', 'hybrid_fusion_ros.fusion_node'),
-)
+def classifier_graph(input_names: Sequence[str]) -> Tuple[NodeSpec, ...]:
+    """One encoder node per input, then the fusion node."""
+    encoders = tuple(NodeSpec(f'{name}_encoder', 'encoder_node', 'hybrid_fusion_ros.encoder_node',
+                              (('input', name),)) for name in input_names)
+    return encoders + (NodeSpec(FUSION_NODE, 'fusion_node', 'hybrid_fusion_ros.fusion_node'),)
+
+
+# The packaged checkpoint's graph: camera, IMU and audio encoders and the fusion node.
+CLASSIFIER_GRAPH: Tuple[NodeSpec, ...] = classifier_graph(('camera', 'imu', 'audio'))
 
 
 def default_config_path() -> Path:
@@ -32,3 +43,33 @@ def default_config_path() -> Path:
     except (ImportError, LookupError):
         pass
     return Path(__file__).resolve().parent.parent / 'config' / 'classifier.yaml'
+
+
+def node_parameters(config: Dict[str, Any], node: str) -> Dict[str, Any]:
+    """The parameters a YAML parameter file gives ``node`` (in any namespace), as rclpy applies
+    them: ``/**`` first, then wildcard-namespace blocks, then the node's plain block."""
+    out: Dict[str, Any] = {}
+    for key in ('/**', f'/**/{node}', node, f'/{node}'):
+        block = config.get(key)
+        if isinstance(block, dict):
+            out.update(block.get('ros__parameters') or {})
+    return out
+
+
+def load_config(path: Path | str) -> Dict[str, Any]:
+    import yaml
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f'parameter file {path}: no such file')
+    return yaml.safe_load(path.read_text()) or {}
+
+
+def config_checkpoint(path: Path | str) -> Optional[str]:
+    """The checkpoint a parameter file names for the fusion node ('' and unset: None)."""
+    return node_parameters(load_config(path), FUSION_NODE).get('checkpoint') or None
+
+
+def graph_for_checkpoint(checkpoint: Optional[str]) -> Tuple[NodeSpec, ...]:
+    """The graph that runs ``checkpoint`` (None: the packaged one)."""
+    from .core.checkpoint import Checkpoint
+    return classifier_graph(Checkpoint.load(checkpoint).modalities)

@@ -11,15 +11,26 @@ import time
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence
 
-from .graph import CLASSIFIER_GRAPH, NodeSpec
+from .graph import NodeSpec, config_checkpoint, graph_for_checkpoint
 
 
-def node_command(spec: NodeSpec, config: Path, overrides: Dict[str, str]) -> List[str]:
-    cmd = [sys.executable, '-m', spec.module, '--ros-args', '-r', f'__node:={spec.name}',
-           '--params-file', str(config)]
-    for key, value in overrides.items():
-        cmd += ['-p', f'{key}:={value}']
-    return cmd
+def overrides_file(spec: NodeSpec, overrides: Dict[str, str], folder: Path) -> Path:
+    """The node's command-line parameters as a parameter file of their own, keyed like the
+    node's block in the YAML (``/**/<node>``). rcl merges parameter sources by key, in the order
+    each key first appears: a ``-p`` value lands in the ``/**`` entry, which a YAML that opens with
+    a ``/**`` block puts *before* its ``/**/<node>`` blocks, so the YAML would win over ``-p``.
+    The same key in a later file always wins."""
+    import yaml
+    values = {k: yaml.safe_load(v) if isinstance(v, str) else v   # typed as rcl types -p values
+              for k, v in {**dict(spec.parameters), **overrides}.items()}
+    path = folder / f'{spec.name}.overrides.yaml'
+    path.write_text(yaml.safe_dump({f'/**/{spec.name}': {'ros__parameters': values}}))
+    return path
+
+
+def node_command(spec: NodeSpec, config: Path, overrides: Dict[str, str], folder: Path) -> List[str]:
+    return [sys.executable, '-m', spec.module, '--ros-args', '-r', f'__node:={spec.name}',
+            '--params-file', str(config), '--params-file', str(overrides_file(spec, overrides, folder))]
 
 
 class GraphStartError(RuntimeError):
@@ -30,15 +41,18 @@ class GraphProcess:
     """The running graph: ``start``, ``alive``, ``stop`` (SIGINT, then SIGTERM)."""
 
     def __init__(self, config: Path, overrides: Optional[Dict[str, str]] = None,
-                 graph: Sequence[NodeSpec] = CLASSIFIER_GRAPH, quiet: bool = False,
+                 graph: Optional[Sequence[NodeSpec]] = None, quiet: bool = False,
                  node_overrides: Optional[Dict[str, Dict[str, str]]] = None) -> None:
         """``overrides`` apply to every node (e.g. use_sim_time), ``node_overrides`` to one
-        node by name (e.g. ``{'fusion_node': {'fusion_mode': 'late'}}``)."""
+        node by name (e.g. ``{'fusion_node': {'fusion_mode': 'late'}}``). ``graph`` defaults to
+        the graph of the checkpoint the parameter file names."""
         if not Path(config).is_file():
             raise FileNotFoundError(f'parameter file {config}: no such file')
         self.config = Path(config)
         self.overrides = dict(overrides or {})
         self.node_overrides = dict(node_overrides or {})
+        if graph is None:
+            graph = graph_for_checkpoint(config_checkpoint(config))
         unknown = sorted(set(self.node_overrides) - {spec.name for spec in graph})
         if unknown:
             raise ValueError(f'overrides for unknown node(s) {unknown}; the graph has {[s.name for s in graph]}')
@@ -47,11 +61,14 @@ class GraphProcess:
         self.processes: Dict[str, subprocess.Popen] = {}
 
     def start(self) -> None:
+        import tempfile
         env = dict(os.environ, PYTHONUNBUFFERED='1')
         out = subprocess.DEVNULL if self.quiet else None
+        self._folder = tempfile.TemporaryDirectory(prefix='hybrid_fusion_graph_')
         for spec in self.graph:
             self.processes[spec.name] = subprocess.Popen(
-                node_command(spec, self.config, {**self.overrides, **self.node_overrides.get(spec.name, {})}),
+                node_command(spec, self.config, {**self.overrides, **self.node_overrides.get(spec.name, {})},
+                             Path(self._folder.name)),
                 env=env, stdout=out,
                 stderr=subprocess.STDOUT if self.quiet else None)
 
@@ -80,6 +97,9 @@ class GraphProcess:
             except subprocess.TimeoutExpired:
                 p.terminate()
                 p.wait(timeout=5)
+        folder = getattr(self, '_folder', None)
+        if folder is not None:
+            folder.cleanup()
 
     def __enter__(self) -> 'GraphProcess':
         self.start()

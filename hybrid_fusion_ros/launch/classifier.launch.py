@@ -1,31 +1,43 @@
-"""Start the camera, IMU and audio encoders and the fusion node with config/classifier.yaml.
+"""Start one encoder node per input of the checkpoint and the fusion node, with
+config/classifier.yaml.
 
-    ros2 launch hybrid_fusion_ros classifier.launch.py [config:=/path/to.yaml] [use_sim_time:=true]
+    ros2 launch hybrid_fusion_ros classifier.launch.py [config:=/path/to.yaml] \\
+        [checkpoint:=/path/to/model.pt] [use_sim_time:=true]
 
-Machines without `ros2 launch` start the same graph with `hybrid-fusion launch`.
+The checkpoint (the launch argument, else the YAML's ``checkpoint``, else the packaged one)
+decides which encoder nodes start: ``<input>_encoder`` for each of its inputs. Machines
+without `ros2 launch` start the same graph with `hybrid-fusion launch`.
 """
 from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument
+from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
-from hybrid_fusion_ros.graph import CLASSIFIER_GRAPH, default_config_path
+from hybrid_fusion_ros.graph import config_checkpoint, default_config_path, graph_for_checkpoint
+
+
+def _nodes(context, *args, **kwargs):
+    config = LaunchConfiguration('config').perform(context)
+    checkpoint = LaunchConfiguration('checkpoint').perform(context) or config_checkpoint(config)
+    use_sim_time = LaunchConfiguration('use_sim_time').perform(context).lower() in ('true', '1')
+    log_level = LaunchConfiguration('log_level').perform(context)
+    common = {'use_sim_time': use_sim_time}
+    if checkpoint:
+        common['checkpoint'] = checkpoint
+    return [Node(package='hybrid_fusion_ros', executable=spec.executable, name=spec.name, output='screen',
+                 parameters=[config, common, dict(spec.parameters)],
+                 arguments=['--ros-args', '--log-level', log_level])
+            for spec in graph_for_checkpoint(checkpoint)]
 
 
 def generate_launch_description() -> LaunchDescription:
-    config = LaunchConfiguration('config')
-    use_sim_time = LaunchConfiguration('use_sim_time')
-    log_level = LaunchConfiguration('log_level')
-    actions = [
+    return LaunchDescription([
         DeclareLaunchArgument('config', default_value=str(default_config_path()),
                               description='YAML parameter file'),
+        DeclareLaunchArgument('checkpoint', default_value='',
+                              description="checkpoint for every node; empty: the YAML's, else the packaged one"),
         DeclareLaunchArgument('use_sim_time', default_value='false',
                               description='use /clock (e.g. from ros2 bag play --clock)'),
         DeclareLaunchArgument('log_level', default_value='info'),
-    ]
-    for spec in CLASSIFIER_GRAPH:
-        actions.append(Node(
-            package='hybrid_fusion_ros', executable=spec.executable, name=spec.name, output='screen',
-            parameters=[config, {'use_sim_time': use_sim_time}],
-            arguments=['--ros-args', '--log-level', log_level]))
-    return LaunchDescription(actions)
+        OpaqueFunction(function=_nodes),
+    ])

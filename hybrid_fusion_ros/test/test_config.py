@@ -1,21 +1,22 @@
 """config/classifier.yaml and the graph description agree with the nodes."""
 from pathlib import Path
 
-import yaml
+import pytest
 
 from hybrid_fusion_ros.encoder_node import EncoderNode
 from hybrid_fusion_ros.fusion_node import FusionNode
-from hybrid_fusion_ros.graph import CLASSIFIER_GRAPH, default_config_path
+from hybrid_fusion_ros.graph import (CLASSIFIER_GRAPH, classifier_graph, config_checkpoint, default_config_path,
+                                     graph_for_checkpoint, load_config, node_parameters)
 from hybrid_fusion_ros.launcher import node_command
 
 NODE_CLASSES = {'encoder_node': EncoderNode, 'fusion_node': FusionNode}
 
 
 def test_every_yaml_parameter_is_declared_by_its_node(ros):
-    config = yaml.safe_load(default_config_path().read_text())
-    assert set(config) == {spec.name for spec in CLASSIFIER_GRAPH}
+    config = load_config(default_config_path())
+    assert set(config) == {'/**'} | {f'/**/{spec.name}' for spec in CLASSIFIER_GRAPH}
     for spec in CLASSIFIER_GRAPH:
-        params = config[spec.name]['ros__parameters']
+        params = node_parameters(config, spec.name)
         node = NODE_CLASSES[spec.executable](spec.name, **ros.kwargs(**params))
         try:
             undeclared = [k for k in params if not node.has_parameter(k)]
@@ -26,14 +27,64 @@ def test_every_yaml_parameter_is_declared_by_its_node(ros):
             node.destroy_node()
 
 
-def test_launcher_starts_the_nodes_as_ros2_launch_would():
-    cmd = node_command(CLASSIFIER_GRAPH[0], Path('/x/classifier.yaml'), {'use_sim_time': 'true'})
+@pytest.mark.parametrize('namespace', ['/', '/robot1', '/fleet/robot2'])
+def test_the_yaml_loaded_as_a_params_file_reaches_nodes_in_any_namespace(namespace):
+    """rclpy applies a parameter file's blocks by the node's full name: '/**/<node>' keys reach a
+    node pushed into a namespace, bare '<node>' keys would not."""
+    import rclpy
+    context = rclpy.Context()
+    rclpy.init(context=context, args=['--ros-args', '--params-file', str(default_config_path())])
+    try:
+        camera = EncoderNode('camera_encoder', namespace=namespace, context=context)
+        fusion = FusionNode('fusion_node', namespace=namespace, context=context)
+        try:
+            assert camera.get_parameter('input_topic').value == 'camera/image_raw'
+            assert camera.get_parameter('input_queue_depth').value == 5
+            assert camera.modality == 'camera' and camera.input_name == 'camera'
+            assert fusion.get_parameter('latency_error_ms').value == 1000.0
+        finally:
+            camera.destroy_node()
+            fusion.destroy_node()
+    finally:
+        context.try_shutdown()
+
+
+def test_the_graph_follows_the_checkpoint():
+    assert [s.name for s in graph_for_checkpoint(None)] == [
+        'camera_encoder', 'imu_encoder', 'audio_encoder', 'fusion_node']
+    graph = classifier_graph(['front_depth', 'wrist_imu'])
+    assert [s.name for s in graph] == ['front_depth_encoder', 'wrist_imu_encoder', 'fusion_node']
+    assert dict(graph[1].parameters) == {'input': 'wrist_imu'}
+    assert config_checkpoint(default_config_path()) is None   # "": the packaged one
+
+
+def test_launcher_starts_the_nodes_as_ros2_launch_would(tmp_path):
+    cmd = node_command(CLASSIFIER_GRAPH[0], Path('/x/classifier.yaml'), {'use_sim_time': 'true'}, tmp_path)
     assert cmd[1:3] == ['-m', 'hybrid_fusion_ros.encoder_node']
     assert cmd[3:] == ['--ros-args', '-r', '__node:=camera_encoder', '--params-file', '/x/classifier.yaml',
-                       '-p', 'use_sim_time:=true']
+                       '--params-file', str(tmp_path / 'camera_encoder.overrides.yaml')]
+    assert load_config(cmd[-1]) == {'/**/camera_encoder': {'ros__parameters': {'input': 'camera', 'use_sim_time': True}}}
+
+
+def test_launcher_overrides_beat_the_yaml_in_any_namespace(tmp_path):
+    """Eval raises encoder queues to 2000 over the YAML's 5: the override must win (as a plain -p
+    would not, behind the YAML's /** block)."""
+    import rclpy
+    override = node_command(CLASSIFIER_GRAPH[0], default_config_path(), {'input_queue_depth': '2000'}, tmp_path)
+    context = rclpy.Context()
+    rclpy.init(context=context, args=override[override.index('--ros-args'):])
+    try:
+        node = EncoderNode('camera_encoder', namespace='/robot1', context=context)
+        try:
+            assert node.get_parameter('input_queue_depth').value == 2000
+            assert node.get_parameter('input').value == 'camera'
+        finally:
+            node.destroy_node()
+    finally:
+        context.try_shutdown()
 
 
 def test_launch_file_uses_the_same_graph():
     source = (Path(__file__).resolve().parents[1] / 'launch' / 'classifier.launch.py').read_text()
     compile(source, 'classifier.launch.py', 'exec')
-    assert 'CLASSIFIER_GRAPH' in source and 'default_config_path' in source
+    assert 'graph_for_checkpoint' in source and 'default_config_path' in source

@@ -358,3 +358,25 @@ def test_imu_errors(msg, cause, match):
 def test_row_to_imu_rejects_other_lengths(row):
     with pytest.raises(ValueError, match=f'3 or 6 values, not {len(row)}'):
         conv.row_to_imu(row, STAMP)
+
+
+@pytest.mark.parametrize('row, frame_id', [
+    ([0.1, -9.8, 0.3, 0.01, 0.02, -0.03], 'imu'),
+    ([0.1, -9.8, 0.3, float('nan'), float('nan'), float('nan')], 'wrist'),      # no gyroscope
+    ([0.1, -9.8, 0.3, 0.01, 0.02, -0.03], 'a_frame_id_of_odd_length'),         # other alignment
+    ([0.1, float('nan'), 0.3, 0.0, 0.0, 0.0], 'x'),                             # non-finite
+])
+def test_imu_bytes_are_read_in_place_exactly_as_the_message(row, frame_id):
+    from rclpy.serialization import serialize_message
+    msg = conv.row_to_imu(row, conv.sec_to_stamp(1_700_000_123.456789), frame_id)
+    data = serialize_message(msg)
+    try:
+        expected = conv.imu_to_row(msg)
+    except conv.InputError as exc:
+        with pytest.raises(conv.InputError) as err:
+            conv.imu_cdr_to_row(data)
+        assert err.value.cause == exc.cause
+        return
+    stamp, got = conv.imu_cdr_to_row(data)
+    assert stamp == conv.stamp_to_sec(msg.header.stamp)
+    np.testing.assert_array_equal(got, expected)

@@ -20,7 +20,7 @@ T0 = 500.0
 
 def start(ros, modality, **params):
     params.setdefault('input_queue_depth', 1000)
-    node = ros.add(EncoderNode(f'{modality}_encoder', **ros.kwargs(modality=modality, **params)))
+    node = ros.add(EncoderNode(f'{modality}_encoder', **ros.kwargs(**params)))
     helper = ros.node(f'{modality}_feeder')
     features = []
     helper.create_subscription(FeatureVector, f'features/{modality}', features.append, RESULT_QOS)
@@ -90,7 +90,7 @@ def test_audio_encoder_node(ros):
 
 def _bad_image():
     msg = conv.rgb_to_image(np.zeros((8, 8, 3), np.uint8), conv.sec_to_stamp(T0))
-    msg.encoding = '32FC1'
+    msg.encoding = 'bayer_rggb8'
     return msg
 
 
@@ -122,20 +122,21 @@ def test_bad_input_is_counted_and_the_node_keeps_running(ros, modality, msg_type
 @pytest.mark.parametrize('params, match', [
     ({'checkpoint': '/nonexistent/model.pt'}, r'/nonexistent/model.pt: no such file'),
     ({'encoder': 'no_such_encoder'}, r"unknown encoder 'no_such_encoder'.*available: audio_logmel_cnn, camera_cnn, imu_cnn1d"),
-    ({'encoder': 'camera_cnn'}, r"encoder 'camera_cnn' is for modality 'camera', not 'imu'"),
+    ({'encoder': 'camera_cnn'}, r"encoder 'camera_cnn' is for sensor type 'camera', input 'imu' is a imu"),
+    ({'input': 'wrist_imu'}, r"no input 'wrist_imu' \(it has \['camera', 'imu', 'audio'\]\)"),
 ])
 def test_startup_errors_name_the_problem(ros, params, match):
     with pytest.raises(StartupError, match=match):
-        EncoderNode('imu_encoder', **ros.kwargs(modality='imu', **params))
+        EncoderNode('imu_encoder', **ros.kwargs(**params))
 
 
 def test_corrupt_checkpoint_is_a_startup_error(ros, tmp_path):
     bad = tmp_path / 'corrupt.pt'
     bad.write_bytes(b'\x80\x04 not a zip file')
     with pytest.raises(StartupError, match='corrupt.pt: cannot be read'):
-        EncoderNode('imu_encoder', **ros.kwargs(modality='imu', checkpoint=str(bad)))
+        EncoderNode('imu_encoder', **ros.kwargs(checkpoint=str(bad)))
     half = tmp_path / 'truncated.pt'
     data = default_checkpoint_path().read_bytes()
     half.write_bytes(data[: len(data) // 2])
     with pytest.raises(StartupError, match='truncated.pt: cannot be read'):
-        EncoderNode('imu_encoder', **ros.kwargs(modality='imu', checkpoint=str(half)))
+        EncoderNode('imu_encoder', **ros.kwargs(checkpoint=str(half)))

@@ -141,7 +141,7 @@ def test_bad_inputs_are_clear_errors_and_write_no_report(reference, tmp_path):
         ((empty,), 'contains no messages'),
         ((garbage,), 'cannot be opened'),
         ((tmp_path / 'missing',), 'no such file'),
-        ((bag, '--map', '/activity_ground_truth:=imu'), 'the imu encoder reads sensor_msgs/msg/Imu'),
+        ((bag, '--map', '/activity_ground_truth:=imu'), "input 'imu' (imu) reads sensor_msgs/msg/Imu"),
         ((bag, '--map', '/nope:=imu'), 'has no topic /nope'),
         ((bag, '--truth', bad_csv), 'interval 1 needs numeric start and end'),
     ]

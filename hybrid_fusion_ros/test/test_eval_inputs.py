@@ -6,7 +6,8 @@ import re
 import pytest
 
 from hybrid_fusion_ros.bag import BagError
-from hybrid_fusion_ros.evaluation.inputs import plan_inputs
+from hybrid_fusion_ros.core.inputs import ModelInput
+from hybrid_fusion_ros.evaluation.inputs import inputs_from_map, plan_inputs
 from hybrid_fusion_ros.evaluation.report import WindowOutcome, score, write_report
 from hybrid_fusion_ros.evaluation.truth import GroundTruth, GroundTruthError, Interval, write_sidecar
 
@@ -14,6 +15,8 @@ START = 1_700_000_000.0
 TOPICS = {'/cam': ('sensor_msgs/msg/CompressedImage', 30), '/imu/data': ('sensor_msgs/msg/Imu', 400),
           '/mic': ('hybrid_fusion_msgs/msg/AudioChunk', 40), '/labels': ('std_msgs/msg/String', 4),
           '/tf': ('tf2_msgs/msg/TFMessage', 10)}
+DEFAULT = [ModelInput('camera', 'camera'), ModelInput('imu', 'imu'), ModelInput('audio', 'audio')]
+IMU_ONLY = [ModelInput('imu', 'imu')]
 
 
 def test_sidecar_csv_and_json_relative_and_absolute_times(tmp_path):
@@ -49,7 +52,7 @@ def test_label_stream_becomes_intervals():
 
 
 def test_plan_uses_maps_types_and_the_default_names():
-    plan = plan_inputs(TOPICS, ['camera', 'imu', 'audio'],
+    plan = plan_inputs(TOPICS, DEFAULT,
                        {'/cam': 'camera', '/mic': '/audio/chunk', '/labels': 'ground_truth'})
     assert plan.inputs['camera'] == ('/cam', 'sensor_msgs/msg/CompressedImage', '/camera/image_raw/compressed')
     assert plan.inputs['imu'] == ('/imu/data', 'sensor_msgs/msg/Imu', '/imu/data')   # found by its name
@@ -59,17 +62,42 @@ def test_plan_uses_maps_types_and_the_default_names():
 
 def test_plan_errors_list_topics_and_fitting_maps():
     with pytest.raises(BagError) as err:
-        plan_inputs(TOPICS, ['camera', 'imu', 'audio'], {}, 'run7')
+        plan_inputs(TOPICS, DEFAULT, {}, 'run7')
     text = str(err.value)
     assert 'run7 lacks the input(s) camera, audio' in text
     assert re.search(r'/tf +tf2_msgs/msg/TFMessage  \(10 messages\)', text)
     assert '--map /cam:=camera' in text and '--map /mic:=audio' in text
-    with pytest.raises(BagError, match="'lidar' is not one of camera, imu, audio"):
-        plan_inputs(TOPICS, ['imu'], {'/tf': 'lidar'})
+    with pytest.raises(BagError, match="'lidar' is not an input of the model"):
+        plan_inputs(TOPICS, IMU_ONLY, {'/tf': 'lidar'})
     with pytest.raises(BagError, match='imu is mapped twice'):
-        plan_inputs(TOPICS, ['imu'], {'/tf': 'imu', '/imu/data': 'imu'})
+        plan_inputs(TOPICS, IMU_ONLY, {'/tf': 'imu', '/imu/data': 'imu'})
     with pytest.raises(BagError, match='ground truth /tf is tf2_msgs/msg/TFMessage'):
-        plan_inputs(TOPICS, ['imu'], {'/tf': 'ground_truth'})
+        plan_inputs(TOPICS, IMU_ONLY, {'/tf': 'ground_truth'})
+
+
+ROBOT = {'/robot/front/depth': ('sensor_msgs/msg/Image', 300), '/robot/wrist': ('sensor_msgs/msg/Imu', 3000),
+         '/robot/thigh': ('sensor_msgs/msg/Imu', 3000), '/robot/gps': ('sensor_msgs/msg/NavSatFix', 30)}
+
+
+def test_named_inputs_are_declared_by_maps_and_found_again_by_their_training_topic():
+    inputs = inputs_from_map(ROBOT, {'/robot/front/depth': 'front_depth', '/robot/wrist': 'wrist_imu:imu',
+                                     '/robot/thigh': 'thigh_imu'})
+    assert [(i.name, i.sensor_type, i.encoder, i.topic) for i in inputs] == [
+        ('front_depth', 'camera', 'camera_cnn', '/robot/front/depth'),
+        ('wrist_imu', 'imu', 'imu_cnn1d', '/robot/wrist'), ('thigh_imu', 'imu', 'imu_cnn1d', '/robot/thigh')]
+    plan = plan_inputs(ROBOT, inputs)   # unmapped: each input's training topic
+    assert plan.inputs['thigh_imu'] == ('/robot/thigh', 'sensor_msgs/msg/Imu', '/thigh_imu/data')
+    assert plan.inputs['front_depth'][2] == '/front_depth/image_raw'
+    with pytest.raises(BagError, match="input 'wrist_imu' is of sensor type imu, not camera"):
+        plan_inputs(ROBOT, inputs, {'/robot/wrist': 'wrist_imu:camera'})
+    with pytest.raises(BagError, match='NavSatFix, which no sensor type reads'):
+        inputs_from_map(ROBOT, {'/robot/gps': 'gps'})
+    with pytest.raises(BagError, match='not usable as a ROS name'):
+        inputs_from_map(ROBOT, {'/robot/wrist': 'wrist-imu'})
+    with pytest.raises(BagError, match=r"input 'front_depth' \(camera\) reads sensor_msgs/msg/Image"):
+        plan_inputs({**ROBOT, '/robot/front/depth': ('sensor_msgs/msg/Imu', 3)}, inputs)
+    with pytest.raises(BagError, match='lacks the input.* thigh_imu'):
+        plan_inputs({k: v for k, v in ROBOT.items() if k != '/robot/thigh'}, inputs)
 
 
 def test_scoring_counts_coverage_and_keeps_unknown_truth_apart(tmp_path):

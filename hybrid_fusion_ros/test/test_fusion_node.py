@@ -155,7 +155,8 @@ def test_run_time_mode_and_rate_change(graph):
     ('fusion_mode', 'sideways', 'fusion_mode must be one of'),
     ('fusion_rate_hz', 0.0, 'fusion_rate_hz must be a number > 0'),
     ('max_age', -1.0, 'max_age must be a number > 0'),
-    ('slop', -0.1, 'slop must be a number >= 0'),
+    ('slop', -0.1, 'slop must be a number > 0'),
+    ('slop', 0.0, 'slop must be a number > 0'),  # message_filters never matches with slop 0
 ])
 def test_invalid_parameter_change_is_rejected_and_old_value_kept(graph, name, value, reason):
     before = graph.node.get_parameter(name).value

@@ -16,7 +16,7 @@ SENSORS = ('/camera/image_raw', '/imu/data', '/audio/chunk')
 @pytest.mark.parametrize('mode', ['early', 'late', 'async'])
 def test_replayed_bag_is_labelled_through_the_node_graph(ros, demo_bag, mode):
     for m in ('camera', 'imu', 'audio'):
-        ros.add(EncoderNode(f'{m}_encoder', **ros.kwargs(modality=m, input_queue_depth=100)))
+        ros.add(EncoderNode(f'{m}_encoder', **ros.kwargs(input_queue_depth=100)))
     fusion = ros.add(FusionNode('fusion_node', **ros.kwargs(fusion_mode=mode)))
     node = ros.node('replayer')
     ns = ros.namespace

@@ -67,7 +67,7 @@ def test_external_encoder_is_loaded_by_name(ros, tmp_path, monkeypatch):
     monkeypatch.syspath_prepend(str(tmp_path))
     assert 'mean_std_imu' in available_encoders()
 
-    node = ros.add(EncoderNode('imu_encoder', **ros.kwargs(modality='imu', encoder='mean_std_imu',
+    node = ros.add(EncoderNode('imu_encoder', **ros.kwargs(encoder='mean_std_imu',
                                                            input_queue_depth=500)))
     assert node.encoder_name == 'mean_std_imu'
     helper = ros.node('feeder')

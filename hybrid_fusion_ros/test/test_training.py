@@ -97,7 +97,7 @@ def test_unknown_strategy_is_refused():
 
 @pytest.mark.parametrize('encoders, match', [
     ({'lidar': 'lidar_cnn'}, "unknown encoder 'lidar_cnn'"),
-    ({'lidar': 'imu_cnn1d'}, "encoder 'imu_cnn1d' is for modality 'imu', not 'lidar'"),
+    ({'lidar': 'imu_cnn1d'}, "encoder 'imu_cnn1d' is for sensor type 'imu', not 'lidar'"),
     ({}, 'encoders is empty'),
 ])
 def test_unknown_modality_or_encoder_is_refused_before_training(encoders, match):

@@ -39,13 +39,12 @@ class DemoCommand(Command):
         parser.add_argument('--json', type=Path, help='also write the summary as JSON here')
 
     def run(self, args: argparse.Namespace) -> int:
-        import yaml
 
         from ..core.checkpoint import Checkpoint
         from ..demo_data import generate_bag
         from ..diagnostics import DiagnosticsCollector
         from ..evaluator import LabelEvaluator
-        from ..graph import default_config_path
+        from ..graph import FUSION_NODE, default_config_path, load_config, node_parameters
         from ..launcher import GraphProcess, GraphStartError
         from ..node_common import BackgroundSpin
         from ..replay import BagReplayer
@@ -62,7 +61,7 @@ class DemoCommand(Command):
                 generate_bag(tmp, args.seconds, args.seed)
                 tmp.rename(bag)
         config = args.config or default_config_path()
-        fusion_params = (yaml.safe_load(Path(config).read_text()) or {}).get('fusion_node', {}).get('ros__parameters', {})
+        fusion_params = node_parameters(load_config(config), FUSION_NODE)
         window = Checkpoint.load(fusion_params.get('checkpoint') or None).window
 
         from .replay import parse_map

@@ -16,12 +16,23 @@ class GenerateCommand(Command):
         parser.add_argument('--seed', type=int, default=7)
         parser.add_argument('--storage', choices=['mcap', 'sqlite3', 'ros1'],
                             help='rosbag2 MCAP or SQLite3 directory, or a ROS 1 .bag file (ros1)', default='mcap')
-        parser.add_argument('--compressed', action='store_true', help='camera as CompressedImage (JPEG)')
+        parser.add_argument('--compressed', action='store_true',
+                            help='camera as CompressedImage (JPEG; with --robot: compressedDepth)')
+        parser.add_argument('--robot', action='store_true',
+                            help='a robot\'s own sensor set instead: a depth camera (/front_depth/depth/image_raw, '
+                                 '10 fps) and two IMUs (/wrist_imu/imu, /thigh_imu/imu, 50 Hz), no microphone; '
+                                 'labels in <bag>.labels.csv next to the bag')
 
     def run(self, args: argparse.Namespace) -> int:
-        from ..demo_data import generate_bag
+        from ..demo_data import generate_bag, generate_robot_bag
         if args.output.exists():
             raise SystemExit(f'error: {args.output} exists; choose a new path')
+        if args.robot:
+            path = generate_robot_bag(args.output, args.seconds, args.seed, args.storage,
+                                      compressed=args.compressed)
+            print(f'wrote {path} and {path.name}.labels.csv ({args.seconds:.0f} s, seed {args.seed}; simulated '
+                  'depth camera + two IMUs)')
+            return 0
         path = generate_bag(args.output, args.seconds, args.seed, args.storage, args.compressed)
         print(f'wrote {path} ({args.seconds:.0f} s, seed {args.seed}, {args.storage}; simulated data)')
         return 0

@@ -9,17 +9,30 @@ from . import Command
 
 
 class LaunchCommand(Command):
-    help = 'start the encoder and fusion nodes from config/classifier.yaml (as classifier.launch.py does)'
+    help = ('start one encoder node per input of the checkpoint and the fusion node from '
+            'config/classifier.yaml (as classifier.launch.py does)')
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument('--config', type=Path, help='YAML parameter file (default: the packaged one)')
+        parser.add_argument('--checkpoint', help="checkpoint for every node (default: the config's)")
         parser.add_argument('--use-sim-time', action='store_true')
 
     def run(self, args: argparse.Namespace) -> int:
-        from ..graph import default_config_path
+        from ..core.checkpoint import CheckpointError
+        from ..graph import config_checkpoint, default_config_path, graph_for_checkpoint
         from ..launcher import GraphProcess
+        config = args.config or default_config_path()
         overrides = {'use_sim_time': 'true'} if args.use_sim_time else {}
-        with GraphProcess(args.config or default_config_path(), overrides) as graph:
+        try:
+            checkpoint = args.checkpoint or config_checkpoint(config)
+            nodes = graph_for_checkpoint(checkpoint)
+        except (CheckpointError, FileNotFoundError) as exc:
+            raise SystemExit(f'error: {exc}')
+        if args.checkpoint:
+            overrides['checkpoint'] = args.checkpoint
+        print(f"starting {', '.join(n.name for n in nodes)} (checkpoint: {checkpoint or 'packaged default'})",
+              flush=True)
+        with GraphProcess(config, overrides, graph=nodes) as graph:
             try:
                 while not graph.exited():
                     time.sleep(0.5)

@@ -6,7 +6,11 @@ A checkpoint is a plain dict of tensors, strings and numbers (loadable with
 - ``format``: the checkpoint format version;
 - ``classes``: class names, in output order;
 - ``window``: window length, hop and min fill (seconds), which the encoder nodes must use;
-- ``encoders``: per modality, the encoder plugin name, its config and its weights;
+- ``encoders``: per input (a named sensor, see ``core.inputs``), the encoder plugin name, its
+  config (preprocessing and the normalization statistics learned in training included), its
+  weights, and the input's sensor ``type``, training ``topic`` and measured ``rate_hz``
+  (checkpoints written before inputs had names lack the last three: the type is then the
+  encoder plugin's modality);
 - ``fusion``: the primary fusion model's config and weights;
 - ``extra_fusion``: further fusion models over the same encoders, by strategy name (e.g. a
   ``late`` model for the fusion node's late mode);
@@ -23,6 +27,7 @@ import torch
 
 from .encoders import Encoder, create_encoder
 from .fusion import FusionConfig, FusionModel
+from .inputs import ModelInput
 from .windows import WindowSpec
 
 FORMAT_VERSION = 1
@@ -57,12 +62,19 @@ class Checkpoint:
     def from_models(cls, classes: List[str], window: WindowSpec, encoders: Dict[str, Encoder],
                     encoder_names: Dict[str, str], fusion: FusionModel,
                     metadata: Optional[Dict[str, Any]] = None,
-                    extra_fusion: Optional[Dict[str, FusionModel]] = None) -> 'Checkpoint':
+                    extra_fusion: Optional[Dict[str, FusionModel]] = None,
+                    inputs: Optional[Dict[str, ModelInput]] = None) -> 'Checkpoint':
+        """``encoders`` and ``encoder_names`` are keyed by input name; ``inputs`` (optional)
+        gives each input's type, training topic and measured rate."""
+        def entry(name: str, enc: Encoder) -> Dict[str, Any]:
+            spec = (inputs or {}).get(name)
+            return {'name': encoder_names[name], 'config': enc.config_dict(),
+                    'state_dict': {k: v.detach().clone() for k, v in enc.state_dict().items()},
+                    'type': spec.sensor_type if spec else enc.modality,
+                    'topic': spec.topic if spec else '', 'rate_hz': float(spec.rate_hz) if spec else 0.0}
         return cls(
             classes=list(classes), window=window,
-            encoders={m: {'name': encoder_names[m], 'config': enc.config_dict(),
-                          'state_dict': {k: v.detach().clone() for k, v in enc.state_dict().items()}}
-                      for m, enc in encoders.items()},
+            encoders={m: entry(m, enc) for m, enc in encoders.items()},
             fusion=fusion_entry(fusion), metadata=dict(metadata or {}),
             extra_fusion={k: fusion_entry(m) for k, m in (extra_fusion or {}).items()})
 
@@ -99,15 +111,35 @@ class Checkpoint:
 
     @property
     def modalities(self) -> List[str]:
+        """The fusion model's input names, in its order."""
         return list(self.fusion['config']['modalities'])
 
-    def build_encoder(self, modality: str, name: Optional[str] = None) -> tuple[Encoder, bool]:
-        """The encoder for ``modality``, in eval mode; returns ``(encoder, has_weights)``.
+    def input(self, name: str) -> ModelInput:
+        """The description of input ``name``."""
+        entry = self.encoders.get(name)
+        if entry is None:
+            raise CheckpointError(f"checkpoint {self.path}: no input '{name}' (it has {self.modalities})")
+        sensor_type = entry.get('type')
+        if not sensor_type:   # written before inputs had names: the plugin knows its modality
+            from .encoders import encoder_registry
+            try:
+                sensor_type = encoder_registry.load(entry['name']).modality
+            except Exception:  # noqa: BLE001 - a missing plugin is reported when it is built
+                sensor_type = name
+        return ModelInput(name, sensor_type, entry['name'], entry.get('topic', ''), float(entry.get('rate_hz', 0.0)))
+
+    @property
+    def inputs(self) -> List[ModelInput]:
+        """Every input of the model, in the fusion model's order."""
+        return [self.input(name) for name in self.modalities]
+
+    def build_encoder(self, input_name: str, name: Optional[str] = None) -> tuple[Encoder, bool]:
+        """The encoder of input ``input_name``, in eval mode; returns ``(encoder, has_weights)``.
 
         ``name`` picks a plugin other than the checkpoint's: it then starts from its own
         initialization unless the checkpoint holds weights for that same plugin.
         """
-        entry = self.encoders.get(modality)
+        entry = self.encoders.get(input_name)
         if entry is not None and (name is None or name == entry['name']):
             encoder = create_encoder(entry['name'], entry['config'])
             try:
@@ -117,7 +149,7 @@ class Checkpoint:
                                       f'do not fit it: {str(exc).splitlines()[0]}') from exc
             return encoder.eval(), True
         if name is None:
-            raise CheckpointError(f"checkpoint {self.path}: no encoder for modality '{modality}' "
+            raise CheckpointError(f"checkpoint {self.path}: no input '{input_name}' "
                                   f'(it has {sorted(self.encoders)})')
         return create_encoder(name).eval(), False
 

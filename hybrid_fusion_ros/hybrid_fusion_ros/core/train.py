@@ -18,14 +18,20 @@ from .metrics import classification_report
 from .simulation import CLASSES
 from .windows import WindowSpec
 
-DEFAULT_ENCODERS = {'camera': 'camera_cnn', 'imu': 'imu_cnn1d', 'audio': 'audio_logmel_cnn'}
+from .inputs import DEFAULT_ENCODERS, ModelInput
+
 SIMULATED_MODALITIES = ('camera', 'imu', 'audio')
 
 
 @dataclass
 class TrainConfig:
+    # Per input name, the encoder plugin; an input's sensor type is in input_types (default:
+    # its name, as for the simulated camera, imu and audio).
     encoders: Dict[str, str] = field(default_factory=lambda: dict(DEFAULT_ENCODERS))
-    encoder_configs: Dict[str, Dict[str, Any]] = field(default_factory=dict)  # per modality, plugin config
+    encoder_configs: Dict[str, Dict[str, Any]] = field(default_factory=dict)  # per input, plugin config
+    input_types: Dict[str, str] = field(default_factory=dict)
+    # Inputs whose encoders keep their initial (e.g. --from) weights: no gradient, BatchNorm frozen.
+    frozen_encoders: List[str] = field(default_factory=list)
     strategy: str = 'early'
     window_length: float = 1.0
     window_hop: float = 0.5
@@ -60,13 +66,18 @@ class TrainConfig:
         from .encoders import encoder_registry
         if not self.encoders:
             raise ValueError('encoders is empty: name at least one modality and its encoder')
-        for modality, name in self.encoders.items():
+        for input_name, name in self.encoders.items():
             try:
                 cls = encoder_registry.load(name)
             except PluginError as exc:
                 raise ValueError(str(exc)) from exc
-            if cls.modality != modality:
-                raise ValueError(f"encoder '{name}' is for modality '{cls.modality}', not '{modality}'")
+            sensor_type = self.input_types.get(input_name, input_name)
+            if cls.modality != sensor_type:
+                raise ValueError(f"encoder '{name}' is for sensor type '{cls.modality}', not '{sensor_type}' "
+                                 f"(input '{input_name}')")
+        unknown = sorted(set(self.frozen_encoders) - set(self.encoders))
+        if unknown:
+            raise ValueError(f'frozen_encoders names unknown input(s) {unknown}')
         if self.front_end not in ('cnn', 'linear'):
             raise ValueError(f"front_end must be 'cnn' or 'linear', got '{self.front_end}'")
         for strategy in [self.strategy, *self.extra_strategies]:  # validates the names
@@ -133,13 +144,13 @@ def random_rotations(n: int, max_deg: float, generator: torch.Generator) -> torc
 
 
 def augment_imu(x: torch.Tensor, max_deg: float, scale_jitter: float, generator: torch.Generator) -> torch.Tensor:
-    """``x``: ``(B, T, 6, L)`` preprocessed IMU windows; one rotation and scale per chunk."""
+    """``x``: ``(B, T, C, L)`` preprocessed IMU windows, C = 6 (acc, gyro) or 3 (acc only); one
+    rotation and scale per chunk."""
     b = x.shape[0]
     rot = random_rotations(b, max_deg, generator)[:, None]                     # (B, 1, 3, 3)
     scale = 1 + (torch.rand(b, 1, 1, 1, generator=generator) * 2 - 1) * scale_jitter
-    acc = rot @ x[:, :, 0:3]
-    gyro = rot @ x[:, :, 3:6]
-    return torch.cat([acc, gyro], dim=2) * scale
+    parts = [rot @ x[:, :, i:i + 3] for i in range(0, x.shape[2] - 2, 3)]
+    return torch.cat(parts, dim=2) * scale
 
 
 def _batch(sequences, items, seq_len, modalities):
@@ -178,46 +189,162 @@ def predict(model: ActivityModel, sequences: Sequence[SequenceData],
     return np.concatenate(preds) if preds else np.empty(0, dtype=np.int64)
 
 
+def _rank_seeds(seed: int, rank: int) -> Tuple[int, int]:
+    """Two seeds of one rank under DDP: IMU augmentation, and torch's global RNG (modality
+    dropout, ``nn.Dropout``). Derived from ``(seed, rank)`` by a SeedSequence, so ranks draw
+    independent noise (equal seeds would repeat one augmentation N times per step) and the
+    two purposes never share a stream."""
+    aug, glob = np.random.SeedSequence([seed, rank]).generate_state(2)
+    return int(aug), int(glob)
+
+
+def _rank_share(items: List[Tuple[int, int]], rank: int, world: int) -> List[Tuple[int, int]]:
+    """This rank's strided share ``items[rank::world]`` of the chunk list every rank drew
+    alike, padded by wrapping around to ``ceil(len / world)`` chunks on every rank: each DDP
+    step all-reduces gradients, so a rank with one step more would wait forever."""
+    if not items:
+        return []
+    per_rank = -(-len(items) // world)
+    padded = [items[i % len(items)] for i in range(per_rank * world)]
+    return padded[rank::world]
+
+
+def _average_batchnorm_stats(model: nn.Module, world: int) -> None:
+    """Average the BatchNorm running statistics over the ranks, in place.
+
+    DDP does not sync buffers before each forward, so each rank's statistics follow its own share
+    of the data; their mean stands for all of it, and every rank then validates (and keeps)
+    the same model. Modules in eval mode (frozen encoders) did not change and are left alone,
+    so their statistics stay bit-identical to what was loaded."""
+    import torch.distributed as dist
+    for module in model.modules():
+        if isinstance(module, nn.modules.batchnorm._BatchNorm) and module.training \
+                and module.running_mean is not None and module.running_var is not None:
+            for buf in (module.running_mean, module.running_var):
+                dist.all_reduce(buf, op=dist.ReduceOp.SUM)
+                buf.div_(world)
+
+
+def _no_forward_buffer_sync() -> Dict[str, bool]:
+    """DDP's option not to copy rank 0's buffers into every rank before each forward (the
+    start-up copy stays): ``forward_sync_buffers`` in newer PyTorch, where the older
+    ``broadcast_buffers`` is deprecated and warns."""
+    import inspect
+    params = inspect.signature(nn.parallel.DistributedDataParallel.__init__).parameters
+    name = 'forward_sync_buffers' if 'forward_sync_buffers' in params else 'broadcast_buffers'
+    return {name: False}
+
+
+def _agree(values: Sequence[float], op: str) -> List[float]:
+    """``values`` made equal on every rank: their mean (``op='mean'``) or rank 0's (``'src0'``)."""
+    import torch.distributed as dist
+    t = torch.tensor(list(values), dtype=torch.float64)
+    if op == 'mean':
+        dist.all_reduce(t, op=dist.ReduceOp.SUM)
+        t /= dist.get_world_size()
+    else:
+        dist.broadcast(t, src=0)
+    return t.tolist()
+
+
+def _steps_per_rank(steps: int, world: int) -> List[int]:
+    """Every rank's optimizer steps this epoch, gathered (the proof that each one trained)."""
+    import torch.distributed as dist
+    out = [torch.zeros(1, dtype=torch.int64) for _ in range(world)]
+    dist.all_gather(out, torch.tensor([steps], dtype=torch.int64))
+    return [int(t.item()) for t in out]
+
+
 def fit(model: ActivityModel, train_seqs: Sequence[SequenceData], val_seqs: Sequence[SequenceData],
-        config: TrainConfig, classes: Sequence[str], epochs: int, progress: bool, desc: str):
+        config: TrainConfig, classes: Sequence[str], epochs: int, progress: bool,
+        desc: str) -> Tuple[List[Dict[str, Any]], Dict[str, Any]]:
     """Train ``model`` in place (AdamW, warm-up + cosine, gradient clipping, modality dropout,
     class weights); keep the epoch with the best validation macro-F1, stop after
-    ``config.patience`` epochs without improvement. Returns (history, validation report)."""
+    ``config.patience`` epochs without improvement. Returns (history, validation report).
+
+    Under ``torchrun`` (a process group of N > 1 processes, see :mod:`.distributed`), e.g.
+
+        torchrun --nproc_per_node N -m hybrid_fusion_ros.cli train BAG... --map ... -o model.pt
+
+    the model is wrapped in ``DistributedDataParallel`` (gloo on CPU, NCCL for CUDA tensors):
+    every rank draws the same shuffled chunk list (same seed) and trains on its strided share,
+    ``config.batch_size`` chunks per step (the effective batch is N times larger, the
+    learning rate unchanged), with equal step counts on all ranks; augmentation and dropout
+    noise differ per rank. Every rank validates on the whole validation set with identical
+    weights, rank 0's macro-F1 decides for all, so early stopping and the best state agree.
+    In a single process none of this happens and training is exactly the single-process one."""
+    from . import distributed
+    if not distributed.is_distributed():
+        return _fit(model, train_seqs, val_seqs, config, classes, epochs, progress, desc, 0, 1)
+    rank, world = distributed.rank(), distributed.world_size()
+    # fork_rng gives the global RNG back as it was (equal on all ranks) when training ends, so
+    # what follows (e.g. the next head's initialization) stays the same on every rank.
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(_rank_seeds(config.seed, rank)[1])
+        return _fit(model, train_seqs, val_seqs, config, classes, epochs, progress, desc, rank, world)
+
+
+def _fit(model: ActivityModel, train_seqs: Sequence[SequenceData], val_seqs: Sequence[SequenceData],
+         config: TrainConfig, classes: Sequence[str], epochs: int, progress: bool, desc: str,
+         rank: int, world: int) -> Tuple[List[Dict[str, Any]], Dict[str, Any]]:
+    """The body of :func:`fit`; ``world > 1`` only inside an initialized process group."""
+    ddp = world > 1
     modalities = model.fusion.modalities
     # Class weights against imbalance: inverse frequency, normalized to mean 1.
     counts = np.bincount(np.concatenate([s.labels for s in train_seqs]), minlength=len(classes))
     weights = torch.tensor(counts.sum() / np.maximum(counts, 1) / len(classes), dtype=torch.float32)
     loss_fn = nn.CrossEntropyLoss(weight=weights)
-    opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    rng = np.random.default_rng(config.seed)
-    steps_per_epoch = math.ceil(len(_chunks(train_seqs, config.seq_len, rng)) / config.batch_size)
+    frozen_ids = {id(p) for m in config.frozen_encoders if m in model.encoders for p in model.encoders[m].parameters()}
+    for m in config.frozen_encoders:
+        if m in model.encoders:
+            model.encoders[m].requires_grad_(False)
+    opt = torch.optim.AdamW([p for p in model.parameters() if id(p) not in frozen_ids], lr=config.lr,
+                            weight_decay=config.weight_decay)
+    net: nn.Module = model
+    if ddp:
+        # After requires_grad_(False): DDP registers only parameters that need a gradient, so
+        # frozen encoders are neither reduced nor waited for. Every other parameter takes part
+        # in every forward (a masked modality is multiplied by zero, not skipped), so
+        # find_unused_parameters can stay off. The batches are built on the CPU, so the model
+        # stays there (no device_ids). Buffers are averaged per epoch, not broadcast per step.
+        net = nn.parallel.DistributedDataParallel(model, find_unused_parameters=False,
+                                                  **_no_forward_buffer_sync())
+    rng = np.random.default_rng(config.seed)   # chunk order: the same seed on every rank
+    first = len(_chunks(train_seqs, config.seq_len, rng))
+    steps_per_epoch = math.ceil((-(-first // world) if ddp else first) / config.batch_size)
     total = max(1, steps_per_epoch * epochs)
     warmup = max(1, int(config.warmup_fraction * total))
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: (s + 1) / warmup if s < warmup else 0.5 * (1 + math.cos(math.pi * (s - warmup) / max(1, total - warmup))))
 
     from tqdm import tqdm
-    generator = torch.Generator().manual_seed(config.seed)
-    augment = 'imu' in modalities and config.imu_rotation_deg + config.imu_scale_jitter > 0 \
-        and not isinstance(model.encoders['imu'], nn.Identity)
+    generator = torch.Generator().manual_seed(_rank_seeds(config.seed, rank)[0] if ddp else config.seed)
+    augmented = [m for m in modalities if config.input_types.get(m, m) == 'imu'
+                 and not isinstance(model.encoders[m], nn.Identity)] \
+        if config.imu_rotation_deg + config.imu_scale_jitter > 0 else []
+    frozen = [model.encoders[m] for m in config.frozen_encoders if m in model.encoders]
     # Dropping the only modality would train on empty input.
     dropout = config.modality_dropout if len(modalities) > 1 else 0.0
     best_f1, best_state, bad_epochs, history = -1.0, None, 0, []
-    bar = tqdm(range(epochs), desc=desc, unit='epoch', disable=not progress)
+    bar = tqdm(range(epochs), desc=desc, unit='epoch', disable=not progress or rank != 0)
     val_labels = np.concatenate([s.labels for s in val_seqs])
     for epoch in bar:
         model.train()
+        for enc in frozen:   # BatchNorm statistics stay as loaded, too
+            enc.eval()
         losses = []
         items = _chunks(train_seqs, config.seq_len, rng)
+        if ddp:
+            items = _rank_share(items, rank, world)
         for i in range(0, len(items), config.batch_size):
             inputs, labels = _batch(train_seqs, items[i:i + config.batch_size], config.seq_len, modalities)
             b, t = labels.shape
-            if augment:
-                inputs['imu'] = augment_imu(inputs['imu'], config.imu_rotation_deg, config.imu_scale_jitter, generator)
+            for m in augmented:
+                inputs[m] = augment_imu(inputs[m], config.imu_rotation_deg, config.imu_scale_jitter, generator)
             # Modality dropout: a modality goes missing for a whole chunk or for single steps.
             keep = torch.rand(b, t, len(modalities)) >= dropout / 2
             keep &= torch.rand(b, 1, len(modalities)) >= dropout / 2
-            logits = model(inputs, keep.float())
+            logits = net(inputs, keep.float())
             loss = loss_fn(logits.reshape(b * t, -1), labels.reshape(-1))
             opt.zero_grad()
             loss.backward()
@@ -225,12 +352,25 @@ def fit(model: ActivityModel, train_seqs: Sequence[SequenceData], val_seqs: Sequ
             opt.step()
             sched.step()
             losses.append(float(loss.detach()))
+        mean_loss = float(np.mean(losses))
+        if ddp:
+            _average_batchnorm_stats(model, world)
+        # Validation runs on the unwrapped module: same weights, no DDP hooks or collectives.
         report = classification_report(val_labels, predict(model, val_seqs), classes)
-        history.append({'epoch': epoch + 1, 'loss': float(np.mean(losses)),
-                        'val_accuracy': report['accuracy'], 'val_macro_f1': report['macro_f1']})
-        bar.set_postfix(loss=f'{np.mean(losses):.3f}', val_f1=f"{report['macro_f1']:.3f}")
-        if report['macro_f1'] > best_f1:
-            best_f1, bad_epochs = report['macro_f1'], 0
+        entry = {'epoch': epoch + 1, 'loss': mean_loss,
+                 'val_accuracy': report['accuracy'], 'val_macro_f1': report['macro_f1']}
+        if ddp:
+            # The weights are equal on every rank, so the scores are too; rank 0's are taken
+            # all the same, so no rounding difference can split the early-stopping decision.
+            entry['loss'] = _agree([mean_loss], 'mean')[0]
+            scores = _agree([report['accuracy'], report['macro_f1']], 'src0')
+            entry['val_accuracy'], entry['val_macro_f1'] = scores
+            entry['world_size'] = world
+            entry['steps_per_rank'] = _steps_per_rank(math.ceil(len(items) / config.batch_size), world)
+        history.append(entry)
+        bar.set_postfix(loss=f"{entry['loss']:.3f}", val_f1=f"{entry['val_macro_f1']:.3f}")
+        if entry['val_macro_f1'] > best_f1:
+            best_f1, bad_epochs = entry['val_macro_f1'], 0
             best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
         else:
             bad_epochs += 1
@@ -317,11 +457,18 @@ class TrainResult:
 
 def train(config: TrainConfig, train_seqs: Optional[Sequence[SequenceData]] = None,
           val_seqs: Optional[Sequence[SequenceData]] = None, classes: Sequence[str] = CLASSES,
-          progress: bool = True, metadata: Optional[Dict[str, Any]] = None) -> TrainResult:
-    """Train on the given sequences (default: simulated episodes, seeds apart per split)."""
+          progress: bool = True, metadata: Optional[Dict[str, Any]] = None,
+          inputs: Optional[Mapping[str, ModelInput]] = None,
+          init_encoders: Optional[Mapping[str, Mapping[str, torch.Tensor]]] = None) -> TrainResult:
+    """Train on the given sequences (default: simulated episodes, seeds apart per split).
+
+    ``inputs`` describes each input (type, training topic, rate) for the checkpoint;
+    ``init_encoders`` gives starting weights per input (e.g. from another checkpoint)."""
     seed_everything(config.seed)
     spec = WindowSpec(config.window_length, config.window_hop)
     encoders = {m: create_encoder(name, config.encoder_configs.get(m)) for m, name in config.encoders.items()}
+    for m, state in (init_encoders or {}).items():
+        encoders[m].load_state_dict(state)
     if train_seqs is None or val_seqs is None:
         unknown = sorted(set(config.encoders) - set(SIMULATED_MODALITIES))
         if unknown:
@@ -352,5 +499,6 @@ def train(config: TrainConfig, train_seqs: Optional[Sequence[SequenceData]] = No
             'extra_val': {k: {'accuracy': v['val_accuracy'], 'macro_f1': v['val_macro_f1']} for k, v in extra.items()},
             **(metadata or {})}
     ckpt = Checkpoint.from_models(list(classes), spec, dict(model.encoders.items()), config.encoders,
-                                  model.fusion, meta, extra_fusion={k: v['model'] for k, v in extra.items()})
+                                  model.fusion, meta, extra_fusion={k: v['model'] for k, v in extra.items()},
+                                  inputs=inputs)
     return TrainResult(ckpt, history, val_report, model)

@@ -1,6 +1,10 @@
 """Scores window outcomes and writes the evaluation report: ``report.json``, ``report.md``,
 ``windows.csv``, ``confusion.png`` and ``latency_cdf.png``. ROS-free.
 
+A report over several bags (:func:`write_bags_report`) scores all their windows together and
+each bag apart: ``per_bag`` in report.json, a table in report.md, a ``bag`` column in
+windows.csv; the figures are over all windows.
+
 A window is scored against the ground truth at its centre. Coverage is labelled windows /
 windows the recording spans; accuracy and F1 count only labelled windows whose ground truth
 is known and is one of the model's classes (windows whose truth is another class are counted
@@ -77,6 +81,15 @@ def score(outcomes: Sequence[WindowOutcome], classes: Sequence[str]) -> Dict[str
     return out
 
 
+@dataclass
+class BagOutcomes:
+    """One bag's windows in a report over several bags, with what the report says of the bag
+    (``info``: ground_truth, bag_format, bag_seconds, ...)."""
+    bag: str
+    outcomes: Sequence[WindowOutcome]
+    info: Mapping[str, Any]
+
+
 def _fmt(x: Any, pct: bool = False, digits: int = 1) -> str:
     if x is None or (isinstance(x, float) and not math.isfinite(x)):
         return 'n/a'
@@ -87,9 +100,15 @@ def markdown(report: Mapping[str, Any]) -> str:
     m = report['metrics']
     meta = report['meta']
     lines = []
-    title = 'Evaluation report' + (' (PARTIAL: interrupted before the end of the bag)' if report['partial'] else '')
+    which = 'the bags' if 'per_bag' in report else 'the bag'
+    partial = f' (PARTIAL: interrupted before the end of {which})' if report['partial'] else ''
+    title = 'Evaluation report' + partial
     lines += [f'# {title}', '']
-    lines += [f"- bag: `{meta['bag']}` ({meta.get('bag_format', '?')}, {meta.get('bag_seconds', 0):.1f} s)",
+    bags = (f"- bags: {len(report['per_bag'])} ({meta.get('bag_format', '?')}, "
+            f"{meta.get('bag_seconds', 0):.1f} s in all), each in the table below"
+            if 'per_bag' in report else
+            f"- bag: `{meta['bag']}` ({meta.get('bag_format', '?')}, {meta.get('bag_seconds', 0):.1f} s)")
+    lines += [bags,
               f"- data: {meta.get('data_note', 'not stated')}",
               f"- run: {meta.get('replay_note', '')}",
               f"- graph: config `{meta.get('config')}`, checkpoint `{meta.get('checkpoint')}`, "
@@ -99,6 +118,8 @@ def markdown(report: Mapping[str, Any]) -> str:
               *[f'- note: {n}' for n in meta.get('notes', [])],
               f"- replay wall time {_fmt(meta.get('wall_seconds'))} s "
               f"({_fmt(meta.get('speed_x'))}x real time)", '']
+    if 'per_bag' in report:
+        lines += per_bag_markdown(report).splitlines() + ['']
     lines += ['| metric | value |', '| --- | --- |',
               f"| label coverage | {_fmt(m['coverage'], True)} ({m['labelled_windows']} of {m['windows']} windows) |",
               f"| accuracy | {_fmt(m['accuracy'], True)} ({m['scored_windows']} scored windows) |",
@@ -135,23 +156,63 @@ def markdown(report: Mapping[str, Any]) -> str:
     return '\n'.join(lines)
 
 
+def per_bag_markdown(report: Mapping[str, Any]) -> str:
+    """The table of a report over several bags: a row per bag, then the total."""
+    lines = ['| bag | windows | coverage | accuracy | macro-F1 | latency p50 | p99 | ground truth |',
+             '| --- | --- | --- | --- | --- | --- | --- | --- |']
+
+    def row(name: str, m: Mapping[str, Any], truth: str) -> str:
+        lat = m['latency_ms']
+        return (f"| {name} | {m['windows']} | {_fmt(m['coverage'], True)} | {_fmt(m['accuracy'], True)} | "
+                f"{_fmt(m['macro_f1'], digits=3)} | {_fmt(lat['p50'])} ms | {_fmt(lat['p99'])} ms | "
+                f'{truth} |')
+    for entry in report['per_bag']:
+        name = f"`{entry['bag']}`" + (' (PARTIAL)' if entry.get('partial') else '')
+        lines.append(row(name, entry['metrics'], entry.get('ground_truth') or 'none'))
+    lines.append(row('**total**', report['metrics'], ''))
+    return '\n'.join(lines) + '\n'
+
+
 def write_report(out_dir: Path | str, outcomes: Sequence[WindowOutcome], classes: Sequence[str],
                  meta: Mapping[str, Any], drops: Optional[Mapping[str, Mapping[str, int]]] = None,
                  partial: bool = False) -> Dict[str, Any]:
     """Scores the outcomes and writes every report file; returns the JSON report."""
-    out = Path(out_dir)
+    return _write(Path(out_dir), outcomes, classes, meta, drops, partial)
+
+
+def write_bags_report(out_dir: Path | str, bags: Sequence[BagOutcomes], classes: Sequence[str],
+                      meta: Mapping[str, Any], drops: Optional[Mapping[str, Mapping[str, int]]] = None,
+                      partial: bool = False) -> Dict[str, Any]:
+    """The report over several bags: every file of :func:`write_report` over all their
+    windows, plus ``per_bag`` (each bag's info and its own metrics) and a ``bag`` column."""
+    per_bag = [{'bag': b.bag, **dict(b.info), 'metrics': score(b.outcomes, classes)} for b in bags]
+    outcomes = [o for b in bags for o in b.outcomes]
+    column = [b.bag for b in bags for _ in b.outcomes]
+    return _write(Path(out_dir), outcomes, classes, meta, drops, partial, per_bag, column)
+
+
+def _write(out: Path, outcomes: Sequence[WindowOutcome], classes: Sequence[str], meta: Mapping[str, Any],
+           drops: Optional[Mapping[str, Mapping[str, int]]], partial: bool,
+           per_bag: Optional[List[Dict[str, Any]]] = None,
+           bag_column: Optional[Sequence[str]] = None) -> Dict[str, Any]:
+    """Both reports: ``per_bag`` and ``bag_column`` (each window's bag) only over several bags,
+    so that a single bag's report stays as it always was."""
     out.mkdir(parents=True, exist_ok=True)
     metrics = score(outcomes, classes)
-    report = {'partial': bool(partial), 'meta': dict(meta), 'metrics': metrics,
-              'drops': {k: dict(v) for k, v in (drops or {}).items() if v}}
+    report: Dict[str, Any] = {'partial': bool(partial), 'meta': dict(meta), 'metrics': metrics}
+    if per_bag is not None:
+        report['per_bag'] = per_bag
+    report['drops'] = {k: dict(v) for k, v in (drops or {}).items() if v}
     # Old figures from an earlier run must not sit beside a report that has none.
     for stale in ('confusion.png', 'latency_cdf.png'):
         (out / stale).unlink(missing_ok=True)
+    fields = list(WindowOutcome.__dataclass_fields__)
     with (out / 'windows.csv').open('w', newline='') as f:
-        writer = csv.DictWriter(f, fieldnames=list(WindowOutcome.__dataclass_fields__))
+        writer = csv.DictWriter(f, fieldnames=(['bag'] if bag_column is not None else []) + fields)
         writer.writeheader()
-        for o in outcomes:
-            writer.writerow({k: (round(v, 6) if isinstance(v, float) else v) for k, v in asdict(o).items()})
+        for i, o in enumerate(outcomes):
+            row = {k: (round(v, 6) if isinstance(v, float) else v) for k, v in asdict(o).items()}
+            writer.writerow({'bag': bag_column[i], **row} if bag_column is not None else row)
     tag = ' (PARTIAL)' if partial else ''
     if metrics['confusion_matrix'] is not None:
         plot_confusion(metrics['confusion_matrix'], metrics['classes'], out / 'confusion.png',

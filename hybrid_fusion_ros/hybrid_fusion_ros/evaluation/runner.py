@@ -15,6 +15,10 @@ Two ways to replay:
 
 Latency, in both, is wall time from publishing a window's last sensor message to receiving
 the window's first label (in fast mode, while the rest of the replay keeps the CPUs busy).
+
+Several bags in fast mode replay one after another through one graph (:class:`GraphLink`,
+:func:`replay_shifts`): each starts with the clock, the encoders and the fusion node as fresh
+as for that bag alone, so its windows are those of a replay of it alone.
 """
 from __future__ import annotations
 
@@ -25,26 +29,29 @@ import time
 from bisect import bisect_right
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 from hybrid_fusion_msgs.msg import ActivityLabel, FeatureVector
 from rclpy.qos import QoSProfile
 from rosgraph_msgs.msg import Clock
+from std_srvs.srv import Trigger
 
-from ..bag import bag_format, data_note, message_class, open_reader, read_messages, topics_and_types
+from ..bag import bag_format, data_note, message_class, open_reader, read_messages
 from ..core.checkpoint import Checkpoint
 from ..core.machine import machine_line
 from ..core.windows import window_ends_between
 from ..qos import RESULT_QOS, sensor_qos
 from ..replay import clock_message, header_stamp, live_shift_ns, shift_stamp
-from .inputs import InputPlan, plan_inputs, truth_from_bag
+from .inputs import InputPlan, plan_bag
 from .report import WindowOutcome, window_key, window_outcomes
 from .truth import GroundTruth
 
-ENCODER_NODES = {'camera': 'camera_encoder', 'imu': 'imu_encoder', 'audio': 'audio_encoder'}
 FAST_QUEUE_DEPTH = 2000   # encoder input queues in fast mode: a window's burst never overflows them
 EPS = 1e-6
+EVALUATOR_DROPS = 'evaluator (lockstep waits that timed out)'
+ENCODER_JUMP = 1.0        # s: a stamp this far behind an encoder's newest restarts its windows
+BAG_SLACK = 3.0           # s: header stamps may trail log times, a sensor may start late or stop early
 
 
 @dataclass
@@ -72,6 +79,8 @@ class EvalSetup:
     seconds: float = 0.0
     data_note: Optional[str] = None
     format: str = ''
+    start: float = 0.0    # first and last log time of the bag (s)
+    end: float = 0.0
 
 
 def use_replay_dds_profile() -> Optional[str]:
@@ -91,47 +100,66 @@ def use_replay_dds_profile() -> Optional[str]:
 
 def prepare(bag: Path | str, checkpoint_path: Optional[str], user_map: Optional[Dict[str, str]] = None,
             truth_file: Optional[Path] = None, realtime: bool = False) -> EvalSetup:
-    """Reads the bag's index and ground truth; raises BagError / GroundTruthError with a
-    message that says what to fix."""
-    bag = Path(bag)
+    """Reads the bag's index and ground truth (``plan_bag``, the same rules as training from
+    recordings); raises BagError / GroundTruthError with a message that says what to fix."""
     ckpt = Checkpoint.load(checkpoint_path or None)
-    reader = open_reader(bag)
-    try:
-        topics = topics_and_types(reader)
-        plan = plan_inputs(topics, ckpt.modalities, user_map, bag.name)
-        start, end = reader.start_time * 1e-9, reader.end_time * 1e-9
-        if truth_file is not None:
-            truth, source = GroundTruth.from_file(truth_file, start), f'sidecar file {truth_file}'
-        elif plan.truth_topic is not None:
-            truth, source = truth_from_bag(reader, plan.truth_topic, plan.truth_type), f'topic {plan.truth_topic}'
-        else:
-            truth, source = None, None
-    finally:
-        reader.close()
-    seconds = max(end - start, 1e-9)
-    note = data_note(bag)
-    overrides: Dict[str, Dict[str, str]] = {name: {} for name in ENCODER_NODES.values()}
+    read = plan_bag(bag, ckpt.inputs, user_map, truth_file)
+    bag, topics, plan = read.bag, read.topics, read.plan
+    overrides: Dict[str, Dict[str, str]] = {spec.node_name: {} for spec in ckpt.inputs}
     notes = []
-    for modality, (src, msgtype, dst) in plan.inputs.items():
-        node = overrides[ENCODER_NODES[modality]]
+    for spec in ckpt.inputs:
+        src, msgtype, dst = plan.inputs[spec.name]
+        node = overrides[spec.node_name]
         node['input_topic'] = dst.lstrip('/')
-        if modality == 'camera':
+        if spec.sensor_type == 'camera':
             node['image_transport'] = 'compressed' if msgtype.endswith('CompressedImage') else 'raw'
         if not realtime:
             node['input_queue_depth'] = str(FAST_QUEUE_DEPTH)
             node['input_reliability'] = 'reliable'
-        if modality != 'audio':
-            # A sensor far from the rate the encoder expects (a 50 Hz IMU, a 10 fps camera)
+        if spec.sensor_type != 'audio':
+            # A sensor far from the rate the model expects (a 50 Hz IMU, a 10 fps camera)
             # would have its windows judged too sparse: tell the encoder the bag's rate.
             count = topics[src][1]
-            rate = count / seconds
-            expected = ckpt.build_encoder(modality)[0].input_spec.expected_rate_hz
+            rate = count / read.seconds
+            expected = spec.rate_hz or ckpt.build_encoder(spec.name)[0].input_spec.expected_rate_hz
             if count > 1 and abs(rate - expected) > 0.2 * expected:
                 node['sensor_rate_hz'] = f'{rate:.3f}'
-                notes.append(f'{modality}: {src} runs at {rate:.1f} Hz, the encoder expects {expected:g} Hz: '
-                             f'{ENCODER_NODES[modality]} sensor_rate_hz:={rate:.3f}')
-    return EvalSetup(bag, plan, ckpt, truth, source, overrides, notes,
-                     sum(topics[src][1] for src, _, _ in plan.inputs.values()), seconds, note, bag_format(bag))
+                notes.append(f'{spec.name}: {src} runs at {rate:.1f} Hz, the model expects {expected:g} Hz: '
+                             f'{spec.node_name} sensor_rate_hz:={rate:.3f}')
+    return EvalSetup(bag, plan, ckpt, read.truth, read.truth_source, overrides, notes,
+                     sum(topics[src][1] for src, _, _ in plan.inputs.values()), read.seconds, data_note(bag),
+                     bag_format(bag), read.start, read.end)
+
+
+def replay_shifts(setups: Sequence[EvalSetup], jump_threshold: float = 1.0) -> List[int]:
+    """Per bag, the shift (ns) of its stamps, log times and clock when the bags replay one
+    after another through one graph in fast mode (0 where none is needed).
+
+    Every node starts afresh on a jump of its stamps *backwards*: the encoders restart their
+    buffer and window grid, the fusion node its synchronizer, inputs and LSTM state. A jump
+    forwards, as from one recording to a later one, leaves an encoder's grid running: the
+    windows that end in the next bag's first ``length`` seconds would be cut from its first
+    samples alone, half-full windows that a fresh encoder never emits, and they would move the
+    LSTM state before the bag's first real window. So a bag that does not start well before
+    the previous one ended is moved back in time, by whole seconds that are whole hops as well:
+    its windows then fall on the same grid points, and its stamps keep the same fractional
+    parts, as when it is replayed alone. ``jump_threshold`` is the fusion node's."""
+    shifts: List[int] = []
+    previous_end: Optional[float] = None
+    for setup in setups:
+        window = setup.checkpoint.window
+        shift = 0
+        if previous_end is not None:
+            # The first features of this bag are stamped about length + hop after its start,
+            # the last ones of the previous bag about a hop before its end.
+            need = window.length + 2 * window.hop + max(jump_threshold, ENCODER_JUMP) + BAG_SLACK
+            late = setup.start + need - previous_end
+            if late > 0:
+                unit = math.lcm(int(round(window.hop * 1e9)), 1_000_000_000)
+                shift = -math.ceil(late * 1e9 / unit) * unit
+        shifts.append(shift)
+        previous_end = setup.end + shift * 1e-9
+    return shifts
 
 
 class _Collector:
@@ -151,6 +179,15 @@ class _Collector:
         for m in modalities:
             node.create_subscription(FeatureVector, f'{options.feature_prefix}/{m}',
                                      lambda msg, m=m: self._on_feature(m, msg), qos)
+
+    def start_bag(self, shift: float) -> None:
+        """Forget the previous bag: its stamps may come again in the next one."""
+        with self.cond:
+            self.labels = {}
+            self.newest_label = -math.inf
+            self.newest_feature = {m: -math.inf for m in self.newest_feature}
+            self.label_count = 0
+            self.shift = shift
 
     def _on_label(self, msg: ActivityLabel) -> None:
         wall = time.perf_counter()
@@ -181,44 +218,97 @@ class EvalResult:
     diagnostics_drops: Dict[str, Dict[str, int]]
 
 
+class GraphLink:
+    """This process's end of a started graph: a publisher per input, /clock, the readers of
+    labels, features and diagnostics. Made once per graph: bags replayed one after another
+    reuse endpoints that are already matched, where new ones would have to be discovered
+    again, and readers left from the previous bag would make the graph look ready early."""
+
+    def __init__(self, node, graph, setup: EvalSetup, options: EvalOptions) -> None:
+        from ..diagnostics import DiagnosticsCollector
+        from ..graph import FUSION_NODE
+        modalities = list(setup.plan.inputs)
+        self.realtime = options.realtime
+        self.collector = _Collector(node, options, modalities)
+        self.diagnostics = DiagnosticsCollector(node)
+        qos = sensor_qos(FAST_QUEUE_DEPTH, reliable=True) if not options.realtime else sensor_qos(50)
+        # By input, not by bag topic: every bag replayed through this graph feeds the same inputs.
+        self.pubs = {modality: node.create_publisher(message_class(msgtype), dst, qos)
+                     for modality, (_, msgtype, dst) in setup.plan.inputs.items()}
+        sim_time = not options.realtime or options.rate != 1.0
+        self.clock_pub = node.create_publisher(Clock, '/clock', 10) if sim_time else None
+        self.reset_client = node.create_client(Trigger, f'/{FUSION_NODE}/reset')
+        self.bags = 0
+
+        feature_topics = [f'{options.feature_prefix}/{m}' for m in modalities]
+        # Ready when every link of the graph is known here: our sensor publishers matched the
+        # encoders, and each feature topic has its encoder and two readers (the fusion node and
+        # this collector). A fast replay is over before a late link would come up.
+        graph.wait_for(lambda: all(p.get_subscription_count() > 0 for p in self.pubs.values())
+                       and node.count_publishers(options.label_topic) > 0
+                       and all(node.count_publishers(t) > 0 and node.count_subscribers(t) > 1
+                               for t in feature_topics),
+                       120.0, 'the node graph to start (rerun with --verbose-nodes to see why)')
+        # Matching is seen from this side first; the subscribers' side of best-effort discovery
+        # can lag by a few hundred ms, and whatever is published before it completes is lost.
+        time.sleep(1.0)
+
+    def begin(self, setup: EvalSetup, shift_ns: int, counts: Dict[str, int]) -> None:
+        """Ready for the next bag. After another bag (fast mode only: live stamps cannot jump
+        back), the clock goes back to a second before this bag's first message: timers on sim
+        time restart, and the late and async modes do not judge its first features stale by
+        the previous bag's clock (a graph alone starts with the clock at 0). Its stamps jump
+        back too (``replay_shifts``), which resets every node. The fusion node's ``~/reset``
+        clears its LSTM state whatever happens, and waiting for the reply gives the clock
+        message sent before the request time to arrive there."""
+        if self.bags:
+            if self.realtime:
+                raise ValueError('a graph replays one bag in real time: live stamps cannot jump back')
+            assert self.clock_pub is not None
+            self.clock_pub.publish(clock_message(int(round(setup.start * 1e9)) + shift_ns - 1_000_000_000))
+            done = False
+            if self.reset_client.wait_for_service(timeout_sec=10.0):
+                future = self.reset_client.call_async(Trigger.Request())
+                deadline = time.monotonic() + 10.0
+                while not future.done() and time.monotonic() < deadline:
+                    time.sleep(0.01)
+                done = future.done() and future.result() is not None and future.result().success
+            if not done:
+                counts['fusion ~/reset calls that failed'] = 1
+        self.collector.start_bag(shift_ns * 1e-9)
+        self.bags += 1
+
+
 def run(setup: EvalSetup, node, graph, options: EvalOptions, fusion_mode: str,
-        on_progress: Optional[Callable[[int, int], None]] = None) -> EvalResult:
+        on_progress: Optional[Callable[[int, int], None]] = None, link: Optional[GraphLink] = None,
+        shift_ns: int = 0) -> EvalResult:
     """Replays the bag into a started graph through ``node`` (spun elsewhere) and collects
-    the outcome of every window. Ctrl-C ends it early with ``partial`` set."""
-    from ..diagnostics import DiagnosticsCollector
+    the outcome of every window. Ctrl-C ends it early with ``partial`` set. ``link``: the
+    graph's link, when bags replay one after another through one graph; ``shift_ns``: fast
+    mode, this bag's shift from :func:`replay_shifts`."""
+    if link is None:
+        link = GraphLink(node, graph, setup, options)
     modalities = list(setup.plan.inputs)
     window = setup.checkpoint.window
-    collector = _Collector(node, options, modalities)
-    diagnostics = DiagnosticsCollector(node)
-    qos = sensor_qos(FAST_QUEUE_DEPTH, reliable=True) if not options.realtime else sensor_qos(50)
-    pubs = {src: (node.create_publisher(message_class(msgtype), dst, qos), modality)
-            for modality, (src, msgtype, dst) in setup.plan.inputs.items()}
-    sim_time = not options.realtime or options.rate != 1.0
-    clock_pub = node.create_publisher(Clock, '/clock', 10) if sim_time else None
+    collector, diagnostics, clock_pub = link.collector, link.diagnostics, link.clock_pub
+    sim_time = clock_pub is not None
+    pubs = {src: (link.pubs[modality], modality) for modality, (src, _, _) in setup.plan.inputs.items()}
     late_modes = fusion_mode in ('late', 'async')
-
-    feature_topics = [f'{options.feature_prefix}/{m}' for m in modalities]
-    # Ready when every link of the graph is known here: our sensor publishers matched the
-    # encoders, and each feature topic has its encoder and two readers (the fusion node and
-    # this collector). A fast replay is over before a late link would come up.
-    graph.wait_for(lambda: all(p.get_subscription_count() > 0 for p, _ in pubs.values())
-                   and node.count_publishers(options.label_topic) > 0
-                   and all(node.count_publishers(t) > 0 and node.count_subscribers(t) > 1 for t in feature_topics),
-                   120.0, 'the node graph to start (rerun with --verbose-nodes to see why)')
-    # Matching is seen from this side first; the subscribers' side of best-effort discovery
-    # can lag by a few hundred ms, and whatever is published before it completes is lost.
-    time.sleep(1.0)
+    if options.realtime and shift_ns:
+        raise ValueError('shift_ns is for fast mode (real time at rate 1 shifts stamps to now)')
+    counts = {'published': 0, 'label_timeouts': 0}
+    link.begin(setup, shift_ns, counts)
 
     stamps: Dict[str, List[float]] = {m: [] for m in modalities}
     walls: Dict[str, List[float]] = {m: [] for m in modalities}
-    counts = {'published': 0, 'label_timeouts': 0}
     clock_now = [-math.inf]
 
     def publish_clock(t: float) -> None:
+        """``t`` in the bag's own time; the clock runs in the replayed (shifted) time."""
         if clock_pub is None or t <= clock_now[0]:
             return
         clock_now[0] = t
-        clock_pub.publish(clock_message(int(round(t * 1e9))))
+        clock_pub.publish(clock_message(int(round(t * 1e9)) + shift_ns))
 
     def settle(end: float) -> None:
         """Lockstep: wait for window ``end``'s features (and, late/async, its label).
@@ -250,7 +340,6 @@ def run(setup: EvalSetup, node, graph, options: EvalOptions, fusion_mode: str,
     first_stamp: Optional[float] = None
     next_end: Optional[float] = None
     wall0 = time.perf_counter()
-    shift_ns = 0
     try:
         start_ns = reader.start_time
         if options.realtime and options.rate == 1.0:
@@ -337,7 +426,7 @@ def run(setup: EvalSetup, node, graph, options: EvalOptions, fusion_mode: str,
             drops[task] = ints
     evaluator_drops = {k: v for k, v in counts.items() if k != 'published' and v}
     if evaluator_drops:
-        drops['evaluator (lockstep waits that timed out)'] = evaluator_drops
+        drops[EVALUATOR_DROPS] = evaluator_drops
     return EvalResult(outcomes, counts, partial, replay_wall, replayed, drops)
 
 

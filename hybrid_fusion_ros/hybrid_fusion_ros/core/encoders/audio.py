@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import List, Optional
 from functools import cached_property
 
 import numpy as np
@@ -52,6 +53,8 @@ class AudioLogMelCNNConfig:
     base_channels: int = 16
     feature_dim: int = 64
     expected_rate_hz: float = 16000.0
+    norm_mean: Optional[List[float]] = None   # one channel (the spectrogram), from the training split
+    norm_std: Optional[List[float]] = None
 
 
 class AudioLogMelCNN(Encoder):
@@ -100,4 +103,4 @@ class AudioLogMelCNN(Encoder):
         return log_mel(timeline, self.filterbank, c.n_fft, c.hop)[None]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.project(self.features(x))
+        return self.project(self.features(self.normalize(x)))

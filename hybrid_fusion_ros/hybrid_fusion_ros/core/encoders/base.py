@@ -9,7 +9,7 @@ and the encoder node, so what the model saw in training is what it sees on the r
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
-from typing import Any, ClassVar, Dict, Mapping, Tuple, Type, TypeVar
+from typing import Any, ClassVar, Dict, Mapping, Optional, Sequence, Tuple, Type, TypeVar
 
 import numpy as np
 import torch
@@ -44,6 +44,9 @@ class Encoder(nn.Module):
     def __init__(self, config: Any) -> None:
         super().__init__()
         self.config = config
+        mean, std = getattr(config, 'norm_mean', None), getattr(config, 'norm_std', None)
+        if mean is not None and std is not None:
+            self.set_normalization(mean, std)
 
     @classmethod
     def from_config(cls: Type[E], config: Mapping[str, Any] | None = None) -> E:
@@ -72,6 +75,30 @@ class Encoder(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def set_normalization(self, mean: Sequence[float], std: Sequence[float]) -> None:
+        """Per-channel statistics (channel = the first axis of ``input_spec.shape``) learned on a
+        training split; ``normalize`` then standardizes with them. They are kept in the config,
+        so the checkpoint records them with the weights. Configs without ``norm_mean`` and
+        ``norm_std`` fields (plugins that do not opt in) cannot take them."""
+        if not hasattr(self.config, 'norm_mean'):
+            raise TypeError(f'{type(self).__name__} has no norm_mean/norm_std config fields')
+        mean = [float(v) for v in mean]
+        std = [max(float(v), 1e-6) for v in std]
+        if len(mean) != len(std):
+            raise ValueError('norm_mean and norm_std differ in length')
+        self.config.norm_mean, self.config.norm_std = mean, std
+        # Not in the state_dict: the config carries them, and weights stay comparable.
+        self.register_buffer('_norm_mean', torch.tensor(mean, dtype=torch.float32), persistent=False)
+        self.register_buffer('_norm_std', torch.tensor(std, dtype=torch.float32), persistent=False)
+
+    def normalize(self, x: torch.Tensor) -> torch.Tensor:
+        """``x`` (B, C, ...) standardized per channel; unchanged when no statistics are set."""
+        mean: Optional[torch.Tensor] = getattr(self, '_norm_mean', None)
+        if mean is None:
+            return x
+        shape = (1, -1) + (1,) * (x.dim() - 2)
+        return (x - mean.view(shape)) / self._norm_std.view(shape)
 
     @torch.no_grad()
     def encode(self, window: SensorWindow) -> np.ndarray:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import List, Optional
 
 import cv2
 import numpy as np
@@ -20,6 +21,9 @@ class CameraCNNConfig:
     base_channels: int = 16
     feature_dim: int = 64
     expected_rate_hz: float = 15.0
+    depth: bool = False        # a depth camera (frames in metres) rather than colour
+    norm_mean: Optional[List[float]] = None   # per stacked frame, from the training split
+    norm_std: Optional[List[float]] = None
 
 
 def select_frames(stamps: np.ndarray, start: float, end: float, count: int) -> np.ndarray:
@@ -66,14 +70,22 @@ class CameraCNN(Encoder):
             raise ValueError('camera window has no frames')
         idx = select_frames(window.stamps, window.start, window.end, c.frames)
         out = np.empty((c.frames, c.height, c.width), dtype=np.float32)
+        is_depth = window.samples.dtype.kind == 'f'
+        if is_depth != c.depth:
+            raise ValueError(f"this encoder was trained on {'depth' if c.depth else 'colour'} images, got "
+                             f"{'depth' if is_depth else 'colour'}")
         for i, j in enumerate(idx):  # `frames` iterations (4), not one per pixel
             frame = window.samples[j]
-            gray = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY) if frame.ndim == 3 else frame
-            out[i] = cv2.resize(gray, (c.width, c.height), interpolation=cv2.INTER_AREA)
-        out *= 1.0 / 255.0
-        out -= 0.5
-        out *= 4.0
+            if is_depth:   # metres, NaN where the camera had no reading: 0, as 16UC1 writes it
+                frame = np.nan_to_num(frame, nan=0.0, posinf=0.0, neginf=0.0)
+            elif frame.ndim == 3:
+                frame = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
+            out[i] = cv2.resize(frame, (c.width, c.height), interpolation=cv2.INTER_AREA)
+        if not is_depth:
+            out *= 1.0 / 255.0
+            out -= 0.5
+            out *= 4.0
         return out
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.project(self.features(x))
+        return self.project(self.features(self.normalize(x)))

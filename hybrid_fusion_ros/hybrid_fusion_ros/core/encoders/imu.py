@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import List, Optional
 
 import numpy as np
 import torch
@@ -16,12 +17,14 @@ GRAVITY = 9.80665
 @dataclass
 class ImuCNN1dConfig:
     length: int = 64            # samples per window after resampling onto a uniform grid
-    channels: int = 6           # ax, ay, az (m/s^2), gx, gy, gz (rad/s)
+    channels: int = 6           # ax, ay, az (m/s^2), gx, gy, gz (rad/s); 3: an IMU with no gyroscope
     base_channels: int = 32
     feature_dim: int = 64
     acc_scale: float = GRAVITY  # inputs are divided by these, so values are of order 1
     gyro_scale: float = 2.0
     expected_rate_hz: float = 100.0
+    norm_mean: Optional[List[float]] = None   # per channel, from the training split (None: scales only)
+    norm_std: Optional[List[float]] = None
 
 
 class ImuCNN1d(Encoder):
@@ -52,8 +55,14 @@ class ImuCNN1d(Encoder):
         samples = np.asarray(window.samples, dtype=np.float64).reshape(len(window.stamps), -1)
         if samples.shape[0] == 0:
             raise ValueError('IMU window has no samples')
-        if samples.shape[1] != c.channels:
+        if samples.shape[1] < c.channels:
             raise ValueError(f'IMU samples have {samples.shape[1]} channels, expected {c.channels}')
+        # Rows are ax, ay, az, gx, gy, gz; a part the IMU does not provide (REP-145) is NaN.
+        samples = samples[:, :c.channels]
+        if not np.isfinite(samples).all():
+            raise ValueError('the IMU provides no gyroscope (angular_velocity_covariance[0] = -1), but this '
+                             'encoder was trained with 6 channels' if c.channels > 3 else
+                             'the IMU provides no accelerometer (linear_acceleration_covariance[0] = -1)')
         grid = window.start + (np.arange(c.length) + 0.5) * (window.length / c.length)
         # Linear interpolation of every channel at once: find each grid instant's neighbours.
         stamps = window.stamps
@@ -69,6 +78,6 @@ class ImuCNN1d(Encoder):
         return (resampled / scale).T.astype(np.float32)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = self.features(x)
+        h = self.features(self.normalize(x))
         pooled = torch.cat([h.mean(dim=2), h.amax(dim=2)], dim=1)
         return self.project(pooled)

@@ -1,0 +1,196 @@
+"""``hybrid-fusion train BAG ...``: training on labelled recordings (the body of the train
+command when bags are given)."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import fields
+from pathlib import Path
+from typing import Any, Dict, List
+
+from ..core import distributed
+from .replay import parse_map
+
+
+def _say(text: str) -> None:
+    # Under torchrun every rank runs this command; one copy of each line is enough.
+    if distributed.is_main():
+        print(text, flush=True)
+
+
+def _summary(data, spec) -> None:
+    import numpy as np
+    counts = np.zeros(len(data.classes), dtype=np.int64)
+    for seqs in data.sequences:
+        for s in seqs:
+            counts += np.bincount(s.labels, minlength=len(data.classes))
+    b = data.build
+    speed = b['seconds_of_data'] / b['wall_seconds'] if b['wall_seconds'] > 0 else float('inf')
+    _say(f"dataset: {b['bags']} recordings, {b['seconds_of_data']:.0f} s of data; cache: {int(b['built'])} built, "
+         f"{int(b['reused'])} reused, {b['wall_seconds']:.1f} s ({speed:.0f}x real time)")
+    _say('inputs: ' + ', '.join(f'{i.name} ({i.sensor_type}, {i.encoder}, {i.rate_hz:g} Hz, from {i.topic})'
+                                for i in data.inputs))
+    _say(f'windows: {spec.length:g} s every {spec.hop:g} s; ' + ', '.join(
+        f'{c} {n}' for c, n in zip(data.classes, counts)) + f'; {data.unlabelled_windows} without a label skipped')
+    for why in data.skipped_bags:
+        _say(f'skipped: {why}')
+    drops: Dict[str, int] = {}
+    for rec in data.recordings:
+        for name, causes in rec.meta.get('drops', {}).items():
+            for cause, n in causes.items():
+                drops[f'{name} {cause}'] = drops.get(f'{name} {cause}', 0) + n
+    if drops:
+        _say('dropped while windowing: ' + ', '.join(f'{k} {v}' for k, v in sorted(drops.items())))
+
+
+def train_recordings(args: argparse.Namespace, values: Dict[str, Any]) -> int:
+    from ..core.checkpoint import Checkpoint, CheckpointError
+    from ..core.train import TrainConfig
+    from ..core.windows import WindowSpec
+    from ..recordings import expand_bags
+    from ..training import TrainingDataError, groups_of, hold_out, load_recordings, train_on
+    from ..bag import BagError
+
+    if args.add_heads:
+        raise SystemExit('error: --add-heads works on the simulated data only')
+    if args.freeze_encoders and not args.from_checkpoint:
+        raise SystemExit('error: --freeze-encoders needs --from CHECKPOINT')
+    if args.folds and args.val:
+        raise SystemExit('error: give --folds or --val, not both')
+    spec = WindowSpec(values.get('window_length', 1.0), values.get('window_hop', 0.5))
+    init = None
+    if args.from_checkpoint:
+        try:
+            init = Checkpoint.load(args.from_checkpoint)
+        except CheckpointError as exc:
+            raise SystemExit(f'error: {exc}')
+    distributed.init_from_env()   # torchrun: join the other ranks (a no-op in one process)
+    try:
+        bags = expand_bags(args.bags)
+        val_bags = expand_bags(args.val or [])
+        # Rank 0 builds the dataset cache alone; the others then load the entries it wrote.
+        with distributed.main_first():
+            data = load_recordings(bags + val_bags, parse_map(args.map), spec, args.truth, init,
+                                   args.cache_dir, args.jobs, args.skip_bad, progress=distributed.is_main(),
+                                   encoder_overrides=values.get('encoder_configs'))
+    except (TrainingDataError, BagError, ValueError) as exc:
+        print(f'error: {exc}', file=sys.stderr)
+        print('nothing written', file=sys.stderr)
+        return 2
+    _summary(data, spec)
+    names = [r.bag.name for r in data.recordings]
+    val_names = {Path(b).name for b in val_bags}
+    known = {f.name for f in fields(TrainConfig)}
+    base = {k: v for k, v in values.items() if k in known and k not in ('encoders', 'encoder_configs')}
+    config = TrainConfig(**{**base, 'encoders': {i.name: i.encoder for i in data.inputs},
+                            'input_types': {i.name: i.sensor_type for i in data.inputs}})
+    everything = list(range(len(names)))
+    meta = {'command': 'hybrid-fusion train ' + ' '.join(sys.argv[2:]) if len(sys.argv) > 2 else 'hybrid-fusion train',
+            'data': f'{len(names)} recorded bag(s): ' + ', '.join(names[:20]) + (' ...' if len(names) > 20 else ''),
+            'inputs': [i.to_dict() for i in data.inputs]}
+    summary: Dict[str, Any] = {'classes': data.classes, 'inputs': meta['inputs'], 'recordings': len(names),
+                               'window': {'length': spec.length, 'hop': spec.hop}, 'build': data.build}
+    try:
+        groups = groups_of(names, args.group_by)
+        if args.folds:
+            summary['folds'] = _cross_validate(args, data, config, init, groups, spec)
+            if args.cv_only:
+                return _write_cv_only(args, summary)
+        if val_names:
+            val_idx = [i for i in everything if names[i] in val_names]
+            train_idx = [i for i in everything if names[i] not in val_names]
+        else:
+            train_idx, val_idx = hold_out(everything, groups, config.seed)
+        _say(f'training the checkpoint on {len(train_idx)} recordings, validating on {len(val_idx)} '
+             f'({data.windows(train_idx)} / {data.windows(val_idx)} windows)')
+        result = train_on(data, train_idx, val_idx, config, init, args.freeze_encoders, True, meta)
+    except (TrainingDataError, ValueError) as exc:
+        print(f'error: {exc}', file=sys.stderr)
+        print('nothing written', file=sys.stderr)
+        return 2
+    if distributed.is_distributed():
+        _say(f"distributed data parallel: world size {distributed.world_size()} ({distributed.backend()}), "
+             f"optimizer steps per rank in the last epoch {result.history[-1]['steps_per_rank']}")
+    # Every rank holds the same trained model; rank 0 alone writes it.
+    path = result.checkpoint.save(args.output) if distributed.is_main() else args.output
+    summary['checkpoint'] = str(path)
+    summary['validation'] = {'accuracy': result.val_report['accuracy'], 'macro_f1': result.val_report['macro_f1'],
+                             'recordings': [names[i] for i in val_idx]}
+    if args.report and distributed.is_main():
+        from ..core.machine import machine
+        args.report.mkdir(parents=True, exist_ok=True)
+        summary['machine'] = machine()
+        (args.report / 'metrics.json').write_text(json.dumps(summary, indent=2, default=str))
+    _say(f"checkpoint written to {path}: validation macro-F1 {result.val_report['macro_f1']:.3f}, accuracy "
+         f"{result.val_report['accuracy']:.3f}")
+    if 'folds' in summary:
+        _print_folds(summary['folds'])
+    return 0
+
+
+def _write_cv_only(args: argparse.Namespace, summary: Dict[str, Any]) -> int:
+    """``--cv-only``: the cross-validation figures (and report), no checkpoint."""
+    if args.report and distributed.is_main():
+        from ..core.machine import machine
+        args.report.mkdir(parents=True, exist_ok=True)
+        summary['machine'] = machine()
+        (args.report / 'metrics.json').write_text(json.dumps(summary, indent=2, default=str))
+    _print_folds(summary['folds'])
+    _say('--cv-only: no checkpoint written')
+    return 0
+
+
+def _cross_validate(args, data, config, init, groups: List[str], spec) -> Dict[str, Any]:
+    import numpy as np
+
+    from ..training import baseline_scores, fold_groups, hold_out, mean_std, network_scores, train_on
+    folds = fold_groups(groups, args.folds, config.seed)
+    runs = []
+    total_net = np.zeros((len(data.classes),) * 2, dtype=np.int64)
+    total_base = np.zeros_like(total_net)
+    for k, test_groups in enumerate(folds):
+        test_idx = [i for i, g in enumerate(groups) if g in test_groups]
+        rest = [i for i, g in enumerate(groups) if g not in test_groups]
+        train_idx, val_idx = hold_out(rest, groups, config.seed + k)
+        _say(f'fold {k + 1}/{len(folds)}: test groups {test_groups} ({data.windows(test_idx)} windows), '
+             f'training on {len(train_idx)} recordings, validating on {len(val_idx)}')
+        result = train_on(data, train_idx, val_idx, config, init, args.freeze_encoders, True)
+        net = network_scores(result.model, data, test_idx)
+        run = {'fold': k + 1, 'test_groups': test_groups, 'windows': net['samples'],
+               'network': {'accuracy': net['accuracy'], 'macro_f1': net['macro_f1']}, 'epochs': len(result.history)}
+        total_net += np.asarray(net['confusion_matrix'])
+        if args.baseline:
+            base = baseline_scores(data, train_idx + val_idx, test_idx, spec, config.seed)
+            run['baseline'] = {'accuracy': base['accuracy'], 'macro_f1': base['macro_f1']}
+            total_base += np.asarray(base['confusion_matrix'])
+        _say('  ' + json.dumps({k2: v for k2, v in run.items() if k2 in ('network', 'baseline')}))
+        runs.append(run)
+    out: Dict[str, Any] = {'k': len(folds), 'runs': runs,
+                           'network_macro_f1': mean_std([r['network']['macro_f1'] for r in runs]),
+                           'network_accuracy': mean_std([r['network']['accuracy'] for r in runs])}
+    if args.baseline:
+        out['baseline'] = 'engineered features of the same windows + random forest (300 trees)'
+        out['baseline_macro_f1'] = mean_std([r['baseline']['macro_f1'] for r in runs])
+        out['baseline_accuracy'] = mean_std([r['baseline']['accuracy'] for r in runs])
+    if args.report and distributed.is_main():
+        from ..core.plots import plot_confusion
+        args.report.mkdir(parents=True, exist_ok=True)
+        f1 = out['network_macro_f1']
+        plot_confusion(total_net, data.classes, args.report / 'confusion.png',
+                       f"network, {len(folds)} folds summed: macro-F1 {f1['mean']:.3f} ± {f1['std']:.3f}")
+        if args.baseline:
+            f1 = out['baseline_macro_f1']
+            plot_confusion(total_base, data.classes, args.report / 'confusion_baseline.png',
+                           f"baseline, {len(folds)} folds summed: macro-F1 {f1['mean']:.3f} ± {f1['std']:.3f}")
+    return out
+
+
+def _print_folds(cv: Dict[str, Any]) -> None:
+    f1, acc = cv['network_macro_f1'], cv['network_accuracy']
+    _say(f"cross-validation ({cv['k']} folds, by recording group): network macro-F1 {f1['mean']:.3f} ± "
+         f"{f1['std']:.3f}, accuracy {acc['mean']:.3f} ± {acc['std']:.3f}")
+    if 'baseline_macro_f1' in cv:
+        f1, acc = cv['baseline_macro_f1'], cv['baseline_accuracy']
+        _say(f"  baseline ({cv['baseline']}): macro-F1 {f1['mean']:.3f} ± {f1['std']:.3f}, accuracy "
+             f"{acc['mean']:.3f} ± {acc['std']:.3f}")
