@@ -51,6 +51,7 @@ setup(
             'bench-replay = hybrid_fusion_ros.cli.bench_replay:BenchReplayCommand',
             'ablate = hybrid_fusion_ros.cli.ablate:AblateCommand',
             'basicmotions-benchmark = hybrid_fusion_ros.cli.basicmotions:BasicMotionsCommand',
+            'bench-dataset = hybrid_fusion_ros.cli.bench_dataset:BenchDatasetCommand',
         ],
     },
 )
