@@ -366,6 +366,10 @@ def audio_to_samples(msg: AudioChunk) -> Tuple[np.ndarray, np.ndarray]:
         raise InputError('malformed_audio',
                          f'audio chunk with sample_rate {msg.sample_rate}, channels {msg.channels}')
     dtype, scale = fmt
+    size = np.dtype(dtype).itemsize
+    if len(msg.data) % size:
+        raise InputError('malformed_audio', f'{len(msg.data)} bytes of {msg.sample_format} audio are not a whole '
+                                            f'number of {size}-byte samples')
     raw = np.frombuffer(msg.data, dtype=dtype)
     if raw.size == 0:
         raise InputError('empty_audio', 'audio chunk has no samples')

@@ -18,6 +18,7 @@ The node is available as a plain node (``fusion_node``) and as a managed lifecyc
 """
 from __future__ import annotations
 
+import math
 import sys
 import threading
 import time
@@ -115,6 +116,7 @@ class FusionPipeline:
             raise StartupError(error)
         self.classes = ckpt.classes
         self.modalities: List[str] = self.models[self.primary].modalities
+        self.feature_dims: List[int] = list(self.models[self.primary].config.feature_dims)
         try:
             wanted = get('modalities')
         except ParameterUninitializedException:
@@ -189,10 +191,12 @@ class FusionPipeline:
                 if error:
                     return SetParametersResult(successful=False, reason=error)
             elif param.name in NON_NEGATIVE + POSITIVE:
-                ok = isinstance(param.value, (int, float)) and not isinstance(param.value, bool)
+                ok = isinstance(param.value, (int, float)) and not isinstance(param.value, bool) \
+                    and math.isfinite(param.value)   # NaN passes every comparison below, inf breaks timers
                 if not ok or (param.value <= 0 if param.name in POSITIVE else param.value < 0):
                     bound = '> 0' if param.name in POSITIVE else '>= 0'
-                    return SetParametersResult(successful=False, reason=f'{param.name} must be a number {bound}')
+                    return SetParametersResult(successful=False,
+                                               reason=f'{param.name} must be a finite number {bound}')
         for param in params:
             if param.name == 'fusion_mode' and param.value != self.fusion_mode:
                 self.fusion_mode = param.value
@@ -241,7 +245,11 @@ class FusionPipeline:
                                                throttle_duration_sec=5.0)
                 return
             try:
-                tensor = torch.from_numpy(conv.msg_to_feature(msg).reshape(1, -1).copy())
+                feature = conv.msg_to_feature(msg)
+                if feature.size != self.feature_dims[index]:   # another model's encoder on this topic
+                    raise conv.InputError('invalid', f'{modality} feature has {feature.size} values, the model '
+                                                     f'takes {self.feature_dims[index]}')
+                tensor = torch.from_numpy(feature.reshape(1, -1).copy())
             except conv.InputError as exc:
                 drops.add('invalid')
                 self.node.get_logger().warning(f'dropped {modality} feature: {exc}', throttle_duration_sec=5.0)

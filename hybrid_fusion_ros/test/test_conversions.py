@@ -380,3 +380,11 @@ def test_imu_bytes_are_read_in_place_exactly_as_the_message(row, frame_id):
     stamp, got = conv.imu_cdr_to_row(data)
     assert stamp == conv.stamp_to_sec(msg.header.stamp)
     np.testing.assert_array_equal(got, expected)
+
+
+def test_audio_bytes_that_are_not_whole_samples_are_a_clear_input_error():
+    msg = conv.samples_to_audio(np.zeros(160, np.float32), 16000, conv.sec_to_stamp(1.0))
+    msg.data = bytes(msg.data)[:-1]   # 319 bytes of 16-bit samples
+    with pytest.raises(conv.InputError) as err:
+        conv.audio_to_samples(msg)
+    assert err.value.cause == 'malformed_audio' and 'whole number' in str(err.value)

@@ -153,10 +153,14 @@ def test_run_time_mode_and_rate_change(graph):
 
 @pytest.mark.parametrize('name, value, reason', [
     ('fusion_mode', 'sideways', 'fusion_mode must be one of'),
-    ('fusion_rate_hz', 0.0, 'fusion_rate_hz must be a number > 0'),
-    ('max_age', -1.0, 'max_age must be a number > 0'),
-    ('slop', -0.1, 'slop must be a number > 0'),
-    ('slop', 0.0, 'slop must be a number > 0'),  # message_filters never matches with slop 0
+    ('fusion_rate_hz', 0.0, 'fusion_rate_hz must be a finite number > 0'),
+    ('max_age', -1.0, 'max_age must be a finite number > 0'),
+    ('slop', -0.1, 'slop must be a finite number > 0'),
+    ('slop', 0.0, 'slop must be a finite number > 0'),  # message_filters never matches with slop 0
+    ('slop', float('nan'), 'slop must be a finite number > 0'),
+    ('fusion_rate_hz', float('inf'), 'fusion_rate_hz must be a finite number > 0'),
+    ('max_age', float('nan'), 'max_age must be a finite number > 0'),
+    ('reset_after', float('inf'), 'reset_after must be a finite number >= 0'),
 ])
 def test_invalid_parameter_change_is_rejected_and_old_value_kept(graph, name, value, reason):
     before = graph.node.get_parameter(name).value
@@ -193,6 +197,14 @@ def test_out_of_order_features_are_dropped_and_counted(graph):
     wait_until(lambda: graph.pipeline.input_drops(0).get('out_of_order') == 1, what='out of order counted')
     assert graph.pipeline.state_resets == 0
     assert len(graph.labels) == 2
+
+
+def test_a_feature_of_the_wrong_length_is_dropped_and_counted(graph):
+    """Another model's encoder publishing on the same topic must not kill the node."""
+    graph.pubs['imu'].publish(conv.feature_to_msg(np.zeros(32), 'imu', 'x', 399.0, 400.0, 399.99, 10, 1.0))
+    wait_until(lambda: graph.pipeline.input_drops(1).get('invalid') == 1, what='wrong length counted')
+    graph.send(400.5)
+    wait_until(lambda: len(graph.labels) == 1, what='labels go on')
 
 
 def test_diagnostics_levels_follow_an_input_that_stops(ros):

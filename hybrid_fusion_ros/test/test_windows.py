@@ -87,3 +87,13 @@ def test_window_ends_between():
 def test_invalid_window_spec_is_rejected(length, hop, fill):
     with pytest.raises(ValueError):
         WindowSpec(length, hop, fill)
+
+
+def test_a_clock_jump_to_the_epoch_lists_only_the_newest_windows():
+    """A driver stamping time since boot, then epoch time: the grid must not list the ~3e9
+    windows in between (which once meant a 27 GB array)."""
+    grid = WindowGrid(WindowSpec(1.0, 0.5), max_backlog=8)
+    assert grid.due(0.0, 5.0)[-1] == (4.0, 5.0)
+    due = grid.due(0.0, 1_700_000_000.2)
+    assert len(due) == 8 and due[-1] == (1_699_999_999.0, 1_700_000_000.0)
+    assert grid.due(0.0, 1_700_000_000.6) == [(1_699_999_999.5, 1_700_000_000.5)]

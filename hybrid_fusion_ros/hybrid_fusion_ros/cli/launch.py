@@ -29,7 +29,7 @@ class LaunchCommand(Command):
         except (CheckpointError, FileNotFoundError) as exc:
             raise SystemExit(f'error: {exc}')
         if args.checkpoint:
-            overrides['checkpoint'] = args.checkpoint
+            overrides['checkpoint'] = str(Path(args.checkpoint).resolve())
         print(f"starting {', '.join(n.name for n in nodes)} (checkpoint: {checkpoint or 'packaged default'})",
               flush=True)
         with GraphProcess(config, overrides, graph=nodes) as graph:

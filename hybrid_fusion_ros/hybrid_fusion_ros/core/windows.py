@@ -91,7 +91,12 @@ class WindowGrid:
             # First window: the earliest grid end whose window starts at or after first_stamp.
             self._last_end = (math.ceil((first_stamp + self.spec.length) / self.spec.hop - 1e-9)
                               - 1) * self.spec.hop
-        # A window [e - L, e) is due once a sample stamped >= e exists.
+        # A window [e - L, e) is due once a sample stamped >= e exists. After a jump forward
+        # (a driver switching from time since boot to epoch time) only the newest windows can
+        # hold samples: never list the ones in between (10^9 of them for a jump to the epoch).
+        skip = math.floor((newest_stamp - self._last_end) / self.spec.hop) - self.max_backlog
+        if skip > 0:
+            self._last_end += skip * self.spec.hop
         ends = window_ends_between(self.spec, self._last_end, newest_stamp)
         if len(ends) == 0:
             return []
