@@ -42,6 +42,7 @@ class RecordingSet:
     skipped_bags: List[str] = field(default_factory=list)
     unlabelled_windows: int = 0
     build: Dict[str, float] = field(default_factory=dict)
+    notes: List[str] = field(default_factory=list)
 
     def windows(self, idx: Sequence[int]) -> int:
         return sum(len(s) for i in idx for s in self.sequences[i])
@@ -101,10 +102,6 @@ def _encoder_configs(reads: Sequence[BagPlan], probes: Sequence[Dict[str, Dict[s
     """Encoder configs from what the data says (every bag must agree) and the user's
     ``overrides`` (per input, e.g. a longer IMU resampling ``length``), each input's measured
     rate (the median over bags), and per bag the rates its windows are cut at."""
-    unknown = sorted(set(overrides) - {i.name for i in inputs})
-    if unknown:
-        raise TrainingDataError(f'encoder_configs names unknown input(s) {unknown}; the inputs are '
-                                f'{[i.name for i in inputs]}')
     configs: Dict[str, Dict[str, Any]] = {}
     out = []
     for spec in inputs:
@@ -158,7 +155,13 @@ def load_recordings(bags: Sequence[Path], user_map: Mapping[str, str], spec: Win
                                         f'{init.input(item.name).sensor_type} in the checkpoint and '
                                         f'{item.sensor_type} here: rename one')
     reads, probes, skipped = _plan_all(bags, user_map, truth_file, inputs, skip_bad)
-    inputs, configs, rates = _encoder_configs(reads, probes, inputs, init, encoder_overrides or {})
+    overrides = dict(encoder_overrides or {})
+    # One config file serves a dataset's fused run and its single-input runs: entries for inputs
+    # this run does not map are left out, and said so.
+    unused = sorted(set(overrides) - {i.name for i in inputs})
+    notes = [f'encoder_configs for input(s) {unused} not used: this run\'s inputs are '
+             f'{[i.name for i in inputs]}'] if unused else []
+    inputs, configs, rates = _encoder_configs(reads, probes, inputs, init, overrides)
     recordings, bad, figures = build_all(reads, inputs, configs, spec, cache_root or default_cache_dir(), rates,
                                          jobs, progress, skip_bad)
     skipped += bad
@@ -180,7 +183,7 @@ def load_recordings(bags: Sequence[Path], user_map: Mapping[str, str], spec: Win
         seqs, n = labelled_sequences(rec, truth, classes, spec)
         sequences.append(seqs)
         unlabelled += n
-    return RecordingSet(inputs, configs, classes, recordings, sequences, skipped, unlabelled, figures)
+    return RecordingSet(inputs, configs, classes, recordings, sequences, skipped, unlabelled, figures, notes)
 
 
 # --- splits -----------------------------------------------------------------------------------

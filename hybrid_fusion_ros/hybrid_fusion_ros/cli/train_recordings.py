@@ -35,6 +35,8 @@ def _summary(data, spec) -> None:
         f'{c} {n}' for c, n in zip(data.classes, counts)) + f'; {data.unlabelled_windows} without a label skipped')
     for why in data.skipped_bags:
         _say(f'skipped: {why}')
+    for note in data.notes:
+        _say(f'note: {note}')
     drops: Dict[str, int] = {}
     for rec in data.recordings:
         for name, causes in rec.meta.get('drops', {}).items():
