@@ -9,6 +9,11 @@ installed ``.msg`` files of hybrid_fusion_msgs.
 ROS 1 ``.bag`` files are read and written too: their messages are converted byte-wise to and
 from CDR by rosbags (the ROS 1 header's ``seq`` is dropped on the way in and written as 0 on
 the way out), so everything past this module sees ROS 2 CDR only.
+
+rosbag2 bags are written in metadata version 8 by default (:data:`METADATA_VERSION`), which
+``ros2 bag`` on Humble and every later distro opens; Humble reads the ``mcap`` storage only
+with the ``ros-humble-rosbag2-storage-mcap`` plugin installed, so give Humble users
+``storage='sqlite3'`` bags when that plugin may be missing.
 """
 from __future__ import annotations
 
@@ -63,6 +68,13 @@ def ros1_typestore():
 
 
 STORAGES = ('mcap', 'sqlite3', 'ros1')
+# rosbag2 metadata.yaml version. rosbags writes 8 or 9. Version 9 stores each topic's
+# offered_qos_profiles as a YAML list, which Humble's rosbag2 (metadata format 5, decoded with
+# ``as<std::string>()`` in rosbag2_storage/src/rosbag2_storage/metadata_io.cpp, humble branch)
+# cannot read; version 8 stores it as a YAML string in the layout Humble's rosbag2_transport
+# parses, and Humble's reader takes any version number and ignores the keys it does not know.
+METADATA_VERSION = 8
+METADATA_VERSIONS = (8, 9)
 DATA_NOTE_KEY = 'hybrid_fusion_ros.data'
 
 
@@ -92,11 +104,18 @@ class BagWriter:
     """Writes rclpy messages (or CDR bytes) to a rosbag2 bag (a directory) in MCAP or SQLite3
     storage, or to a ROS 1 ``.bag`` file (``storage='ros1'``)."""
 
-    def __init__(self, path: Path | str, storage: str = 'mcap', data_note: Optional[str] = None) -> None:
+    def __init__(self, path: Path | str, storage: str = 'mcap', data_note: Optional[str] = None,
+                 metadata_version: int = METADATA_VERSION) -> None:
         """``data_note`` says what the data is (simulated, real, ...); rosbag2 keeps it in
-        metadata.yaml's custom_data, where ``hybrid-fusion eval`` reads it back."""
+        metadata.yaml's custom_data, where ``hybrid-fusion eval`` reads it back.
+        ``metadata_version`` is the rosbag2 metadata.yaml version: 8 (the default) opens in
+        ``ros2 bag`` from Humble on, 9 only from Jazzy on. Humble's rosbag2 reads sqlite3
+        storage out of the box but MCAP only with the rosbag2_storage_mcap plugin installed."""
         if storage not in STORAGES:
             raise ValueError(f"storage must be one of {list(STORAGES)}, got '{storage}'")
+        if metadata_version not in METADATA_VERSIONS:
+            raise ValueError(f'metadata_version must be one of {list(METADATA_VERSIONS)}, '
+                             f'got {metadata_version}')
         self.path = Path(path)
         self.storage = storage
         if storage == 'ros1':
@@ -104,7 +123,7 @@ class BagWriter:
             self._writer = Ros1Writer(self.path)
         else:
             plugins = {'mcap': StoragePlugin.MCAP, 'sqlite3': StoragePlugin.SQLITE3}
-            self._writer = Writer(self.path, version=9, storage_plugin=plugins[storage])
+            self._writer = Writer(self.path, version=metadata_version, storage_plugin=plugins[storage])
             if data_note:
                 self._writer.set_custom_data(DATA_NOTE_KEY, data_note)
         self._connections: Dict[str, Any] = {}

@@ -14,7 +14,13 @@ import pytest
 
 # A DDS domain of our own, so a demo running on the same machine does not talk to the tests.
 os.environ.setdefault('ROS_DOMAIN_ID', str(random.Random(os.getpid()).randint(100, 200)))
+# Discovery on this host only: ROS_AUTOMATIC_DISCOVERY_RANGE from Iron on, ROS_LOCALHOST_ONLY on
+# Humble, which has no discovery range. Later distros still honour ROS_LOCALHOST_ONLY=1 but warn
+# on every rcl init that it is deprecated and overrides the range (rcl/src/rcl/init.c), so it is
+# set only where ROS_DISTRO says Humble.
 os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
+if os.environ.get('ROS_DISTRO', '').lower() == 'humble':
+    os.environ.setdefault('ROS_LOCALHOST_ONLY', '1')
 
 
 def wait_until(condition: Callable[[], bool], timeout: float = 20.0, what: str = 'condition') -> None:

@@ -84,17 +84,40 @@ class EvalSetup:
 
 
 def use_replay_dds_profile() -> Optional[str]:
-    """Fast replay loads config/fastdds_replay.xml (a 20 ms reliable-writer heartbeat) in this
-    process and the nodes it starts, unless the user set a Fast DDS profile file already.
-    Must run before ``rclpy.init``. Returns the file in effect."""
+    """Fast replay loads a Fast DDS profile (a 20 ms reliable-writer heartbeat, faster
+    discovery) in this process and the nodes it starts, unless the user set a Fast DDS profile
+    file already. Must run before ``rclpy.init``. Returns the file in effect.
+
+    Fast DDS 3.x reads config/fastdds_replay.xml through ``FASTDDS_DEFAULT_PROFILES_FILE``;
+    2.x reads its camelCase twin config/fastdds2_replay.xml through
+    ``FASTRTPS_DEFAULT_PROFILES_FILE``. The major version: ``ROS_DISTRO`` (set by every ROS
+    setup script) decides when set: humble, iron and jazzy ship Fast DDS 2.x, kilted and later
+    3.x. Else the ``ros-rmw-fastrtps-cpp`` wheel (PyPI ROS) does: rmw_fastrtps 9 (Kilted) and
+    later link Fast DDS 3, 8 (Jazzy) and earlier Fast DDS 2. If neither says: 3.x."""
+    from importlib.metadata import PackageNotFoundError, version
+
     from ..graph import default_config_path
     for var in ('FASTDDS_DEFAULT_PROFILES_FILE', 'FASTRTPS_DEFAULT_PROFILES_FILE'):
         if os.environ.get(var):
             return os.environ[var]
-    profile = default_config_path().parent / 'fastdds_replay.xml'
-    if profile.is_file():
-        os.environ['FASTDDS_DEFAULT_PROFILES_FILE'] = str(profile)
-        return str(profile)
+    distro = os.environ.get('ROS_DISTRO', '').strip().lower()
+    if distro:
+        fast_dds_2 = distro in ('humble', 'iron', 'jazzy')
+    else:
+        try:
+            fast_dds_2 = int(version('ros-rmw-fastrtps-cpp').split('.')[0]) < 9
+        except (PackageNotFoundError, ValueError):
+            fast_dds_2 = False
+    if fast_dds_2:
+        name, var = 'fastdds2_replay.xml', 'FASTRTPS_DEFAULT_PROFILES_FILE'
+    else:
+        name, var = 'fastdds_replay.xml', 'FASTDDS_DEFAULT_PROFILES_FILE'
+    # The installed share directory first, then the source tree (an install older than the file).
+    source_config = Path(__file__).resolve().parents[2] / 'config'
+    for folder in (default_config_path().parent, source_config):
+        if (folder / name).is_file():
+            os.environ[var] = str(folder / name)
+            return os.environ[var]
     return None
 
 
