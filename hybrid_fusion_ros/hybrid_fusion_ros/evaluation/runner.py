@@ -302,6 +302,13 @@ class GraphLink:
         self.bags += 1
 
 
+def _interrupted(node) -> bool:
+    """Ctrl-C: rclpy's own SIGINT handler shuts the context down at once, so a publish under way
+    fails with an RCLError ("context is invalid") before Python raises KeyboardInterrupt."""
+    import rclpy
+    return not rclpy.ok(context=node.context)
+
+
 def run(setup: EvalSetup, node, graph, options: EvalOptions, fusion_mode: str,
         on_progress: Optional[Callable[[int, int], None]] = None, link: Optional[GraphLink] = None,
         shift_ns: int = 0) -> EvalResult:
@@ -402,6 +409,10 @@ def run(setup: EvalSetup, node, graph, options: EvalOptions, fusion_mode: str,
                 next_end = round(next_end + window.hop, 9)
     except KeyboardInterrupt:
         partial = True
+    except Exception:  # noqa: BLE001 - only an interrupted context is expected here
+        if not _interrupted(node):
+            raise
+        partial = True
     finally:
         reader.close()
     replay_wall = time.perf_counter() - wall0
@@ -417,6 +428,10 @@ def run(setup: EvalSetup, node, graph, options: EvalOptions, fusion_mode: str,
                 break
             last_seen = collector.label_count
     except KeyboardInterrupt:
+        partial = True
+    except Exception:  # noqa: BLE001 - only an interrupted context is expected here
+        if not _interrupted(node):
+            raise
         partial = True
 
     outcomes: List[WindowOutcome] = []
