@@ -103,8 +103,9 @@ def probe_inputs(read: BagPlan, inputs: Sequence[ModelInput]) -> Dict[str, Dict[
             spec = topics[msg.topic]
             if spec.name in first:
                 continue
+            message = decode(msg)
             try:
-                first[spec.name] = (_converter(msg.msgtype)(decode(msg)), decode(msg))
+                first[spec.name] = (_converter(msg.msgtype)(message), message)
             except conv.InputError:
                 continue   # a bad first message: the next one tells
             if len(first) == len(inputs):

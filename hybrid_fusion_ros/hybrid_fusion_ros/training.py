@@ -263,7 +263,7 @@ def train_on(data: RecordingSet, train_idx: Sequence[int], val_idx: Sequence[int
             init_weights[spec.name] = init.encoders[spec.name]['state_dict']
             if freeze:
                 frozen.append(spec.name)
-        if not (reuse and freeze):   # a frozen encoder keeps the statistics it was trained with
+        if not reuse:   # weights taken from a checkpoint keep the statistics they were trained with
             cfg['norm_mean'], cfg['norm_std'] = normalization(train_seqs, spec.name)
         configs[spec.name] = cfg
     cfg = replace(config, encoders={i.name: i.encoder for i in data.inputs},
