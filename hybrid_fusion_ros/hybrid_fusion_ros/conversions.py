@@ -382,6 +382,21 @@ def audio_to_samples(msg: AudioChunk) -> Tuple[np.ndarray, np.ndarray]:
     return stamps, samples
 
 
+def resample_audio(stamps: np.ndarray, samples: np.ndarray, from_rate: float,
+                   to_rate: float) -> Tuple[np.ndarray, np.ndarray]:
+    """Mono samples at ``from_rate`` as samples at ``to_rate``: a whole-number downsampling ratio
+    (48 kHz -> 16 kHz) averages each block (a box filter against aliasing); any other ratio
+    interpolates linearly. Stamps start at the first sample's."""
+    ratio = from_rate / to_rate
+    if abs(ratio - round(ratio)) < 1e-9 and round(ratio) >= 1:
+        r = int(round(ratio))
+        n = len(samples) // r
+        return stamps[:n * r:r], samples[:n * r].reshape(n, r).mean(axis=1).astype(np.float32)
+    n = int(np.floor(len(samples) / ratio))
+    grid = stamps[0] + np.arange(n) / to_rate
+    return grid, np.interp(grid, stamps, samples).astype(np.float32)
+
+
 def samples_to_audio(samples: np.ndarray, sample_rate: int, stamp: Time,
                      frame_id: str = 'microphone') -> AudioChunk:
     msg = AudioChunk()

@@ -118,6 +118,7 @@ class EncoderNode(Node):
         depth = int(depth) or QUEUE_DEPTH.get(modality, 10)
 
         self.drops = DropCounter()
+        self.resampled_chunks = 0
         self.input_rate = RateMeter()
         self.feature_rate = RateMeter()
         self.encode_ms = LatencyWindow()
@@ -172,6 +173,14 @@ class EncoderNode(Node):
             self.drops.add(exc.cause)
             self.get_logger().warning(f'dropped {self.input_name} input: {exc}', throttle_duration_sec=5.0)
             return
+        rate = getattr(msg, 'sample_rate', None)
+        if self.modality == 'audio' and rate and rate != self.windower.sample_rate:
+            # A microphone at another rate (48 kHz) than the model's: resampled, never placed
+            # on the model's timeline as if it were its rate.
+            stamps, samples = conv.resample_audio(stamps, samples, float(rate), float(self.windower.sample_rate))
+            self.resampled_chunks += 1
+            self.get_logger().warning(f'{self.input_name}: audio at {rate} Hz resampled to the model\'s '
+                                      f'{self.windower.sample_rate:g} Hz', throttle_duration_sec=5.0)
         self.input_rate.tick(time.monotonic())
         for window in self.windower.push(stamps, samples):
             start = time.perf_counter()
@@ -215,7 +224,8 @@ class EncoderNode(Node):
                 'Latest timestamp delay (s)': self._now() - newest if newest is not None else float('inf'),
                 'Dropped total': sum(drops.values()),
                 **{f'Dropped ({k})': v for k, v in sorted(drops.items())},
-                'Clock jumps (buffer reset)': self.windower.stats.time_jumps}),
+                'Clock jumps (buffer reset)': self.windower.stats.time_jumps,
+                **({'Resampled chunks (sample rate)': self.resampled_chunks} if self.resampled_chunks else {})}),
             diag.status(f'{name}: encoder', self.input_name, diag.OK if self.feature_rate.count else level,
                         f'{self.feature_rate.count} windows encoded', {
                             'Encoder': self.encoder_name, 'Windows': self.feature_rate.count,

@@ -140,3 +140,23 @@ def test_corrupt_checkpoint_is_a_startup_error(ros, tmp_path):
     half.write_bytes(data[: len(data) // 2])
     with pytest.raises(StartupError, match='truncated.pt: cannot be read'):
         EncoderNode('imu_encoder', **ros.kwargs(checkpoint=str(half)))
+
+
+def test_audio_at_another_rate_and_stereo_is_resampled_not_misplaced(ros):
+    """48 kHz stereo into a 16 kHz mono model: resampled (and counted), windows as at 16 kHz."""
+    ep = Episode(2.6, seed=3, t0=T0)
+    stamps = ep.stamps(48000.0)
+    audio = ep.audio(stamps)
+    node, helper, features = start(ros, 'audio')
+
+    def stereo_chunk(i):
+        msg = conv.samples_to_audio(audio[i:i + 4800], 48000, conv.sec_to_stamp(stamps[i]))
+        mono = np.frombuffer(msg.data, '<i2')
+        msg.channels = 2
+        msg.data = np.repeat(mono, 2).tobytes()   # both channels the same
+        return msg
+    publish_all(helper, node, AudioChunk, 'audio/chunk', [stereo_chunk(i) for i in range(0, len(stamps), 4800)])
+    wait_until(lambda: len(features) >= 4, what='4 audio features')
+    check_features(features, 'audio', 64, [501.0, 501.5, 502.0, 502.5])
+    assert node.resampled_chunks == len(range(0, len(stamps), 4800))
+    assert not node.counts().get('incomplete_window')
