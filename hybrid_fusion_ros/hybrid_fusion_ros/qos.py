@@ -8,6 +8,11 @@ from rclpy.qos import (DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityP
 # worthless, and a reliable subscriber would make a fast sensor wait on a slow node.
 SENSOR_QOS: QoSProfile = qos_profile_sensor_data
 
+# What a sensor driver publishes with (REP-2003: drivers publish reliable, the system default,
+# and each subscriber chooses): the replayers use it, so reliable subscribers such as RViz see
+# the stream, and best-effort ones (the encoders) still match.
+DRIVER_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=50, reliability=ReliabilityPolicy.RELIABLE,
+                        durability=DurabilityPolicy.VOLATILE)
 
 
 def sensor_qos(depth: int, reliable: bool = False) -> QoSProfile:

@@ -24,7 +24,7 @@ from rclpy.node import Node
 from rosgraph_msgs.msg import Clock
 
 from .bag import BagMessage, message_class, open_reader, read_messages
-from .qos import RESULT_QOS, SENSOR_QOS
+from .qos import DRIVER_QOS, RESULT_QOS
 
 SENSOR_TYPES = {'sensor_msgs/msg/Image', 'sensor_msgs/msg/CompressedImage', 'sensor_msgs/msg/Imu',
                 'hybrid_fusion_msgs/msg/AudioChunk'}
@@ -88,7 +88,7 @@ class BagReplayer:
             if topics is not None and conn.topic not in topics:
                 continue
             out_topic = self.topic_map.get(conn.topic, conn.topic)
-            qos = SENSOR_QOS if conn.msgtype in SENSOR_TYPES else RESULT_QOS
+            qos = DRIVER_QOS if conn.msgtype in SENSOR_TYPES else RESULT_QOS
             self.publishers[conn.topic] = (node.create_publisher(message_class(conn.msgtype), out_topic, qos),
                                            conn.msgtype)
         self.clock_pub = node.create_publisher(Clock, '/clock', 10) if publish_clock else None

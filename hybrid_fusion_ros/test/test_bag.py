@@ -43,3 +43,24 @@ def test_missing_empty_and_corrupt_bags_are_clear_errors(tmp_path):
     with pytest.raises(BagError, match='cannot be opened'):
         reader = open_reader(path)
         list(read_messages(reader))
+
+
+def test_the_replayer_publishes_as_a_driver_so_reliable_subscribers_see_it(ros, demo_bag):
+    """REP-2003: drivers publish reliable and subscribers choose; a reliable subscriber (RViz,
+    a recorder) got nothing from a best-effort publisher."""
+    from rclpy.qos import QoSProfile, ReliabilityPolicy
+    from sensor_msgs.msg import Imu
+
+    from hybrid_fusion_ros.replay import BagReplayer
+    from conftest import wait_until
+    node = ros.node('replayer')
+    replayer = BagReplayer(node, demo_bag, rate=20.0, topics={'/imu/data'},
+                           topic_map={'/imu/data': f'{ros.namespace}/imu/data'})
+    got, best_effort = [], []
+    listener = ros.node('listeners')
+    for sink, reliability in ((got, ReliabilityPolicy.RELIABLE), (best_effort, ReliabilityPolicy.BEST_EFFORT)):
+        listener.create_subscription(Imu, 'imu/data', sink.append, QoSProfile(depth=100, reliability=reliability))
+    pub = replayer.publisher_for('/imu/data')
+    wait_until(lambda: pub.get_subscription_count() == 2, what='both subscribers matched')
+    replayer.run()
+    wait_until(lambda: len(got) >= 100 and len(best_effort) >= 50, what='messages at both QoS')

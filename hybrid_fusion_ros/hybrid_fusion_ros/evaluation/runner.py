@@ -41,7 +41,7 @@ from ..bag import bag_format, data_note, message_class, open_reader, read_messag
 from ..core.checkpoint import Checkpoint
 from ..core.machine import machine_line
 from ..core.windows import window_ends_between
-from ..qos import RESULT_QOS, sensor_qos
+from ..qos import DRIVER_QOS, RESULT_QOS, sensor_qos
 from ..replay import clock_message, header_stamp, live_shift_ns, shift_stamp
 from .inputs import InputPlan, plan_bag
 from .report import WindowOutcome, window_key, window_outcomes
@@ -254,7 +254,9 @@ class GraphLink:
         self.realtime = options.realtime
         self.collector = _Collector(node, options, modalities)
         self.diagnostics = DiagnosticsCollector(node)
-        qos = sensor_qos(FAST_QUEUE_DEPTH, reliable=True) if not options.realtime else sensor_qos(50)
+        # Reliable either way (REP-2003: drivers publish reliable, subscribers choose); fast mode
+        # also needs the depth, so the replayer can run ahead of a busy encoder.
+        qos = sensor_qos(FAST_QUEUE_DEPTH, reliable=True) if not options.realtime else DRIVER_QOS
         # By input, not by bag topic: every bag replayed through this graph feeds the same inputs.
         self.pubs = {modality: node.create_publisher(message_class(msgtype), dst, qos)
                      for modality, (_, msgtype, dst) in setup.plan.inputs.items()}
