@@ -71,8 +71,10 @@ def declare_fusion_parameters(node: Node) -> None:
     p('reset_after', 5.0, describe('reset the LSTM state after a gap in features longer than this (s)'))
     p('jump_threshold', 1.0, describe('a feature stamped this much (s) before the last one is a clock '
                                       'jump (state reset); less is out of order (dropped, counted)'))
-    p('stale_timeout', 2.0, describe('seconds without a feature before its input is WARN'))
-    p('stale_error_timeout', 10.0, describe('seconds without a feature before its input is ERROR'))
+    p('stale_timeout', 2.0, describe('seconds without a feature (a label) before its input (the fusion '
+                                     'status) is WARN'))
+    p('stale_error_timeout', 10.0, describe('seconds without a feature (a label) before its input (the fusion '
+                                            'status) is ERROR'))
     p('latency_warn_ms', 250.0, describe('label latency p95 above this is WARN'))
     p('latency_error_ms', 1000.0, describe('label latency p95 above this is ERROR'))
     p('diagnostics_period', 1.0, describe('seconds between /diagnostics messages', True))
@@ -407,14 +409,17 @@ class FusionPipeline:
                 **diag.latency_values('Sensor to feature latency', self.feature_latency[m].percentiles())}))
         lat = self.label_latency.percentiles()
         p95 = lat.get('p95', 0.0)
-        if self.label_rate.count == 0:
-            level, text = diag.WARN, 'no labels yet'
-        elif p95 > self.latency_error_ms:
-            level, text = diag.ERROR, f'label latency p95 {p95:.0f} ms > {self.latency_error_ms:.0f} ms'
-        elif p95 > self.latency_warn_ms:
-            level, text = diag.WARN, f'label latency p95 {p95:.0f} ms > {self.latency_warn_ms:.0f} ms'
-        else:
-            level, text = diag.OK, f'{self.label_rate.count} labels'
+        # Labels that stop coming (a dead encoder, a stalled input, a model that cannot step) are
+        # the failure an operator must see here, whatever its cause.
+        level, text = diag.freshness(self.label_rate.count, self.label_rate.age(mono), self.stale_timeout,
+                                     self.stale_error_timeout, 'labels')
+        if level == diag.OK:
+            if p95 > self.latency_error_ms:
+                level, text = diag.ERROR, f'label latency p95 {p95:.0f} ms > {self.latency_error_ms:.0f} ms'
+            elif p95 > self.latency_warn_ms:
+                level, text = diag.WARN, f'label latency p95 {p95:.0f} ms > {self.latency_warn_ms:.0f} ms'
+            else:
+                text = f'{self.label_rate.count} labels'
         statuses.append(diag.status(f'{name}: fusion', 'fusion', level, text, {
             'Fusion mode': self.fusion_mode, 'Fusion rate (Hz)': self.fusion_rate_hz, 'Max age (s)': self.max_age,
             'Labels': self.label_rate.count, 'Label frequency (Hz)': self.label_rate.rate(mono),

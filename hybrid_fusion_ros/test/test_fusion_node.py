@@ -218,6 +218,23 @@ def test_diagnostics_levels_follow_an_input_that_stops(ros):
     wait_until(lambda: g.level('features/imu topic status') == 0, timeout=5, what='imu OK again')
 
 
+def test_fusion_status_goes_warn_then_error_when_labels_stop(ros):
+    # Stamps here are not wall time: the latency levels are kept out of the way.
+    g = Harness(ros, stale_timeout=1.0, stale_error_timeout=2.0, latency_warn_ms=1e15,
+                latency_error_ms=1e15).connected()
+    end = [400.0]
+
+    def labels_flow_and_fusion_is_ok() -> bool:
+        end[0] += 0.5
+        g.send(end[0])
+        time.sleep(0.1)
+        return g.level(': fusion') == 0
+    wait_until(labels_flow_and_fusion_is_ok, what='fusion OK while labels come')
+    wait_until(lambda: g.level(': fusion') == 1, timeout=5, what='fusion WARN when labels stop')
+    wait_until(lambda: g.level(': fusion') == 2, timeout=5, what='fusion ERROR when they stay away')
+    wait_until(labels_flow_and_fusion_is_ok, what='fusion OK again')
+
+
 def test_lifecycle_node_transitions(ros):
     g = Harness(ros, FusionLifecycleNode)
     node = g.node
