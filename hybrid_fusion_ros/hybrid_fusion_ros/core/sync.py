@@ -315,6 +315,14 @@ class _ChainLink:
     connection: int
 
 
+def _connect_single_input(target: Any, source: SimpleFilter, already: str) -> None:
+    """Feed ``target.add`` from ``source``, for filters of one input: a second connection raises
+    ``RuntimeError(already)``, with the message upstream gives for that filter."""
+    if target.incoming_connection is not None:
+        raise RuntimeError(already)
+    target.incoming_connection = source.registerCallback(target.add)
+
+
 class Chain(SimpleFilter):
     """Filters run one after the other; the last one's output is the chain's (message_filters.Chain)."""
 
@@ -327,9 +335,7 @@ class Chain(SimpleFilter):
 
     def connectInput(self, message_filter: SimpleFilter) -> None:  # noqa: N802 - upstream name
         """Feed the chain from ``message_filter``; a chain has one input (else ``RuntimeError``)."""
-        if self.incoming_connection is not None:
-            raise RuntimeError('Already connected')
-        self.incoming_connection = message_filter.registerCallback(self.add)
+        _connect_single_input(self, message_filter, 'Already connected')
 
     def add(self, message: Any) -> None:
         """Run ``message`` through the chain (with no filters, pass it straight on)."""
@@ -382,9 +388,7 @@ class TimeSequencer(SimpleFilter):
 
     def connectInput(self, input_filter: SimpleFilter) -> None:  # noqa: N802 - upstream name
         """Sequence what ``input_filter`` outputs; one input only (else ``RuntimeError``)."""
-        if self.incoming_connection is not None:
-            raise RuntimeError('Already connected to an input filter.')
-        self.incoming_connection = input_filter.registerCallback(self.add)
+        _connect_single_input(self, input_filter, 'Already connected to an input filter.')
 
     def _stamp(self, msg: Any) -> Optional[int]:
         obj = msg
