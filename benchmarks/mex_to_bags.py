@@ -17,7 +17,7 @@ T0 = 1_700_000_000 + 1000 * (recording index in mex.npz); log time = header stam
 log-time order. The sidecar (``start,end,label``, s since the bag's first message) has one
 interval over the whole recording labelled with the exercise name (e.g. ``the_clam``).
 
-Source: ``/work/shared/data/mex/mex.npz`` (see its README), from the MEx release.
+Source: ``../shared/data/mex/mex.npz`` (beside the checkout) (see its README), from the MEx release.
 Cite: A. Wijekoon, N. Wiratunga, K. Cooper, "MEx: Multi-modal Exercises Dataset for Human
 Activity Recognition", arXiv:1908.08992, 2019. Licence: CC BY 4.0.
 Dataset glue for the benchmarks, not part of the product.
@@ -25,7 +25,7 @@ Dataset glue for the benchmarks, not part of the product.
 Run (from the repository root)::
 
     . scripts/env.sh
-    python benchmarks/mex_to_bags.py --out /tmp/mex_bags --jobs 2 [--subjects 1-5,7] [--force]
+    python benchmarks/mex_to_bags.py --out mex_bags --jobs 2 [--subjects 1-5,7] [--force]
 """
 from __future__ import annotations
 

@@ -17,7 +17,7 @@ phone's per-sample labels into intervals: a run of equal labels lasts from its f
 the next run's first sample (the last run to its last sample + 0.01 s); labels lower-cased:
 ``seated``, ``standing_up``, ``walking``, ``turning``, ``sitting_down``.
 
-Source: ``/work/shared/data/spsw/spsw.npz`` (see its README), from GitHub
+Source: ``../shared/data/spsw/spsw.npz`` (beside the checkout) (see its README), from GitHub
 GeoTecINIT/sp-sw-har-dataset (Zenodo doi 10.5281/zenodo.8398688).
 Cite: M. Matey-Sanz, S. Casteleyn, C. Granell, "Dataset of inertial measurements of smartphones
 and smartwatches for human activity recognition", Data in Brief, 2023, 109809,
@@ -27,7 +27,7 @@ Dataset glue for the benchmarks, not part of the product.
 Run (from the repository root)::
 
     . scripts/env.sh
-    python benchmarks/spsw_to_bags.py --out /tmp/spsw_bags --jobs 2 [--subjects 1-5,7] [--force]
+    python benchmarks/spsw_to_bags.py --out spsw_bags --jobs 2 [--subjects 1-5,7] [--force]
 """
 from __future__ import annotations
 
