@@ -96,7 +96,11 @@ class GraphProcess:
                 p.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
                 p.terminate()
-                p.wait(timeout=5)
+                try:
+                    p.wait(timeout=5)
+                except subprocess.TimeoutExpired:   # stuck in shutdown: the last resort
+                    p.kill()
+                    p.wait(timeout=5)
         folder = getattr(self, '_folder', None)
         if folder is not None:
             folder.cleanup()
