@@ -2,8 +2,10 @@
 executor choice and ``run_node``, the body of each node's ``main``."""
 from __future__ import annotations
 
+import functools
 import threading
-from typing import Callable, List, Optional
+import traceback
+from typing import Any, Callable, List, Optional
 
 import rclpy
 from rcl_interfaces.msg import ParameterDescriptor
@@ -57,6 +59,40 @@ def run_node(node_factory: Callable[[], Node], logger_name: str, args: Optional[
         rclpy.try_shutdown()
 
 
+class InternalErrors:
+    """The last-resort guard of a node's callbacks, timers and parameter callbacks.
+
+    An exception that escapes a callback kills an rclpy executor and with it the node. Every
+    callback a node registers is wrapped with :meth:`guard`: an unexpected exception is
+    counted (``count``, reported as ``internal_error`` in /diagnostics), its traceback is
+    logged at most once per ``log_period`` seconds per callback, and the node goes on.
+    Expected bad input is still handled where it is validated; this is only the backstop.
+    """
+
+    def __init__(self, node: Node, log_period: float = 10.0) -> None:
+        self.node = node
+        self.log_period = log_period
+        self.count = 0
+        self.by_callback: dict = {}
+        self._lock = threading.Lock()
+
+    def guard(self, fn: Callable[..., Any], what: str, on_error: Optional[Callable[[BaseException], Any]] = None
+              ) -> Callable[..., Any]:
+        """``fn`` wrapped; ``on_error(exc)`` gives the return value after an error (None if not set)."""
+
+        @functools.wraps(fn)
+        def guarded(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return fn(*args, **kwargs)
+            except Exception as exc:  # noqa: BLE001 - the backstop: nothing may kill the node
+                with self._lock:
+                    self.count += 1
+                    self.by_callback[what] = self.by_callback.get(what, 0) + 1
+                self.node.get_logger().error(
+                    f'internal error in {what} (the node goes on; counted as internal_error):\n'
+                    f'{traceback.format_exc()}', throttle_duration_sec=self.log_period)
+                return on_error(exc) if on_error is not None else None
+        return guarded
 
 
 class BackgroundSpin:
