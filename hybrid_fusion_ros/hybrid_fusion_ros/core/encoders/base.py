@@ -5,6 +5,11 @@ into a feature vector. It is split as torchvision/timm models are: ``preprocess`
 window -> fixed-shape array, no learned weights) and ``forward`` (torch, batch of
 preprocessed arrays -> ``(B, output_dim)`` features). The same ``preprocess`` serves training
 and the encoder node, so what the model saw in training is what it sees on the robot.
+
+The built-in encoders keep their preprocessing in ``core/preprocessing.py``, a module without
+torch, and hold it as ``preprocessor``: the ONNX Runtime backend runs the same code in a
+process that never imports torch. A plugin whose ``preprocessor`` is one of those classes
+runs on that backend too; one without can still be exported, but runs only on torch.
 """
 from __future__ import annotations
 
@@ -15,6 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..preprocessing import Preprocessor
 from ..windows import SensorWindow
 
 E = TypeVar('E', bound='Encoder')
@@ -40,6 +46,8 @@ class Encoder(nn.Module):
 
     modality: ClassVar[str] = ''
     config_class: ClassVar[Type[Any]]
+    # The numpy preprocessing ``preprocess`` runs, when it is one of core.preprocessing's.
+    preprocessor: Optional[Preprocessor] = None
 
     def __init__(self, config: Any) -> None:
         super().__init__()
