@@ -6,6 +6,7 @@ import sys
 import time
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
+import cv2
 import numpy as np
 import torch
 from diagnostic_msgs.msg import DiagnosticArray
@@ -21,7 +22,8 @@ from .core.inputs import QUEUE_DEPTH, InputSpecError
 from .core.plugins import PluginError
 from .core.stats import DropCounter, LatencyWindow, RateMeter
 from .core.windows import StreamWindower
-from .node_common import StartupError, declare_executor_parameter, describe as _desc, run_node
+from .node_common import (InternalErrors, StartupError, declare_executor_parameter, describe as _desc,
+                          run_node)
 from .qos import DIAGNOSTICS_QOS, RESULT_QOS, sensor_qos
 
 Converter = Callable[[Any], Tuple[np.ndarray, np.ndarray]]
@@ -118,7 +120,16 @@ class EncoderNode(Node):
         depth = int(depth) or QUEUE_DEPTH.get(modality, 10)
 
         self.drops = DropCounter()
+        self.errors = InternalErrors(self)
         self.resampled_chunks = 0
+        self.format_changes = 0
+        self._format: Optional[Tuple[Any, ...]] = None     # the input's format as last seen
+        self._frame_change: Optional[Tuple[Tuple[int, ...], int]] = None   # (new shape, frames seen)
+        # The model's kind of image: frames of the other kind are refused where they arrive.
+        self._depth_model = getattr(self.encoder.config, 'depth', None) if modality == 'camera' else None
+        self._silent_since: Optional[float] = None          # the input stopped: logged once
+        self._anomaly: Tuple[float, str] = (float('-inf'), '')
+        self._reported: Dict[str, int] = {}
         self.input_rate = RateMeter()
         self.feature_rate = RateMeter()
         self.encode_ms = LatencyWindow()
@@ -130,11 +141,14 @@ class EncoderNode(Node):
         # The sensor callback and the diagnostics timer run in separate groups, so reporting
         # never waits on a network forward pass.
         self.subscription = self.create_subscription(
-            msg_class, self.input_topic, self._on_input, sensor_qos(int(depth), reliability == 'reliable'),
-            callback_group=MutuallyExclusiveCallbackGroup())
+            msg_class, self.input_topic, self.errors.guard(self._on_input, 'input callback'),
+            sensor_qos(int(depth), reliability == 'reliable'), callback_group=MutuallyExclusiveCallbackGroup())
         handle = getattr(self.subscription, 'handle', None)
         self._input_handle = handle if hasattr(handle, 'take_message') else None   # for drain_batch
-        self.create_timer(period, self._publish_diagnostics, callback_group=MutuallyExclusiveCallbackGroup())
+        self._handle_guarded = self.errors.guard(self._handle, 'input message',
+                                                 lambda exc: self.drops.add('internal_error'))
+        self.create_timer(period, self.errors.guard(self._publish_diagnostics, 'diagnostics timer'),
+                          callback_group=MutuallyExclusiveCallbackGroup())
         self.get_logger().info(f"{input_name} ({modality}) encoder '{self.encoder_name}' ready: {self.input_topic} "
                                f'({types[0]}) -> {self.feature_topic}, windows {ckpt.window.length}s '
                                f'every {ckpt.window.hop}s')
@@ -143,14 +157,14 @@ class EncoderNode(Node):
         return self.get_clock().now().nanoseconds * 1e-9
 
     def _on_input(self, msg: Any) -> None:
-        self._handle(msg)
+        self._handle_guarded(msg)
         # Drain what else is queued before going back to the executor: its wait-set round
         # trip costs ~0.25 ms per message here, the bulk of a 100 Hz IMU node's CPU.
         for _ in range(self.drain_batch):
             more = self._take_queued()
             if more is None:
                 break
-            self._handle(more)
+            self._handle_guarded(more)
 
     def _take_queued(self) -> Optional[Any]:
         """The next queued input message, taken directly (None when the queue is empty or
@@ -169,20 +183,17 @@ class EncoderNode(Node):
     def _handle(self, msg: Any) -> None:
         try:
             stamps, samples = self._convert(msg)
+            stamps, samples = self._check_format(msg, stamps, samples)
         except conv.InputError as exc:
             self.drops.add(exc.cause)
             self.get_logger().warning(f'dropped {self.input_name} input: {exc}', throttle_duration_sec=5.0)
             return
-        rate = getattr(msg, 'sample_rate', None)
-        if self.modality == 'audio' and rate and rate != self.windower.sample_rate:
-            # A microphone at another rate (48 kHz) than the model's: resampled, never placed
-            # on the model's timeline as if it were its rate.
-            stamps, samples = conv.resample_audio(stamps, samples, float(rate), float(self.windower.sample_rate))
-            self.resampled_chunks += 1
-            self.get_logger().warning(f'{self.input_name}: audio at {rate} Hz resampled to the model\'s '
-                                      f'{self.windower.sample_rate:g} Hz', throttle_duration_sec=5.0)
+        if self._silent_since is not None:
+            self.get_logger().info(f'{self.input_name}: input on {self.input_topic} resumed after '
+                                   f'{time.monotonic() - self._silent_since:.1f}s')
+            self._silent_since = None
         self.input_rate.tick(time.monotonic())
-        for window in self.windower.push(stamps, samples):
+        for window in self.windower.push(stamps, samples, arrival=self._now()):
             start = time.perf_counter()
             try:
                 feature = self.encoder.encode(window)
@@ -199,16 +210,98 @@ class EncoderNode(Node):
             self.latency_ms.add((self._now() - window.newest_stamp) * 1e3)
             self.feature_rate.tick(time.monotonic())
 
+    def _check_format(self, msg: Any, stamps: np.ndarray, samples: np.ndarray
+                      ) -> Tuple[np.ndarray, np.ndarray]:
+        """The one place an input's format is judged against the model and the stream so far.
+
+        Camera: a frame of the wrong kind (depth into a colour model, or the reverse) is
+        refused; a new resolution is taken in (frames resized, see :meth:`_check_frame`).
+        Audio: another sample rate is resampled to the model's (channels were mixed to mono
+        on conversion). A change of format is counted and warned about, never used silently.
+        """
+        if self.modality == 'camera':
+            return stamps, self._check_frame(samples)
+        if self.modality == 'audio':
+            rate = float(msg.sample_rate)
+            self._note_format((int(msg.sample_rate), int(msg.channels), msg.sample_format),
+                              f'{msg.sample_rate} Hz, {msg.channels} channel(s), {msg.sample_format}')
+            if rate != self.windower.sample_rate:
+                # A microphone at another rate (48 kHz) than the model's: resampled, never placed
+                # on the model's timeline as if it were its rate.
+                stamps, samples = conv.resample_audio(stamps, samples, rate,
+                                                      float(self.windower.sample_rate))
+                self.resampled_chunks += 1
+                self.get_logger().warning(f"{self.input_name}: audio at {msg.sample_rate} Hz resampled to the "
+                                          f"model's {self.windower.sample_rate:g} Hz", throttle_duration_sec=5.0)
+        return stamps, samples
+
+    def _note_format(self, key: Tuple[Any, ...], text: str) -> None:
+        if self._format is not None and key != self._format:
+            self.format_changes += 1
+            self.get_logger().warning(f'{self.input_name}: input format changed to {text} (counted as a '
+                                      'format change)', throttle_duration_sec=5.0)
+        self._format = key
+
+    def _check_frame(self, frames: np.ndarray) -> np.ndarray:
+        """Frames of a camera whose resolution changes mid-stream are resized to the
+        resolution of the frames buffered before them, so windows go on across the change;
+        once a whole window's worth of frames has come at the new resolution, the buffered
+        frames are resized to it instead and the new resolution is the stream's."""
+        depth = frames.dtype.kind == 'f'
+        if self._depth_model is not None and depth != self._depth_model:
+            raise conv.InputError('wrong_image_kind', f"a {'depth' if depth else 'colour'} image for a model "
+                                  f"trained on {'depth' if self._depth_model else 'colour'} images")
+        shape = tuple(frames.shape[1:])
+        h, w = shape[:2]
+        self._note_format((depth, w, h), f"{'depth' if depth else 'colour'} {w}x{h}")
+        held = self.windower.buffer.sample_shape
+        if held is None or held == shape:
+            self._frame_change = None
+            return frames
+        if held[2:] != shape[2:]:   # not the same kind of frame: no resize makes it one
+            return frames
+        seen = (self._frame_change[1] if self._frame_change and self._frame_change[0] == shape else 0) + 1
+        self._frame_change = (shape, seen)
+        if seen >= self.windower.expected_rate * self.windower.spec.length:
+            self.windower.buffer.convert(lambda old: _resize_frames(old, shape))
+            self._frame_change = None
+            return frames
+        return _resize_frames(frames, held)
+
     def counts(self) -> Dict[str, int]:
         """Drops by cause, windowing and buffer counters included."""
         out = self.drops.snapshot()
         ws = self.windower.stats
         for cause, n in (('incomplete_window', ws.incomplete), ('out_of_order', ws.out_of_order),
                          ('lost_in_transport_est', ws.missing_samples),
-                         ('buffer_overflow', self.windower.buffer.stats.overflowed_chunks)):
+                         ('buffer_overflow', self.windower.buffer.stats.overflowed_chunks),
+                         ('format_change', self.windower.buffer.stats.reshaped_chunks)):
             if n:
                 out[cause] = n
         return out
+
+    def _events(self) -> Dict[str, int]:
+        """Everything the operator is told about when it changes: drops by cause, clock
+        jumps, format changes and internal errors."""
+        ws = self.windower.stats
+        return {**{f'dropped ({k})': v for k, v in self.counts().items()}, 'clock jump': ws.time_jumps,
+                'format change': self.format_changes, 'internal error': self.errors.count}
+
+    def _anomaly_text(self, events: Dict[str, int]) -> Optional[str]:
+        """What changed since the last report, in words (None: nothing did)."""
+        changed = {k: v - self._reported.get(k, 0) for k, v in events.items() if v != self._reported.get(k, 0)}
+        self._reported = events
+        if not changed:
+            return None
+        if 'clock jump' in changed:
+            jump = self.windower.stats.last_jump
+            return (f"clock jumped {'forward' if jump > 0 else 'back'} {abs(jump):.1f}s "
+                    '(windows restarted)')
+        if 'internal error' in changed:
+            return 'internal error (traceback in the log)'
+        if 'format change' in changed:
+            return 'input format changed'
+        return 'dropped ' + ', '.join(f'{n} {k[9:-1]}' for k, n in changed.items())
 
     def _publish_diagnostics(self) -> None:
         now = time.monotonic()
@@ -216,6 +309,16 @@ class EncoderNode(Node):
         newest = self.windower.buffer.newest_stamp
         drops = self.counts()
         level, text = diag.freshness(self.input_rate.count, age, self.stale_timeout)
+        if level != diag.OK and self.input_rate.count and self._silent_since is None:
+            self._silent_since = now - age
+            self.get_logger().warning(f'{self.input_name}: no input on {self.input_topic} for {age:.1f}s')
+        news = self._anomaly_text(self._events())
+        if news is not None:
+            self._anomaly = (now, news)
+        # An anomaly keeps the status WARN for stale_timeout seconds, so a reader sees it.
+        if level == diag.OK and now - self._anomaly[0] < self.stale_timeout:
+            level, text = diag.WARN, self._anomaly[1]
+        ws = self.windower.stats
         name = self.get_name()
         statuses = [
             diag.status(f'{name}: {self.input_topic} topic status', self.input_name, level, text, {
@@ -224,7 +327,8 @@ class EncoderNode(Node):
                 'Latest timestamp delay (s)': self._now() - newest if newest is not None else float('inf'),
                 'Dropped total': sum(drops.values()),
                 **{f'Dropped ({k})': v for k, v in sorted(drops.items())},
-                'Clock jumps (buffer reset)': self.windower.stats.time_jumps,
+                'Clock jumps': ws.time_jumps, 'Interruptions': ws.interruptions,
+                'Format changes': self.format_changes, 'Internal errors': self.errors.count,
                 **({'Resampled chunks (sample rate)': self.resampled_chunks} if self.resampled_chunks else {})}),
             diag.status(f'{name}: encoder', self.input_name, diag.OK if self.feature_rate.count else level,
                         f'{self.feature_rate.count} windows encoded', {
@@ -235,6 +339,11 @@ class EncoderNode(Node):
         ]
         self.diag_pub.publish(diag.array_msg(self.get_clock().now().to_msg(), statuses))
 
+
+def _resize_frames(frames: np.ndarray, shape: Tuple[int, ...]) -> np.ndarray:
+    """``(N, H, W[, C])`` frames resized to one frame's ``shape``."""
+    h, w = shape[:2]
+    return np.stack([cv2.resize(f, (w, h), interpolation=cv2.INTER_AREA) for f in frames])
 
 def main(args: Optional[List[str]] = None) -> None:
     sys.exit(run_node(EncoderNode, 'encoder_node', args))

@@ -48,6 +48,8 @@ def test_window_holds_exactly_the_samples_in_start_end():
     ('duplicate stamp counts as out of order', [0.0, 0.01, 0.01, 0.02], {'out_of_order': 1}),
     ('a jump back resets', [5.0, 5.01, 5.02, 1.0, 1.01], {'time_jumps': 1, 'out_of_order': 0}),
     ('a gap is counted with its missing samples', [0.0, 0.01, 0.02, 0.10, 0.11], {'gaps': 1, 'missing_samples': 7}),
+    ('a break longer than a window is an interruption, not a loss', [0.0, 0.01, 3.0, 3.01],
+     {'interruptions': 1, 'gaps': 0, 'missing_samples': 0}),
 ])
 def test_stream_anomalies_are_counted(case, stamps, expect):
     w = StreamWindower('imu', WindowSpec(1.0, 0.5), expected_rate=100.0)
@@ -97,3 +99,39 @@ def test_a_clock_jump_to_the_epoch_lists_only_the_newest_windows():
     due = grid.due(0.0, 1_700_000_000.2)
     assert len(due) == 8 and due[-1] == (1_699_999_999.0, 1_700_000_000.0)
     assert grid.due(0.0, 1_700_000_000.6) == [(1_699_999_999.5, 1_700_000_000.5)]
+
+
+def test_a_jump_forward_is_a_jump_not_millions_of_samples_lost():
+    """A clock stepped by an hour between two chunks that arrived 0.1 s apart: a jump."""
+    w = StreamWindower('audio', WindowSpec(1.0, 0.5), expected_rate=16000.0, sample_rate=16000.0)
+    t = np.arange(1600) / 16000.0
+    for k in range(12):
+        w.push(100.0 + k * 0.1 + t, np.zeros(1600, np.float32), arrival=5.0 + k * 0.1)
+    windows = w.push(3700.0 + 1.2 + t, np.zeros(1600, np.float32), arrival=6.2)
+    assert (w.stats.time_jumps, w.stats.missing_samples, w.stats.gaps) == (1, 0, 0)
+    assert w.stats.last_jump == pytest.approx(3600.0, abs=0.2)
+    assert windows == [] and w.buffer.oldest_stamp == pytest.approx(3701.2)
+    # A sensor silent for as long as its stamps say is not a jump.
+    w.push(3710.0 + t, np.zeros(1600, np.float32), arrival=15.0)
+    assert (w.stats.time_jumps, w.stats.interruptions) == (1, 1)
+
+
+def test_samples_lost_in_a_burst_are_counted_at_the_burst_rate():
+    """A 100 Hz IMU bursting at 1 kHz loses 50 consecutive samples: 50 are counted, not 4."""
+    w = StreamWindower('imu', WindowSpec(1.0, 0.5), expected_rate=100.0)
+    nominal = np.arange(0, 1.0, 0.01)
+    burst = 1.0 + np.arange(300) / 1000.0
+    stamps = np.concatenate([nominal, burst[:100], burst[150:]])
+    feed(w, stamps)
+    assert w.stats.missing_samples == 50 and w.stats.gaps == 1
+
+
+def test_a_chunk_of_another_sample_shape_drops_the_buffered_ones_counted():
+    buf = ChunkBuffer(horizon=100.0, max_chunks=100)
+    for i in range(3):
+        buf.push(np.array([float(i)]), np.zeros((1, 4, 6, 3), np.uint8))
+    assert buf.sample_shape == (4, 6, 3)
+    buf.convert(lambda s: s[:, :2, :3])
+    assert buf.sample_shape == (2, 3, 3) and len(buf) == 3
+    buf.push(np.array([3.0]), np.zeros((1, 8, 8, 3), np.uint8))
+    assert buf.stats.reshaped_chunks == 3 and len(buf) == 1

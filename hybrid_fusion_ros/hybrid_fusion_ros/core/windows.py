@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Deque, List, Optional, Tuple
+from typing import Callable, Deque, List, Optional, Tuple
 
 import numpy as np
 
@@ -114,6 +114,7 @@ class _Chunk:
 @dataclass
 class BufferStats:
     overflowed_chunks: int = 0
+    reshaped_chunks: int = 0    # dropped because a chunk of another sample shape came after them
 
 
 class ChunkBuffer:
@@ -139,6 +140,17 @@ class ChunkBuffer:
         self._chunks.clear()
 
     @property
+    def sample_shape(self) -> Optional[Tuple[int, ...]]:
+        """Shape of one buffered sample (None when empty): all chunks share it."""
+        return tuple(self._chunks[-1].samples.shape[1:]) if self._chunks else None
+
+    def convert(self, fn: Callable[[np.ndarray], np.ndarray]) -> None:
+        """Replace every buffered chunk's samples by ``fn(samples)`` (e.g. frames resized to
+        a camera's new resolution), so that windows can still be cut across the change."""
+        for chunk in self._chunks:
+            chunk.samples = fn(chunk.samples)
+
+    @property
     def oldest_stamp(self) -> Optional[float]:
         return float(self._chunks[0].stamps[0]) if self._chunks else None
 
@@ -147,7 +159,14 @@ class ChunkBuffer:
         return float(self._chunks[-1].stamps[-1]) if self._chunks else None
 
     def push(self, stamps: np.ndarray, samples: np.ndarray) -> None:
-        """Append a chunk; ``stamps`` (N,) must be ascending and not older than the newest."""
+        """Append a chunk; ``stamps`` (N,) must be ascending and not older than the newest.
+
+        Chunks whose samples have another shape cannot share a window with it: they are
+        dropped and counted in ``stats.reshaped_chunks`` (see :meth:`convert` to keep them)."""
+        shape = self.sample_shape
+        if shape is not None and shape != tuple(samples.shape[1:]):
+            self.stats.reshaped_chunks += len(self._chunks)
+            self._chunks.clear()
         self._chunks.append(_Chunk(np.asarray(stamps, dtype=np.float64), samples))
         newest = float(self._chunks[-1].stamps[-1])
         while self._chunks and float(self._chunks[0].stamps[-1]) < newest - self.horizon:
@@ -185,9 +204,11 @@ class WindowerStats:
     windows: int = 0
     incomplete: int = 0
     out_of_order: int = 0
-    time_jumps: int = 0
+    time_jumps: int = 0         # clock jumps, back or forward: the buffer restarted
+    last_jump: float = 0.0      # size (s) of the latest jump, negative when back
     gaps: int = 0               # breaks in the stream longer than 2.5 sample periods
     missing_samples: int = 0    # samples those gaps should have held, estimated from the rate
+    interruptions: int = 0      # breaks longer than a window: the sensor was silent
 
 
 @dataclass
@@ -197,9 +218,19 @@ class StreamWindower:
     ``expected_rate`` (samples per second) decides when a window is too sparse to encode.
     A stamp more than ``jump_tolerance`` seconds older than the newest is treated as a clock
     jump backwards (a bag loop, a simulator reset): the buffer and the grid restart. A
-    slightly older stamp is out of order: that chunk is dropped and counted. Gaps between
-    consecutive stamps longer than 2.5 sample periods are counted with the samples they
-    should have held (a best-effort transport loses messages without telling anyone).
+    slightly older stamp is out of order: that chunk is dropped and counted.
+
+    Forward, a break between consecutive stamps longer than 2.5 sample periods is one of:
+
+    - a clock jump forward, when the stamps advanced ``jump_tolerance`` seconds more than the
+      arrival times passed to :meth:`push` did (a driver switching from time since boot to
+      epoch time, a clock stepped by an hour): the buffer and the grid restart, and no sample
+      is counted lost;
+    - an interruption, when it is longer than a window: the sensor was silent, which says
+      nothing about samples lost on the way;
+    - otherwise a gap, counted with the samples it should have held (a best-effort transport
+      loses messages without telling anyone). They are estimated from the recent sample
+      period, so that a stream running faster than its nominal rate is counted right.
 
     A window is closed once a sample within half a sample period of its end has arrived: the
     next sample would fall after the end, so waiting for it would only add latency.
@@ -216,26 +247,55 @@ class StreamWindower:
     def __post_init__(self) -> None:
         self.buffer = ChunkBuffer(horizon=self.spec.length + self.spec.hop, max_chunks=self.max_chunks)
         self.grid = WindowGrid(self.spec)
+        self._period = 1.0 / self.expected_rate   # recent sample period, never above nominal
+        self._last_arrival: Optional[float] = None
 
     def reset(self) -> None:
         self.buffer.clear()
         self.grid.reset()
 
-    def push(self, stamps: np.ndarray, samples: np.ndarray) -> List[SensorWindow]:
-        """Add a chunk and return the windows that are now due (usually zero or one)."""
+    def _jump(self, size: float) -> None:
+        self.stats.time_jumps += 1
+        self.stats.last_jump = size
+        self.reset()
+
+    def _forward_break(self, gap: float, arrived: Optional[float]) -> bool:
+        """Classify a forward break of ``gap`` seconds; True if it was a clock jump."""
+        if arrived is not None and gap - arrived > self.jump_tolerance:
+            self._jump(gap)
+            return True
+        if gap > self.spec.length:
+            self.stats.interruptions += 1
+        else:
+            self.stats.gaps += 1
+            self.stats.missing_samples += max(0, int(round(gap / self._period)) - 1)
+        return False
+
+    def push(self, stamps: np.ndarray, samples: np.ndarray,
+             arrival: Optional[float] = None) -> List[SensorWindow]:
+        """Add a chunk and return the windows that are now due (usually zero or one).
+
+        ``arrival`` is the receiver's clock (s) when the chunk arrived; with it, a jump
+        forward in the stamps is told from a sensor that was silent for as long."""
         newest = self.buffer.newest_stamp
+        arrived = None if arrival is None or self._last_arrival is None else arrival - self._last_arrival
+        if arrival is not None:
+            self._last_arrival = arrival
         if newest is not None and stamps[0] <= newest:
             if stamps[0] < newest - self.jump_tolerance:
-                self.stats.time_jumps += 1
-                self.reset()
+                self._jump(float(stamps[0]) - newest)
             else:
                 self.stats.out_of_order += 1
                 return []
-        if newest is not None:
+        elif newest is not None:
             gap = float(stamps[0]) - newest
-            if gap > 2.5 / self.expected_rate:
-                self.stats.gaps += 1
-                self.stats.missing_samples += int(round(gap * self.expected_rate)) - 1
+            nominal = 1.0 / self.expected_rate
+            if gap > 2.5 * nominal:
+                self._forward_break(gap, arrived)
+            elif len(stamps) == 1:
+                self._period = min(nominal, 0.9 * self._period + 0.1 * gap)
+        if len(stamps) > 1:
+            self._period = min(1.0 / self.expected_rate, float(stamps[1] - stamps[0]))
         self.buffer.push(stamps, samples)
         windows = []
         oldest = self.buffer.oldest_stamp
