@@ -20,6 +20,7 @@ def test_every_model_exports_in_both_formats_within_tolerance(exported):
     names = {(r.name, r.format) for r in results}
     expected = {(f'encoder_{m}', f) for m in encoders for f in ('onnx', 'torchscript')}
     expected |= {(f'fusion_{s}', f) for s in fusion for f in ('onnx', 'torchscript')}
+    expected |= {('decide_late', f) for f in ('onnx', 'torchscript')}   # late mode's timer
     assert names == expected
     for r in results:
         assert r.path.is_file()
@@ -39,8 +40,10 @@ def test_onnx_fusion_step_with_a_masked_modality(exported, strategy):
     session = ort.InferenceSession(str(out / f'fusion_{strategy}.onnx'), providers=['CPUExecutionProvider'])
     names = [i.name for i in session.get_inputs()]
     got = session.run(None, dict(zip(names, [t.numpy() for t in (mask, h, c, *feats)])))
+    assert len(expected) == len(got) == 4   # logits, h, c and the modality weights
     for a, b in zip(expected, got):
         np.testing.assert_allclose(a.numpy(), b, atol=1e-4)
+    assert float(got[3][0, 1]) == 0.0 and float(got[3][1, 2]) == 0.0   # absent: no weight
 
 
 def test_torchscript_encoder_runs_without_the_python_class(exported, default_checkpoint):

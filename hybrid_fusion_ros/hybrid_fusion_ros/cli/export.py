@@ -1,5 +1,9 @@
 """``hybrid-fusion export``: encoders and fusion steps to ONNX and TorchScript, each checked
-against eager PyTorch; optionally dynamic INT8 quantization with its accuracy change."""
+against eager PyTorch; optionally dynamic INT8 quantization with its accuracy change.
+
+``--bundle`` writes instead the ONNX bundle that the ONNX Runtime backend runs without torch
+(``core/onnx_backend.py``): into the cache by default, next to the checkpoint with
+``--next-to-checkpoint``, or into ``--out``."""
 from __future__ import annotations
 
 import argparse
@@ -14,7 +18,16 @@ class ExportCommand(Command):
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument('--checkpoint', type=Path, help='default: the packaged checkpoint')
-        parser.add_argument('--out', type=Path, default=Path('export'))
+        parser.add_argument('--out', type=Path,
+                            help="default: 'export', or with --bundle the cache "
+                                 '(~/.cache/hybrid_fusion_ros/onnx/<checkpoint sha256>)')
+        parser.add_argument('--bundle', action='store_true',
+                            help='write the ONNX bundle (ONNX files + manifest.json) the '
+                                 'onnxruntime backend loads without torch')
+        parser.add_argument('--next-to-checkpoint', action='store_true',
+                            help='with --bundle: write it as <checkpoint>.onnx/, to copy along '
+                                 'with the checkpoint')
+        parser.add_argument('--opset', type=int, default=17, help='ONNX opset (default 17)')
         parser.add_argument('--format', nargs='+', choices=['onnx', 'torchscript'], default=['onnx', 'torchscript'])
         parser.add_argument('--tolerance', type=float, default=1e-4, help='max |eager - exported| allowed')
         parser.add_argument('--quantize', action='store_true',
@@ -25,10 +38,16 @@ class ExportCommand(Command):
     def run(self, args: argparse.Namespace) -> int:
         from ..core.checkpoint import Checkpoint
         from ..core.export import export_all
+        if args.bundle:
+            return self._bundle(args)
+        if args.next_to_checkpoint:
+            print('error: --next-to-checkpoint goes with --bundle')
+            return 2
+        args.out = args.out or Path('export')
         ckpt = Checkpoint.load(args.checkpoint)
         encoders = {m: ckpt.build_encoder(m)[0] for m in ckpt.modalities}
         fusion = {s: ckpt.build_fusion(s) for s in ckpt.fusion_strategies}
-        results = export_all(encoders, fusion, args.out, args.format)
+        results = export_all(encoders, fusion, args.out, args.format, args.opset)
         worst = 0.0
         for r in results:
             worst = max(worst, r.max_abs_diff)
@@ -42,6 +61,30 @@ class ExportCommand(Command):
         if worst > args.tolerance:
             print(f'error: an export differs from eager PyTorch by {worst:.2e} > {args.tolerance:.0e}')
             return 1
+        return 0
+
+    @staticmethod
+    def _bundle(args: argparse.Namespace) -> int:
+        from ..core.checkpoint import CheckpointError, default_checkpoint_path
+        from ..core.export import BundleExportError, export_bundle
+        from ..core.onnx_backend import bundle_dir_next_to, cached_bundle_dir, file_sha256
+        checkpoint = args.checkpoint or default_checkpoint_path()
+        if not checkpoint.is_file():
+            print(f'error: checkpoint {checkpoint}: no such file')
+            return 2
+        if args.out and args.next_to_checkpoint:
+            print('error: give --out or --next-to-checkpoint, not both')
+            return 2
+        out = args.out or (bundle_dir_next_to(checkpoint) if args.next_to_checkpoint
+                           else cached_bundle_dir(file_sha256(checkpoint)))
+        try:
+            done = export_bundle(checkpoint, out, args.opset, args.tolerance)
+        except (BundleExportError, CheckpointError) as exc:
+            print(f'error: {exc}')
+            return 1
+        for f in done.files:
+            print(f'{f.path}  (max |eager - onnx| {f.max_abs_diff:.2e})')
+        print(f'ONNX bundle of {checkpoint} (opset {args.opset}): {done.directory}')
         return 0
 
     @staticmethod
