@@ -134,8 +134,8 @@ def export_all(encoders: Dict[str, Encoder], fusion_models: Dict[str, FusionMode
     jobs += [(f'fusion_{s}', FusionStep(model), fusion_example(model), fusion_example(model, 3, seed=1),
               fusion_input_names(model), fusion_output_names(model))
              for s, model in fusion_models.items()]
-    jobs += [(f'decide_{s}', LateDecide(model), decide_example(model), decide_example(model, 3, seed=1),
-              ['mask', 'h'], ['log_probs', 'weights'])
+    jobs += [(f'decide_{s}', LateDecide(model), decide_example(model),
+              decide_example(model, 3, seed=1), ['mask', 'h'], ['log_probs', 'weights'])
              for s, model in fusion_models.items() if model.config.strategy == 'late']
     for name, module, example, check, in_names, out_names in jobs:
         module = copy.deepcopy(module).eval()
@@ -151,7 +151,8 @@ def export_all(encoders: Dict[str, Encoder], fusion_models: Dict[str, FusionMode
             diff = max(float((a - b).abs().max()) for a, b in zip(expected, got))
             results.append(ExportedFile(name, 'torchscript', path, diff))
         if 'onnx' in formats:
-            path = export_onnx(module, example, out_dir / f'{name}.onnx', in_names, out_names, opset)
+            path = export_onnx(module, example, out_dir / f'{name}.onnx', in_names, out_names,
+                               opset)
             got = _run_onnx(path, {n: t.numpy() for n, t in zip(in_names, check)})
             diff = max(float(np.abs(a.numpy() - b).max()) for a, b in zip(expected, got))
             results.append(ExportedFile(name, 'onnx', path, diff))
@@ -247,7 +248,8 @@ def export_bundle(checkpoint: Path | str | None, out_dir: Path | str, opset: int
         worst = max(files, key=lambda f: f.max_abs_diff)
         if worst.max_abs_diff > tolerance:
             raise BundleExportError(f'{worst.name}.onnx differs from eager PyTorch by '
-                                    f'{worst.max_abs_diff:.2e} > {tolerance:.0e}; no bundle written')
+                                    f'{worst.max_abs_diff:.2e} > {tolerance:.0e}; no bundle '
+                                    'written')
         manifest = bundle_manifest(ckpt, encoders, fusion, files, opset)
         (partial / MANIFEST_NAME).write_text(json.dumps(manifest, indent=2) + '\n')
         if out_dir.exists():
@@ -256,5 +258,5 @@ def export_bundle(checkpoint: Path | str | None, out_dir: Path | str, opset: int
     finally:
         shutil.rmtree(partial, ignore_errors=True)
         shutil.rmtree(retired, ignore_errors=True)
-    return BundleExport(out_dir, [ExportedFile(f.name, f.format, out_dir / f.path.name, f.max_abs_diff)
-                                  for f in files], manifest)
+    moved = [ExportedFile(f.name, f.format, out_dir / f.path.name, f.max_abs_diff) for f in files]
+    return BundleExport(out_dir, moved, manifest)

@@ -226,6 +226,8 @@ def _open_session(path: Path, providers: Sequence[Provider], threads: int, opset
         newest = re.search(r'till opset (\d+)', text)
         ir = re.search(r'max supported IR version: (\d+)', text)
         if newest or ir or re.search(r'opset', text, re.IGNORECASE):
+            stamped = re.search(r'Opset (\d+) is', text)   # the file's own, when it is named
+            opset = int(stamped.group(1)) if stamped else opset
             supported = (f' (it supports opset {newest.group(1)})' if newest else
                          f' (it supports IR version {ir.group(1)})' if ir else '')
             raise OnnxOpsetError(
@@ -264,14 +266,17 @@ class OnnxBundle:
         directory = Path(directory)
         path = directory / MANIFEST_NAME
         if not path.is_file():
+            hint = export_command(Path('CKPT'), directory)
             raise OnnxBundleNotFoundError(f'{directory}: no {MANIFEST_NAME}, not an ONNX bundle: '
-                                          f'write one with `{export_command(Path("CKPT"), directory)}`')
+                                          f'write one with `{hint}`')
         try:
             manifest = json.loads(path.read_text())
         except (OSError, ValueError) as exc:
-            raise OnnxBundleMismatchError(f'{path}: unreadable ({exc}); re-export the bundle') from exc
+            raise OnnxBundleMismatchError(f'{path}: unreadable ({exc}); re-export the '
+                                          'bundle') from exc
         if not isinstance(manifest, dict) or manifest.get('format') != BUNDLE_FORMAT:
-            found = manifest.get('format') if isinstance(manifest, dict) else type(manifest).__name__
+            found = (manifest.get('format') if isinstance(manifest, dict)
+                     else type(manifest).__name__)
             raise OnnxBundleMismatchError(
                 f'{path}: bundle format {found!r}, this version reads format {BUNDLE_FORMAT}: '
                 're-export it with this version of hybrid-fusion')
@@ -333,8 +338,8 @@ class OnnxBundle:
     def _check_file(self, what: str, entry: Mapping[str, Any]) -> Path:
         path = self.directory / entry['file']
         if not path.is_file():
-            raise OnnxBundleMismatchError(f'ONNX bundle {self.directory}: {entry["file"]} ({what}) '
-                                          'is missing: re-export the bundle')
+            raise OnnxBundleMismatchError(f'ONNX bundle {self.directory}: {entry["file"]} '
+                                          f'({what}) is missing: re-export the bundle')
         if file_sha256(path) != entry['sha256']:
             raise OnnxBundleMismatchError(
                 f'ONNX bundle {self.directory}: {entry["file"]} ({what}) is not the file this '
@@ -403,9 +408,10 @@ def _export_in_child(checkpoint: Path, out: Path) -> Path:
     done = subprocess.run(cmd, capture_output=True, text=True)
     if done.returncode != 0:
         tail = (done.stderr or done.stdout).strip().splitlines()
+        last = tail[-1] if tail else 'no output'
         raise OnnxBundleNotFoundError(
-            f'exporting the ONNX bundle of {checkpoint} failed ({tail[-1] if tail else "no output"}'
-            f'): run `{export_command(checkpoint)}` yourself to see why')
+            f'exporting the ONNX bundle of {checkpoint} failed ({last}): run '
+            f'`{export_command(checkpoint)}` yourself to see why')
     return out
 
 
