@@ -29,7 +29,7 @@ SECONDS, SEED = 24.0, 31
 TORCH_FREE_RUN = '''
 import itertools, sys
 import numpy as np
-from hybrid_fusion_ros.core.onnx_backend import OnnxBundle, OnnxEncoder, OnnxFusion
+from hybrid_fusion_ros.core.onnx_backend import OnnxBundle, load_onnx_encoder, load_onnx_steppers
 from hybrid_fusion_ros.core.simulation import Episode, episode_streams
 from hybrid_fusion_ros.core.windows import SensorWindow, window_ends_between
 
@@ -39,7 +39,7 @@ spec = bundle.window
 ends = window_ends_between(spec, spec.length + 0.1, seconds - 0.5)
 results = {}
 for name, (stamps, samples) in episode_streams(Episode(seconds, seed=seed, t0=0.0)).items():
-    encoder = OnnxEncoder(bundle, name)
+    encoder = load_onnx_encoder(checkpoint, name)
     lo = np.searchsorted(stamps, ends - spec.length)
     hi = np.searchsorted(stamps, ends)
     rate = 16000.0 if name == 'audio' else None
@@ -49,13 +49,21 @@ for name, (stamps, samples) in episode_streams(Episode(seconds, seed=seed, t0=0.
     results[f'feat_{name}'] = np.stack([encoder.encode(w) for w in windows])
 feats = [results[f'feat_{m}'] for m in bundle.modalities]
 masks = list(itertools.product((0.0, 1.0), repeat=len(feats)))
-for strategy in bundle.fusion_strategies:
-    fusion = OnnxFusion(bundle, strategy)
+
+
+def softmax(scores):
+    e = np.exp(scores - scores.max())
+    return e / e.sum()
+
+
+classes, steppers = load_onnx_steppers(checkpoint)
+assert classes == bundle.classes and list(steppers) == bundle.fusion_strategies
+for strategy, fusion in steppers.items():
     for k, mask in enumerate(masks):
         state, probs, weights = None, [], []
         for t in range(len(ends)):
-            p, w, state = fusion.step([f[t] for f in feats], np.array(mask), state)
-            probs.append(p)
+            scores, w, state = fusion.step([f[t] for f in feats], np.array(mask), state)
+            probs.append(softmax(scores))
             weights.append(w if w is not None else np.zeros(0))
         results[f'{strategy}_{k}_probs'] = np.stack(probs)
         results[f'{strategy}_{k}_weights'] = np.stack(weights)
@@ -66,7 +74,7 @@ for strategy in bundle.fusion_strategies:
                 for i in np.flatnonzero(mask):
                     alone = [f[t] if j == i else None for j, f in enumerate(feats)]
                     state = fusion.late_update(alone, np.eye(len(feats))[i], state)
-                probs.append(fusion.decide(np.array(mask), state)[0])
+                probs.append(softmax(fusion.decide(state, np.array(mask))[0]))
             results[f'late_timer_{k}_probs'] = np.stack(probs)
 np.savez(out, **results)
 loaded = sorted(m for m in sys.modules if m == 'torch' or m.startswith('torch.'))
@@ -325,7 +333,7 @@ def test_other_refusals(packaged, tmp_path):
     with pytest.raises(ob.OnnxBundleMismatchError, match="no 'nope' fusion model"):
         ob.OnnxFusion(bundle, 'nope')
     with pytest.raises(ValueError, match="decide\\(\\) needs the late fusion model"):
-        ob.OnnxFusion(bundle, 'early').decide(np.ones(3))
+        ob.OnnxFusion(bundle, 'early').decide(None, np.ones(3))
     with pytest.raises(ob.OnnxBundleNotFoundError, match='no manifest.json'):
         ob.OnnxBundle.load(tmp_path)
 

@@ -45,20 +45,22 @@ The normalization statistics (``norm_mean``, ``norm_std``) are constants inside 
 graph, as they are inside ``Encoder.forward``; the manifest keeps them in ``config`` for
 reference. Preprocessing is ``core.preprocessing``, the very code the torch encoders run.
 
-The fusion step interface (also what a torch implementation offers)::
+The fusion step interface is core/fusion_runtime.py's ``FusionStepper`` (and
+``LateFusionStepper`` for the late model), the one core/fusion_backend.py implements with
+torch::
 
-    fusion = OnnxFusion(bundle, strategy=None, providers=None, threads=1)
-    state = fusion.initial_state()        # or None: a fresh state
-    probs, weights, state = fusion.step(features, mask, state)
-    state = fusion.late_update(features, mask, state)      # late model only
-    probs, weights = fusion.decide(mask, state)            # late model only
+    classes, steppers = load_onnx_steppers(checkpoint, threads=1, providers=None)
+    fusion = steppers['early']            # an OnnxFusion; the primary model comes first
+    scores, weights, state = fusion.step(features, mask, state)      # a StepResult
+    state = fusion.late_update(features, mask, state)   # late model only
+    log_probs, weights = fusion.decide(state, mask)     # late model only
 
-``features`` is one array per input in ``fusion.modalities`` order, each ``(D_i,)`` or
-``(1, D_i)`` (``None`` for an absent input: zeros); ``mask`` has one entry per input, 1 where
-present; ``state`` is an ``(h, c)`` tuple of ``(1, state_dim)`` float32 arrays, carried from
-call to call as the LSTM state. ``probs`` is ``(num_classes,)`` (softmax of the logits, as the
-fusion node publishes), ``weights`` ``(M,)`` per-input contributions for attention, gmu and
-late, ``None`` for early.
+``features`` is one float32 vector per input in ``fusion.modalities`` order, ``(D_i,)``
+(``None`` for an absent input: zeros); ``mask`` ``(M,)``, 1.0 where the input is present;
+``state`` is what the previous call returned, ``None`` for a fresh one (here an ``(h, c)``
+tuple of ``(1, state_dim)`` float32 arrays: the LSTM state, carried between ONNX calls).
+``scores`` are the logits ``(num_classes,)``, whose softmax the node publishes; ``weights``
+``(M,)`` are the inputs' contributions for attention, gmu and late, ``None`` for early.
 
 Every problem with the backend raises a subclass of :class:`OnnxBackendError` whose message
 is one line naming the cause and the fix. Falling back to a provider after the first one
@@ -77,7 +79,7 @@ import subprocess
 import sys
 from importlib import resources
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -93,6 +95,14 @@ FusionState = Tuple[np.ndarray, np.ndarray]
 Provider = Union[str, Tuple[str, Dict[str, Any]]]
 
 log = logging.getLogger(__name__)
+
+
+class StepResult(NamedTuple):
+    """One window's result, field for field core/fusion_runtime.py's ``StepResult``."""
+
+    scores: np.ndarray               # (C,) logits
+    weights: Optional[np.ndarray]    # (M,) each input's contribution, or None
+    state: Any                       # (h, c), passed back on the next call
 
 
 class OnnxBackendError(RuntimeError):
@@ -488,14 +498,10 @@ class OnnxEncoder:
         return self.forward(self.preprocess(window)[None])[0]
 
 
-def _softmax(logits: np.ndarray) -> np.ndarray:
-    z = np.exp(logits - logits.max())
-    return z / z.sum()
-
-
 class OnnxFusion:
-    """A fusion model of the bundle on ONNX Runtime, stepped with explicit LSTM state (see
-    the module docstring for the interface). ``strategy`` ``None`` is the primary model."""
+    """A fusion model of the bundle on ONNX Runtime, stepped with explicit LSTM state: a
+    ``FusionStepper`` of core/fusion_runtime.py, and a ``LateFusionStepper`` for the late
+    model (see the module docstring). ``strategy`` ``None`` is the primary model."""
 
     def __init__(self, bundle: OnnxBundle, strategy: Optional[str] = None,
                  providers: Optional[Sequence[Provider]] = None, threads: int = 1) -> None:
@@ -551,12 +557,11 @@ class OnnxFusion:
         return feeds
 
     def step(self, features: Sequence[Optional[np.ndarray]], mask: np.ndarray,
-             state: Optional[FusionState] = None
-             ) -> Tuple[np.ndarray, Optional[np.ndarray], FusionState]:
-        """One window: ``(probs, weights or None, new state)``."""
+             state: Optional[FusionState] = None) -> StepResult:
+        """One window: logits ``(C,)``, per-input weights ``(M,)`` or None, new state."""
         out = dict(zip(self._outputs, self.session.run(None, self._feeds(features, mask, state))))
         weights = out['weights'][0] if self.has_weights else None
-        return _softmax(out['logits'][0]), weights, (out['h_out'], out['c_out'])
+        return StepResult(out['logits'][0], weights, (out['h_out'], out['c_out']))
 
     def _need_late(self, what: str) -> None:
         if self._decide is None:
@@ -571,14 +576,36 @@ class OnnxFusion:
         out = dict(zip(self._outputs, self.session.run(None, self._feeds(features, mask, state))))
         return out['h_out'], out['c_out']
 
-    def decide(self, mask: np.ndarray, state: Optional[FusionState] = None
+    def decide(self, state: Optional[FusionState], mask: np.ndarray
                ) -> Tuple[np.ndarray, np.ndarray]:
-        """Late model: ``(probs, weights)`` from the current states of the inputs present in
-        ``mask``, without stepping."""
+        """Late model: log-probabilities ``(C,)`` and per-input weights ``(M,)`` from the
+        current states of the inputs present in ``mask``, without stepping."""
         self._need_late('decide')
         assert self._decide is not None
         h = (state if state is not None else self.initial_state())[0]
         feeds = {'mask': np.asarray(mask, dtype=np.float32).reshape(1, -1),
                  'h': np.asarray(h, dtype=np.float32).reshape(1, -1)}
         log_probs, weights = self._decide.run(None, feeds)
-        return _softmax(log_probs[0]), weights[0]
+        return log_probs[0], weights[0]
+
+
+def load_onnx_steppers(checkpoint: Optional[str] = None, threads: int = 1,
+                       providers: Optional[Sequence[Provider]] = None,
+                       onnx_dir: Optional[str] = None, export_if_missing: bool = False
+                       ) -> Tuple[List[str], Dict[str, OnnxFusion]]:
+    """A checkpoint's class names and one stepper per fusion model of its bundle, the primary
+    first (``None`` or '': the packaged checkpoint), as core/fusion_backend.py's
+    ``load_torch_steppers``. Raises an :class:`OnnxBackendError`."""
+    bundle = OnnxBundle.find(checkpoint, onnx_dir, export_if_missing=export_if_missing)
+    return bundle.classes, {s: OnnxFusion(bundle, s, providers, threads)
+                            for s in bundle.fusion_strategies}
+
+
+def load_onnx_encoder(checkpoint: Optional[str], input_name: str, threads: int = 1,
+                      providers: Optional[Sequence[Provider]] = None,
+                      onnx_dir: Optional[str] = None, export_if_missing: bool = False
+                      ) -> OnnxEncoder:
+    """The encoder of ``input_name`` from the bundle of ``checkpoint``. Raises an
+    :class:`OnnxBackendError`."""
+    bundle = OnnxBundle.find(checkpoint, onnx_dir, export_if_missing=export_if_missing)
+    return OnnxEncoder(bundle, input_name, providers, threads)
