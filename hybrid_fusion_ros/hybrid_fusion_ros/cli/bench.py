@@ -1,5 +1,7 @@
 """``hybrid-fusion bench``: per-window inference time of each encoder (preprocessing and
-network) and of one fusion step, on this machine's CPU. Prints figures; asserts nothing."""
+network) and of one fusion step, on this machine's CPU. Prints figures; asserts nothing.
+``--backend torch onnxruntime`` times both backends on the same windows (the ONNX bundle is
+exported into the cache first if there is none)."""
 from __future__ import annotations
 
 import argparse
@@ -20,6 +22,8 @@ class BenchCommand(Command):
         parser.add_argument('--checkpoint', type=Path)
         parser.add_argument('--windows', type=int, default=200, help='windows timed per encoder')
         parser.add_argument('--threads', type=int, default=1, help='torch intra-op threads (the nodes use 1)')
+        parser.add_argument('--backend', nargs='+', choices=['torch', 'onnxruntime'],
+                            default=['torch'], help='inference backend(s) to time')
         parser.add_argument('--json', type=Path)
 
     def run(self, args: argparse.Namespace) -> int:
@@ -38,43 +42,79 @@ class BenchCommand(Command):
         ends = window_ends_between(ckpt.window, ckpt.window.length + 0.1, seconds - 0.5)[:args.windows]
         windows = cut_windows(episode_streams(ep), ckpt.window, ends, {'audio': 16000.0})
         rows = {}
-        for m in ckpt.modalities:
-            enc = ckpt.build_encoder(m)[0]
-            pre, net = [], []
-            with torch.no_grad():
-                for i, w in enumerate(windows[m]):
-                    t0 = time.perf_counter()
-                    x = torch.from_numpy(enc.preprocess(w)).unsqueeze(0)
-                    t1 = time.perf_counter()
-                    enc(x)
-                    t2 = time.perf_counter()
-                    if i >= 10:  # warm-up excluded
-                        pre.append((t1 - t0) * 1e3)
-                        net.append((t2 - t1) * 1e3)
-            rows[f'encoder {m} ({ckpt.encoders[m]["name"]})'] = {
-                'preprocess': percentiles(pre, (50, 95)), 'network': percentiles(net, (50, 95)),
-                'total': percentiles(np.add(pre, net), (50, 95))}
-        for strategy in ckpt.fusion_strategies:
-            model = ckpt.build_fusion(strategy)
-            feats = [torch.randn(1, d) for d in model.config.feature_dims]
-            mask = torch.ones(1, len(feats))
-            state, times = None, []
-            with torch.no_grad():
-                for i in range(args.windows):
-                    t0 = time.perf_counter()
-                    state = model.step(feats, mask, state).state
-                    if i >= 10:
-                        times.append((time.perf_counter() - t0) * 1e3)
-            rows[f'fusion step ({strategy})'] = {'total': percentiles(times, (50, 95))}
+        both = len(args.backend) > 1
+        for backend in args.backend:
+            tag = f' [{backend}]' if both else ''
+            encoders, steppers = self._models(ckpt, backend, args.threads)
+            for m in ckpt.modalities:
+                preprocess, network = encoders[m]
+                pre, net = [], []
+                with torch.no_grad():
+                    for i, w in enumerate(windows[m]):
+                        t0 = time.perf_counter()
+                        x = preprocess(w)[None]
+                        t1 = time.perf_counter()
+                        network(x)
+                        t2 = time.perf_counter()
+                        if i >= 10:  # warm-up excluded
+                            pre.append((t1 - t0) * 1e3)
+                            net.append((t2 - t1) * 1e3)
+                rows[f'encoder {m} ({ckpt.encoders[m]["name"]}){tag}'] = {
+                    'preprocess': percentiles(pre, (50, 95)),
+                    'network': percentiles(net, (50, 95)),
+                    'total': percentiles(np.add(pre, net), (50, 95))}
+            for strategy, step in steppers.items():
+                dims = ckpt.build_fusion(strategy).config.feature_dims
+                rng = np.random.default_rng(0)
+                feats = [rng.standard_normal(d).astype(np.float32) for d in dims]
+                mask = np.ones(len(feats), dtype=np.float32)
+                state, times = None, []
+                with torch.no_grad():
+                    for i in range(args.windows):
+                        t0 = time.perf_counter()
+                        state = step(feats, mask, state)
+                        if i >= 10:
+                            times.append((time.perf_counter() - t0) * 1e3)
+                rows[f'fusion step ({strategy}){tag}'] = {'total': percentiles(times, (50, 95))}
         machine = {'cpu': _cpu_name(), 'logical_cpus': os.cpu_count(), 'torch': torch.__version__,
                    'torch_threads': args.threads, 'python': platform.python_version()}
+        if 'onnxruntime' in args.backend:
+            import onnxruntime
+            machine['onnxruntime'] = onnxruntime.__version__
         print(f"{machine['cpu']}, {machine['logical_cpus']} logical CPUs, torch {machine['torch']}, "
               f"{args.threads} thread(s); {args.windows - 10} windows each (simulated data), ms per window")
-        print(f"{'stage':<40} {'preprocess p50':>15} {'network p50':>12} {'total p50':>10} {'total p95':>10}")
+        print(f"{'stage':<52} {'preprocess p50':>15} {'network p50':>12} {'total p50':>10} "
+              f"{'total p95':>10}")
         for name, r in rows.items():
             pre = f"{r['preprocess']['p50']:.3f}" if 'preprocess' in r else '-'
             net = f"{r['network']['p50']:.3f}" if 'network' in r else '-'
-            print(f"{name:<40} {pre:>15} {net:>12} {r['total']['p50']:>10.3f} {r['total']['p95']:>10.3f}")
+            print(f"{name:<52} {pre:>15} {net:>12} {r['total']['p50']:>10.3f} "
+                  f"{r['total']['p95']:>10.3f}")
         if args.json:
             args.json.write_text(json.dumps({'machine': machine, 'ms_per_window': rows}, indent=2))
         return 0
+
+    @staticmethod
+    def _models(ckpt, backend: str, threads: int):
+        """Per input ``(preprocess, network)``, and per fusion strategy a step function
+        ``(features, mask, state) -> state``, of one backend; both take numpy."""
+        import torch
+        if backend == 'onnxruntime':
+            from ..core.onnx_backend import OnnxBundle, OnnxEncoder, OnnxFusion
+            bundle = OnnxBundle.find(ckpt.path, export_if_missing=True)
+            encoders = {m: OnnxEncoder(bundle, m, threads=threads) for m in ckpt.modalities}
+            fusion = {s: OnnxFusion(bundle, s, threads=threads) for s in ckpt.fusion_strategies}
+            return ({m: (e.preprocess, e.forward) for m, e in encoders.items()},
+                    {s: (lambda f, m, st, fu=fu: fu.step(f, m, st).state)
+                     for s, fu in fusion.items()})
+        encoders = {m: ckpt.build_encoder(m)[0] for m in ckpt.modalities}
+        models = {s: ckpt.build_fusion(s) for s in ckpt.fusion_strategies}
+
+        def torch_step(model):
+            def step(features, mask, state):
+                feats = [torch.from_numpy(f).reshape(1, -1) for f in features]
+                return model.step(feats, torch.from_numpy(mask).reshape(1, -1), state).state
+            return step
+        return ({m: (e.preprocess, lambda x, e=e: e(torch.from_numpy(x)))
+                 for m, e in encoders.items()},
+                {s: torch_step(model) for s, model in models.items()})
