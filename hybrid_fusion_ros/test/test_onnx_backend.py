@@ -203,7 +203,8 @@ def test_torch_free_process_matches_torch_over_a_sequence_in_every_mode_and_mask
 
 
 @torch.no_grad()
-def test_normalization_statistics_travel_with_the_bundle(normalized, default_checkpoint):
+def test_normalization_statistics_and_encoder_description_travel_with_the_bundle(
+        normalized, default_checkpoint):
     bundle = ob.OnnxBundle.find(normalized)
     ckpt = Checkpoint.load(normalized)
     windows = _windows(ckpt, 8.0, 3)
@@ -211,6 +212,11 @@ def test_normalization_statistics_travel_with_the_bundle(normalized, default_che
         config = bundle.manifest['encoders'][m]['config']
         assert config['norm_mean'] == ckpt.encoders[m]['config']['norm_mean'] is not None
         torch_enc, onnx_enc = ckpt.build_encoder(m)[0], ob.OnnxEncoder(bundle, m)
+        # What the encoder node reads of an encoder, alike in both backends.
+        assert onnx_enc.input_spec == torch_enc.input_spec
+        assert onnx_enc.modality == torch_enc.modality
+        assert onnx_enc.output_dim == torch_enc.output_dim
+        assert getattr(onnx_enc.config, 'depth', None) == getattr(torch_enc.config, 'depth', None)
         plain = default_checkpoint.build_encoder(m)[0]
         for w in windows[m][:6]:
             got = onnx_enc.encode(w)

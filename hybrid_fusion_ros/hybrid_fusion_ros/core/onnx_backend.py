@@ -84,7 +84,7 @@ from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Sequence, Tup
 import numpy as np
 
 from .inputs import ModelInput
-from .preprocessing import Preprocessor, create_preprocessor
+from .preprocessing import InputSpec, Preprocessor, create_preprocessor
 from .windows import SensorWindow, WindowSpec
 
 MANIFEST_NAME = 'manifest.json'
@@ -437,6 +437,9 @@ def _check_io(session: Any, path: str, inputs: Sequence[str], what: str) -> None
 
 class OnnxEncoder:
     """One input's encoder on ONNX Runtime: a window in, a feature vector out, numpy only.
+    What the encoder node reads of a torch encoder is here too: ``modality``,
+    ``input_spec``, ``config`` (the preprocessing config dataclass), ``output_dim``,
+    ``preprocess`` and ``encode``.
 
     Parameters
     ----------
@@ -457,13 +460,16 @@ class OnnxEncoder:
         self.input = bundle.input(input_name)
         entry = bundle.manifest['encoders'][input_name]
         self.plugin = str(entry['plugin'])
-        self.config: Dict[str, Any] = dict(entry['config'])
+        self.config_dict: Dict[str, Any] = dict(entry['config'])   # as the checkpoint has it
         if not entry.get('preprocessor'):
             raise OnnxBackendError(
                 f"encoder '{self.plugin}' of input '{input_name}' has no numpy preprocessing "
                 '(its plugin sets no core.preprocessing preprocessor), so it runs only with '
                 'inference_backend torch')
-        self.preprocessor: Preprocessor = create_preprocessor(entry['preprocessor'], self.config)
+        self.preprocessor: Preprocessor = create_preprocessor(entry['preprocessor'],
+                                                              self.config_dict)
+        self.config = self.preprocessor.config
+        self.modality = self.preprocessor.name
         self.input_shape = tuple(int(v) for v in entry['input_shape'])
         if tuple(self.preprocessor.input_shape) != self.input_shape:
             raise OnnxBundleMismatchError(
@@ -481,8 +487,8 @@ class OnnxEncoder:
         self.providers: List[str] = self.session.get_providers()
 
     @property
-    def expected_rate_hz(self) -> float:
-        return float(self.config.get('expected_rate_hz', 0.0))
+    def input_spec(self) -> InputSpec:
+        return self.preprocessor.input_spec
 
     def preprocess(self, window: SensorWindow) -> np.ndarray:
         """One window -> the network's float32 input (the torch encoder's ``preprocess``)."""

@@ -10,6 +10,7 @@ ONNX graph alike, so they are not applied here.
 
 Each preprocessor is named (``camera``, ``imu``, ``audio``); an export records the name with
 the encoder's config, and :func:`create_preprocessor` rebuilds it from those two.
+``InputSpec`` (what an encoder consumes) lives here too, so both backends describe it alike.
 """
 from __future__ import annotations
 
@@ -22,6 +23,17 @@ import numpy as np
 from .windows import SensorWindow
 
 GRAVITY = 9.80665
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """What an encoder consumes: the modality, the ROS message types it accepts and the
+    shape of one preprocessed window (without the batch dimension)."""
+
+    modality: str
+    message_types: Tuple[str, ...]
+    shape: Tuple[int, ...]
+    expected_rate_hz: float
 
 
 @dataclass
@@ -68,10 +80,12 @@ class AudioLogMelCNNConfig:
 
 class Preprocessor:
     """One window of a sensor -> the float32 array of shape ``input_shape`` that the encoder
-    network takes. Subclasses set ``name`` and ``config_class`` and implement ``input_shape``
-    and ``__call__``. The config object is shared with the torch encoder that owns it."""
+    network takes. Subclasses set ``name`` (the sensor type), ``message_types`` and
+    ``config_class`` and implement ``input_shape`` and ``__call__``. The config object is
+    shared with the torch encoder that owns it."""
 
     name: ClassVar[str] = ''
+    message_types: ClassVar[Tuple[str, ...]] = ()
     config_class: ClassVar[Type[Any]]
 
     def __init__(self, config: Any) -> None:
@@ -88,6 +102,11 @@ class Preprocessor:
     @property
     def input_shape(self) -> Tuple[int, ...]:
         raise NotImplementedError
+
+    @property
+    def input_spec(self) -> InputSpec:
+        return InputSpec(self.name, self.message_types, self.input_shape,
+                         self.config.expected_rate_hz)
 
     def __call__(self, window: SensorWindow) -> np.ndarray:
         raise NotImplementedError
@@ -110,6 +129,7 @@ class CameraPreprocessor(Preprocessor):
     no-reading as 0 (depth), resized to ``height`` x ``width`` and stacked as channels."""
 
     name = 'camera'
+    message_types = ('sensor_msgs/msg/Image', 'sensor_msgs/msg/CompressedImage')
     config_class = CameraCNNConfig
 
     @property
@@ -148,6 +168,7 @@ class ImuPreprocessor(Preprocessor):
     and is an error when the model needs it."""
 
     name = 'imu'
+    message_types = ('sensor_msgs/msg/Imu',)
     config_class = ImuCNN1dConfig
 
     @property
@@ -217,6 +238,7 @@ class AudioPreprocessor(Preprocessor):
     then a log-mel spectrogram, as one channel."""
 
     name = 'audio'
+    message_types = ('hybrid_fusion_msgs/msg/AudioChunk',)
     config_class = AudioLogMelCNNConfig
 
     def __init__(self, config: AudioLogMelCNNConfig) -> None:

@@ -44,8 +44,7 @@ class AudioLogMelCNN(Encoder):
 
     @property
     def input_spec(self) -> InputSpec:
-        return InputSpec('audio', ('hybrid_fusion_msgs/msg/AudioChunk',),
-                         self.preprocessor.input_shape, self.config.expected_rate_hz)
+        return self.preprocessor.input_spec
 
     def preprocess(self, window: SensorWindow) -> np.ndarray:
         return self.preprocessor(window)

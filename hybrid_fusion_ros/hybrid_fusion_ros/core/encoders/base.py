@@ -13,28 +13,17 @@ runs on that backend too; one without can still be exported, but runs only on to
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
-from typing import Any, ClassVar, Dict, Mapping, Optional, Sequence, Tuple, Type, TypeVar
+from dataclasses import asdict, fields
+from typing import Any, ClassVar, Dict, Mapping, Optional, Sequence, Type, TypeVar
 
 import numpy as np
 import torch
 from torch import nn
 
-from ..preprocessing import Preprocessor
+from ..preprocessing import InputSpec, Preprocessor
 from ..windows import SensorWindow
 
 E = TypeVar('E', bound='Encoder')
-
-
-@dataclass(frozen=True)
-class InputSpec:
-    """What an encoder consumes: the modality, the ROS message types it accepts and the
-    shape of one preprocessed window (without the batch dimension)."""
-
-    modality: str
-    message_types: Tuple[str, ...]
-    shape: Tuple[int, ...]
-    expected_rate_hz: float
 
 
 class Encoder(nn.Module):

@@ -36,8 +36,7 @@ class CameraCNN(Encoder):
 
     @property
     def input_spec(self) -> InputSpec:
-        return InputSpec('camera', ('sensor_msgs/msg/Image', 'sensor_msgs/msg/CompressedImage'),
-                         self.preprocessor.input_shape, self.config.expected_rate_hz)
+        return self.preprocessor.input_spec
 
     def preprocess(self, window: SensorWindow) -> np.ndarray:
         return self.preprocessor(window)

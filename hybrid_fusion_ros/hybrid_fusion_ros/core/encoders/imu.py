@@ -33,8 +33,7 @@ class ImuCNN1d(Encoder):
 
     @property
     def input_spec(self) -> InputSpec:
-        return InputSpec('imu', ('sensor_msgs/msg/Imu',), self.preprocessor.input_shape,
-                         self.config.expected_rate_hz)
+        return self.preprocessor.input_spec
 
     def preprocess(self, window: SensorWindow) -> np.ndarray:
         return self.preprocessor(window)
