@@ -27,6 +27,7 @@ setup(
             'fusion_node = hybrid_fusion_ros.fusion_node:main',
             'fusion_lifecycle_node = hybrid_fusion_ros.fusion_node:main_lifecycle',
             'evaluator_node = hybrid_fusion_ros.evaluator_node:main',
+            'graph_container = hybrid_fusion_ros.container:run',
             'hybrid-fusion = hybrid_fusion_ros.cli:main',
         ],
         # Encoders are plugins: the built-ins are registered exactly as a third-party

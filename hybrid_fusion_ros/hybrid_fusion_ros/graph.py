@@ -20,13 +20,26 @@ class NodeSpec:
     executable: str    # console script, as `ros2 run hybrid_fusion_ros <executable>`
     module: str        # python -m <module> starts the same node
     parameters: Tuple[Tuple[str, str], ...] = ()   # set on the command line, e.g. the input's name
+    plugin: str = ''   # 'module:Class' of the node, for graph_container (one process, all nodes)
 
 
 def classifier_graph(input_names: Sequence[str]) -> Tuple[NodeSpec, ...]:
     """One encoder node per input, then the fusion node."""
     encoders = tuple(NodeSpec(f'{name}_encoder', 'encoder_node', 'hybrid_fusion_ros.encoder_node',
-                              (('input', name),)) for name in input_names)
-    return encoders + (NodeSpec(FUSION_NODE, 'fusion_node', 'hybrid_fusion_ros.fusion_node'),)
+                              (('input', name),), 'hybrid_fusion_ros.encoder_node:EncoderNode')
+                     for name in input_names)
+    return encoders + (NodeSpec(FUSION_NODE, 'fusion_node', 'hybrid_fusion_ros.fusion_node', (),
+                                'hybrid_fusion_ros.fusion_node:FusionNode'),)
+
+
+def spec_for_node(name: str) -> NodeSpec:
+    """The spec of a node of the graph by its name: ``fusion_node``, or ``<input>_encoder``."""
+    if name == FUSION_NODE:
+        return classifier_graph(())[0]
+    if name.endswith('_encoder') and len(name) > len('_encoder'):
+        return classifier_graph((name[:-len('_encoder')],))[0]
+    raise ValueError(f"'{name}' is not a node of the classifier graph: '{FUSION_NODE}' or "
+                     "'<input>_encoder'")
 
 
 # The packaged checkpoint's graph: camera, IMU and audio encoders and the fusion node.
@@ -64,9 +77,13 @@ def load_config(path: Path | str) -> Dict[str, Any]:
     return yaml.safe_load(path.read_text()) or {}
 
 
-def config_checkpoint(path: Path | str) -> Optional[str]:
-    """The checkpoint a parameter file names for the fusion node ('' and unset: None)."""
-    return node_parameters(load_config(path), FUSION_NODE).get('checkpoint') or None
+def config_checkpoint(*paths: Path | str) -> Optional[str]:
+    """The checkpoint parameter files name for the fusion node ('' and unset: None); of
+    several files, the last one that names it wins, as rcl applies them."""
+    found = None
+    for path in paths:
+        found = node_parameters(load_config(path), FUSION_NODE).get('checkpoint') or found
+    return found
 
 
 def graph_for_checkpoint(checkpoint: Optional[str]) -> Tuple[NodeSpec, ...]:

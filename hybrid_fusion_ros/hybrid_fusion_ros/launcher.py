@@ -1,6 +1,8 @@
-"""Starts the classifier graph as one process per node from the same YAML that
-``ros2 launch hybrid_fusion_ros classifier.launch.py`` uses, for machines without
-``ros2 launch`` (the ``launch`` package is not on PyPI)."""
+"""Starts the classifier graph as one process per node, or every node in one process
+(``graph_container``), from the same YAML that ``ros2 launch hybrid_fusion_ros
+classifier.launch.py`` uses, for machines without ``ros2 launch`` (the ``launch`` package is
+not on PyPI). The processes load the package's Fast DDS sensor-transport profile unless the
+user set a profile of their own (``qos.sensor_profile_env``)."""
 from __future__ import annotations
 
 import os
@@ -12,6 +14,8 @@ from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence
 
 from .graph import NodeSpec, config_checkpoint, graph_for_checkpoint
+
+CONTAINER = 'graph_container'   # the one process of single-process mode, in ``processes``
 
 
 def overrides_file(spec: NodeSpec, overrides: Dict[str, str], folder: Path) -> Path:
@@ -33,6 +37,17 @@ def node_command(spec: NodeSpec, config: Path, overrides: Dict[str, str], folder
             '--params-file', str(config), '--params-file', str(overrides_file(spec, overrides, folder))]
 
 
+def container_command(graph: Sequence[NodeSpec], config: Path, overrides: Dict[str, Dict[str, str]],
+                      folder: Path) -> List[str]:
+    """One ``graph_container`` process for the whole graph. Every node's overrides file goes
+    to every node: each file holds one node's block (``/**/<node>``), which only that node
+    takes, so each node gets the same parameters as in a process of its own."""
+    files = [str(overrides_file(spec, overrides.get(spec.name, {}), folder)) for spec in graph]
+    return [sys.executable, '-m', 'hybrid_fusion_ros.container',
+            '--nodes', ','.join(spec.name for spec in graph), '--ros-args',
+            '--params-file', str(config), *[a for f in files for a in ('--params-file', f)]]
+
+
 class GraphStartError(RuntimeError):
     """The graph did not come up: a node process exited, or a condition timed out."""
 
@@ -42,10 +57,12 @@ class GraphProcess:
 
     def __init__(self, config: Path, overrides: Optional[Dict[str, str]] = None,
                  graph: Optional[Sequence[NodeSpec]] = None, quiet: bool = False,
-                 node_overrides: Optional[Dict[str, Dict[str, str]]] = None) -> None:
+                 node_overrides: Optional[Dict[str, Dict[str, str]]] = None,
+                 single_process: bool = False) -> None:
         """``overrides`` apply to every node (e.g. use_sim_time), ``node_overrides`` to one
         node by name (e.g. ``{'fusion_node': {'fusion_mode': 'late'}}``). ``graph`` defaults to
-        the graph of the checkpoint the parameter file names."""
+        the graph of the checkpoint the parameter file names. ``single_process`` runs every
+        node in one ``graph_container`` process, on one executor."""
         if not Path(config).is_file():
             raise FileNotFoundError(f'parameter file {config}: no such file')
         self.config = Path(config)
@@ -58,13 +75,23 @@ class GraphProcess:
             raise ValueError(f'overrides for unknown node(s) {unknown}; the graph has {[s.name for s in graph]}')
         self.graph = graph
         self.quiet = quiet
+        self.single_process = single_process
         self.processes: Dict[str, subprocess.Popen] = {}
 
     def start(self) -> None:
         import tempfile
-        env = dict(os.environ, PYTHONUNBUFFERED='1')
+
+        from .qos import sensor_profile_env
+        env = dict(os.environ, PYTHONUNBUFFERED='1', **sensor_profile_env(os.environ))
         out = subprocess.DEVNULL if self.quiet else None
         self._folder = tempfile.TemporaryDirectory(prefix='hybrid_fusion_graph_')
+        if self.single_process:
+            overrides = {spec.name: {**self.overrides, **self.node_overrides.get(spec.name, {})}
+                         for spec in self.graph}
+            self.processes[CONTAINER] = subprocess.Popen(
+                container_command(self.graph, self.config, overrides, Path(self._folder.name)),
+                env=env, stdout=out, stderr=subprocess.STDOUT if self.quiet else None)
+            return
         for spec in self.graph:
             self.processes[spec.name] = subprocess.Popen(
                 node_command(spec, self.config, {**self.overrides, **self.node_overrides.get(spec.name, {})},

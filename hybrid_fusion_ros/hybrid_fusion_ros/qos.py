@@ -1,6 +1,10 @@
 """QoS profiles, chosen on purpose and named (REP-2003)."""
 from __future__ import annotations
 
+import os
+from pathlib import Path
+from typing import Dict, Mapping, MutableMapping, Optional
+
 from rclpy.qos import (DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy,
                        qos_profile_sensor_data)
 
@@ -31,3 +35,61 @@ RESULT_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10,
 # /diagnostics, as diagnostic_updater publishes it.
 DIAGNOSTICS_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10,
                              reliability=ReliabilityPolicy.RELIABLE)
+
+
+# --- Fast DDS profile for the sensors' transport ---------------------------------------------
+# Which variable each Fast DDS major version reads its default profile file from, and the
+# package's profile for it: shared memory with segments sized for camera frames, and UDPv4.
+PROFILE_VARIABLES = {3: 'FASTDDS_DEFAULT_PROFILES_FILE', 2: 'FASTRTPS_DEFAULT_PROFILES_FILE'}
+SENSOR_PROFILES = {3: 'fastdds_sensors.xml', 2: 'fastdds2_sensors.xml'}
+
+
+def fast_dds_major(env: Mapping[str, str] = os.environ) -> int:
+    """2 or 3: the Fast DDS major version this ROS links. ``ROS_DISTRO`` decides when set
+    (humble, iron and jazzy ship Fast DDS 2.x; kilted and later 3.x); else the
+    ``ros-rmw-fastrtps-cpp`` wheel of the PyPI ROS core does (9 and later link Fast DDS 3);
+    else 3."""
+    from importlib.metadata import PackageNotFoundError, version
+    distro = env.get('ROS_DISTRO', '').strip().lower()
+    if distro:
+        return 2 if distro in ('humble', 'iron', 'jazzy') else 3
+    try:
+        return 2 if int(version('ros-rmw-fastrtps-cpp').split('.')[0]) < 9 else 3
+    except (PackageNotFoundError, ValueError):
+        return 3
+
+
+def uses_fast_dds(env: Mapping[str, str] = os.environ) -> bool:
+    """Whether the RMW is Fast DDS (the default RMW of every distro since Foxy)."""
+    return env.get('RMW_IMPLEMENTATION', '').strip() in ('', 'rmw_fastrtps_cpp',
+                                                          'rmw_fastrtps_dynamic_cpp')
+
+
+def sensor_profile_path(major: int) -> Optional[Path]:
+    """The packaged sensor-transport profile for Fast DDS ``major``: from the installed
+    share directory, else the source tree (an install older than the file)."""
+    from .graph import default_config_path
+    name = SENSOR_PROFILES[major]
+    for folder in (default_config_path().parent, Path(__file__).resolve().parent.parent / 'config'):
+        if (folder / name).is_file():
+            return folder / name
+    return None
+
+
+def sensor_profile_env(env: Mapping[str, str] = os.environ) -> Dict[str, str]:
+    """The variable to add to ``env`` so that its processes load the sensor-transport profile:
+    empty when the user set a Fast DDS profile file already (theirs is kept), or when the RMW
+    is not Fast DDS (see the README for Cyclone DDS)."""
+    if any(env.get(var) for var in PROFILE_VARIABLES.values()) or not uses_fast_dds(env):
+        return {}
+    major = fast_dds_major(env)
+    path = sensor_profile_path(major)
+    return {PROFILE_VARIABLES[major]: str(path)} if path is not None else {}
+
+
+def use_sensor_profile(env: MutableMapping[str, str] = os.environ) -> Optional[str]:
+    """Load the sensor-transport profile in this process (must run before ``rclpy.init``)
+    and in the processes it starts, unless a profile is set already. Returns the file in
+    effect, if any."""
+    env.update(sensor_profile_env(env))
+    return next((env[var] for var in PROFILE_VARIABLES.values() if env.get(var)), None)

@@ -2,18 +2,25 @@
 config/classifier.yaml.
 
     ros2 launch hybrid_fusion_ros classifier.launch.py [config:=/path/to.yaml] \\
-        [checkpoint:=/path/to/model.pt] [use_sim_time:=true]
+        [checkpoint:=/path/to/model.pt] [use_sim_time:=true] [single_process:=true]
 
 The checkpoint (the launch argument, else the YAML's ``checkpoint``, else the packaged one)
 decides which encoder nodes start: ``<input>_encoder`` for each of its inputs. Machines
 without `ros2 launch` start the same graph with `hybrid-fusion launch`.
+
+``single_process:=true`` runs every node in one ``graph_container`` process on one executor,
+as a component container would, with the same parameters. The nodes load the package's Fast
+DDS sensor-transport profile (config/fastdds_sensors.xml) unless a profile is set already.
 """
+import os
+
 from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
 from hybrid_fusion_ros.graph import config_checkpoint, default_config_path, graph_for_checkpoint
+from hybrid_fusion_ros.qos import sensor_profile_env
 
 
 def _nodes(context, *args, **kwargs):
@@ -21,13 +28,23 @@ def _nodes(context, *args, **kwargs):
     checkpoint = LaunchConfiguration('checkpoint').perform(context) or config_checkpoint(config)
     use_sim_time = LaunchConfiguration('use_sim_time').perform(context).lower() in ('true', '1')
     log_level = LaunchConfiguration('log_level').perform(context)
+    single = LaunchConfiguration('single_process').perform(context).lower() in ('true', '1')
     common = {'use_sim_time': use_sim_time}
     if checkpoint:
         common['checkpoint'] = checkpoint
+    graph = graph_for_checkpoint(checkpoint)
+    env = sensor_profile_env(os.environ)
+    if single:
+        # No name=: launch_ros would pass it as a process-wide __node remap, renaming every node.
+        # Each node takes its own input from --nodes, and its own block from the YAML.
+        return [Node(package='hybrid_fusion_ros', executable='graph_container', output='screen',
+                     parameters=[config, common], additional_env=env,
+                     arguments=['--nodes', ','.join(spec.name for spec in graph),
+                                '--ros-args', '--log-level', log_level])]
     return [Node(package='hybrid_fusion_ros', executable=spec.executable, name=spec.name, output='screen',
-                 parameters=[config, common, dict(spec.parameters)],
+                 parameters=[config, common, dict(spec.parameters)], additional_env=env,
                  arguments=['--ros-args', '--log-level', log_level])
-            for spec in graph_for_checkpoint(checkpoint)]
+            for spec in graph]
 
 
 def generate_launch_description() -> LaunchDescription:
@@ -39,5 +56,7 @@ def generate_launch_description() -> LaunchDescription:
         DeclareLaunchArgument('use_sim_time', default_value='false',
                               description='use /clock (e.g. from ros2 bag play --clock)'),
         DeclareLaunchArgument('log_level', default_value='info'),
+        DeclareLaunchArgument('single_process', default_value='false',
+                              description='every node in one process on one executor (graph_container)'),
         OpaqueFunction(function=_nodes),
     ])

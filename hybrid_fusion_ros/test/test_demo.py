@@ -9,7 +9,8 @@ import sys
 import pytest
 
 
-@pytest.mark.parametrize('extra, mode', [([], 'early'), (['fusion_mode:=late'], 'late')])
+@pytest.mark.parametrize('extra, mode', [([], 'early'), (['fusion_mode:=late'], 'late'),
+                                         (['--single-process'], 'early')])
 def test_demo_prints_labels_and_summary(tmp_path, extra, mode):
     env = dict(os.environ, XDG_CACHE_HOME=str(tmp_path / 'cache'))
     out = tmp_path / 'summary.json'
@@ -20,6 +21,8 @@ def test_demo_prints_labels_and_summary(tmp_path, extra, mode):
     assert proc.stdout.count('latency') >= 15
     assert 'accuracy:' in proc.stdout and 'coverage' in proc.stdout
     assert f'summary ({mode} fusion' in proc.stdout
+    layout = 'one process' if '--single-process' in extra else 'one process per node'
+    assert f'summary ({mode} fusion, {layout};' in proc.stdout
     summary = json.loads(out.read_text())
     assert summary['expected_windows'] == 21
     assert summary['coverage'] >= 0.9

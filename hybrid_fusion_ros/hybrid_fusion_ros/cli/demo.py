@@ -1,8 +1,9 @@
 """``hybrid-fusion demo``: the newcomer's first run.
 
 Generates the SIMULATED demo bag (once, cached), starts the classifier graph as separate
-node processes from config/classifier.yaml, replays the bag in real time with stamps shifted
-to now (as live sensors would stamp them), prints each label beside the ground truth, and
+node processes (or all nodes in one process, ``--single-process``) from
+config/classifier.yaml, replays the bag in real time with stamps shifted to now (as live
+sensors would stamp them), prints each label beside the ground truth, and
 ends with accuracy, label coverage and latency percentiles.
 """
 from __future__ import annotations
@@ -36,6 +37,8 @@ class DemoCommand(Command):
         parser.add_argument('params', nargs='*', metavar='NAME:=VALUE',
                             help='fusion node parameters, as on a ros2 launch line: fusion_mode:=late max_age:=0.8')
         parser.add_argument('--verbose-nodes', action='store_true', help="show the nodes' own log output")
+        parser.add_argument('--single-process', action='store_true',
+                            help='run every node in one process on one executor (graph_container)')
         parser.add_argument('--json', type=Path, help='also write the summary as JSON here')
 
     def run(self, args: argparse.Namespace) -> int:
@@ -47,6 +50,7 @@ class DemoCommand(Command):
         from ..graph import FUSION_NODE, default_config_path, load_config, node_parameters
         from ..launcher import GraphProcess, GraphStartError
         from ..node_common import BackgroundSpin
+        from ..qos import use_sensor_profile
         from ..replay import BagReplayer
 
         bag = args.bag
@@ -68,7 +72,9 @@ class DemoCommand(Command):
         fusion_overrides = parse_map(args.params)
         if args.fusion_mode:
             fusion_overrides['fusion_mode'] = args.fusion_mode
-        graph = GraphProcess(config, quiet=not args.verbose_nodes, node_overrides={'fusion_node': fusion_overrides})
+        graph = GraphProcess(config, quiet=not args.verbose_nodes, node_overrides={'fusion_node': fusion_overrides},
+                             single_process=args.single_process)
+        use_sensor_profile()   # this process publishes the camera frames: the writer's transport counts
         spinner = BackgroundSpin('hybrid_fusion_demo')
         node = spinner.node
         replayer = None
@@ -91,7 +97,8 @@ class DemoCommand(Command):
             evaluator = LabelEvaluator(node, on_label=show)
             diagnostics = DiagnosticsCollector(node)
             evaluator.gt_offset = window.length / 2
-            print(f'starting the node graph ({config}) ...', flush=True)
+            layout = 'all nodes in one process' if args.single_process else 'one process per node'
+            print(f'starting the node graph ({config}; {layout}) ...', flush=True)
             graph.start()
             pubs = [replayer.publisher_for(t) for t in SENSOR_TOPICS]
             try:
@@ -115,7 +122,9 @@ class DemoCommand(Command):
             spinner.close()
         lat = summary['latency_ms']
         mode = fusion_overrides.get('fusion_mode', fusion_params.get('fusion_mode', 'early'))
-        print(f'\nsummary ({mode} fusion; simulated data, replayed in real time through the running nodes):')
+        layout = 'one process' if args.single_process else 'one process per node'
+        print(f'\nsummary ({mode} fusion, {layout}; simulated data, replayed in real time through the '
+              'running nodes):')
         print(f"  labels:    {summary['labels']} for {summary['expected_windows']} windows "
               f"(coverage {100 * summary['coverage']:.1f}%)")
         print(f"  accuracy:  {100 * summary['accuracy']:.1f}%  (macro-F1 {summary['macro_f1']:.3f}; "

@@ -16,6 +16,9 @@ class LaunchCommand(Command):
         parser.add_argument('--config', type=Path, help='YAML parameter file (default: the packaged one)')
         parser.add_argument('--checkpoint', help="checkpoint for every node (default: the config's)")
         parser.add_argument('--use-sim-time', action='store_true')
+        parser.add_argument('--single-process', action='store_true',
+                            help='every node in one process on one executor (graph_container), '
+                            'with the same parameters; topics stay ROS topics')
 
     def run(self, args: argparse.Namespace) -> int:
         from ..core.checkpoint import CheckpointError
@@ -30,9 +33,10 @@ class LaunchCommand(Command):
             raise SystemExit(f'error: {exc}')
         if args.checkpoint:
             overrides['checkpoint'] = str(Path(args.checkpoint).resolve())
-        print(f"starting {', '.join(n.name for n in nodes)} (checkpoint: {checkpoint or 'packaged default'})",
-              flush=True)
-        with GraphProcess(config, overrides, graph=nodes) as graph:
+        layout = 'in one process' if args.single_process else 'one process each'
+        print(f"starting {', '.join(n.name for n in nodes)}, {layout} "
+              f"(checkpoint: {checkpoint or 'packaged default'})", flush=True)
+        with GraphProcess(config, overrides, graph=nodes, single_process=args.single_process) as graph:
             try:
                 while not graph.exited():
                     time.sleep(0.5)
