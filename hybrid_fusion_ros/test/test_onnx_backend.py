@@ -224,6 +224,40 @@ def test_normalization_statistics_and_encoder_description_travel_with_the_bundle
             assert np.abs(got - plain.encode(w)).max() > 1e-2   # the statistics act
 
 
+def test_onnx_steppers_are_interchangeable_with_the_torch_steppers(packaged):
+    """Both backends behind core/fusion_runtime.py's stepper interface, call for call."""
+    from hybrid_fusion_ros.core.fusion_backend import load_torch_steppers
+    from hybrid_fusion_ros.core.fusion_runtime import StepResult
+    torch_classes, torch_steppers = load_torch_steppers(str(packaged))
+    classes, steppers = ob.load_onnx_steppers(str(packaged))
+    assert classes == torch_classes and list(steppers) == list(torch_steppers)
+    rng = np.random.default_rng(4)
+    for strategy, stepper in steppers.items():
+        reference = torch_steppers[strategy]
+        assert stepper.modalities == reference.modalities
+        assert stepper.feature_dims == reference.feature_dims
+        state = expected_state = None
+        for _ in range(30):
+            feats = [rng.standard_normal(d).astype(np.float32) for d in stepper.feature_dims]
+            mask = rng.integers(0, 2, len(feats)).astype(np.float32)
+            got, expected = stepper.step(feats, mask, state), reference.step(feats, mask,
+                                                                               expected_state)
+            assert isinstance(got, StepResult)
+            np.testing.assert_allclose(got.scores, expected.scores, atol=1e-4)
+            assert (got.weights is None) == (expected.weights is None)
+            if got.weights is not None:
+                np.testing.assert_allclose(got.weights, expected.weights, atol=1e-4)
+            state, expected_state = got.state, expected.state
+        if strategy == 'late':
+            alone = np.array([0.0, 1.0, 0.0], dtype=np.float32)
+            state = stepper.late_update(feats, alone, state)
+            expected_state = reference.late_update(feats, alone, expected_state)
+            for mask in (np.ones(3, np.float32), np.array([1, 0, 1], np.float32)):
+                for a, b in zip(stepper.decide(state, mask), reference.decide(expected_state,
+                                                                              mask)):
+                    np.testing.assert_allclose(a, b, atol=1e-4)
+
+
 def test_bundle_found_next_to_the_checkpoint_then_in_the_cache(packaged, tmp_path):
     assert ob.OnnxBundle.find(packaged).directory == ob.bundle_dir_next_to(packaged)
     lone = tmp_path / 'lone.pt'

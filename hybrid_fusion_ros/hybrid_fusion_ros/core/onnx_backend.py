@@ -79,10 +79,11 @@ import subprocess
 import sys
 from importlib import resources
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
+from .fusion_runtime import StepResult
 from .inputs import ModelInput
 from .preprocessing import InputSpec, Preprocessor, create_preprocessor
 from .windows import SensorWindow, WindowSpec
@@ -95,14 +96,6 @@ FusionState = Tuple[np.ndarray, np.ndarray]
 Provider = Union[str, Tuple[str, Dict[str, Any]]]
 
 log = logging.getLogger(__name__)
-
-
-class StepResult(NamedTuple):
-    """One window's result, field for field core/fusion_runtime.py's ``StepResult``."""
-
-    scores: np.ndarray               # (C,) logits
-    weights: Optional[np.ndarray]    # (M,) each input's contribution, or None
-    state: Any                       # (h, c), passed back on the next call
 
 
 class OnnxBackendError(RuntimeError):
