@@ -139,13 +139,29 @@ def test_discovery_is_limited_to_the_host_on_humble_and_later():
 
 # --- 4. a pytest that Humble's and Jazzy's launch_testing plugin accepts --------------------
 
-def test_pytest_requirement_excludes_pytest_9():
-    reqs = [Requirement(line.split('#')[0].strip())
-            for line in (REPO / 'requirements' / 'python.txt').read_text().splitlines()
-            if line.split('#')[0].strip()]
-    pytest_req = next(r for r in reqs if r.name == 'pytest')
+def _requirements(name: str) -> list:
+    """The requirements of requirements/<name>, without comments and ``-r`` includes."""
+    lines = [line.split('#')[0].strip() for line in (REPO / 'requirements' / name).read_text().splitlines()]
+    return [Requirement(line) for line in lines if line and not line.startswith('-')]
+
+
+@pytest.mark.parametrize('name', ['python.txt', 'core-py310.txt'])
+def test_pytest_requirement_excludes_pytest_9(name):
+    pytest_req = next(r for r in _requirements(name) if r.name == 'pytest')
     assert Version('8.3.5') in pytest_req.specifier
     assert not pytest_req.specifier.contains(Version('9.0.0'), prereleases=True)
+
+
+def test_jazzy_lane_installs_the_jazzy_twin_of_every_kilted_ros_wheel():
+    # An unpinned ros-* wheel beside Jazzy's rclpy pulls Kilted's version, and node creation fails.
+    kilted = {r.name for r in _requirements('ros-pypi.txt') if r.name.startswith('ros-')}
+    jazzy = _requirements('ros-pypi-jazzy.txt')
+    assert all(r.name.startswith('ros-jazzy-') and len(r.specifier) == 1 for r in jazzy), jazzy
+    twins = {'ros-' + r.name[len('ros-jazzy-'):] for r in jazzy}
+    # Kilted's ros-ament-cmake-ros-core has no Jazzy wheel, and the Jazzy build does not need it.
+    assert twins == kilted - {'ros-ament-cmake-ros-core'}
+    others = {r.name for r in _requirements('colcon.txt')}
+    assert 'colcon-core' in others and not any(n.startswith('ros-') for n in others)
 
 
 # --- 5. package.xml declares what the code imports ------------------------------------------
