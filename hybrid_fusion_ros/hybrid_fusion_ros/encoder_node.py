@@ -22,8 +22,8 @@ from .core.inputs import QUEUE_DEPTH, InputSpecError
 from .core.plugins import PluginError
 from .core.stats import DropCounter, LatencyWindow, RateMeter
 from .core.windows import StreamWindower
-from .node_common import (InternalErrors, StartupError, declare_executor_parameter, describe as _desc,
-                          run_node)
+from .node_common import (InternalErrors, StartupError, declare_executor_parameter,
+                          describe as _desc, run_node)
 from .qos import DIAGNOSTICS_QOS, RESULT_QOS, sensor_qos
 
 Converter = Callable[[Any], Tuple[np.ndarray, np.ndarray]]
@@ -124,12 +124,19 @@ class EncoderNode(Node):
         self.resampled_chunks = 0
         self.format_changes = 0
         self._format: Optional[Tuple[Any, ...]] = None     # the input's format as last seen
-        self._frame_change: Optional[Tuple[Tuple[int, ...], int]] = None   # (new shape, frames seen)
+        # A new camera resolution, and how many frames have come at it so far.
+        self._frame_change: Optional[Tuple[Tuple[int, ...], int]] = None
         # The model's kind of image: frames of the other kind are refused where they arrive.
-        self._depth_model = getattr(self.encoder.config, 'depth', None) if modality == 'camera' else None
+        self._depth_model = (getattr(self.encoder.config, 'depth', None)
+                             if modality == 'camera' else None)
         self._silent_since: Optional[float] = None          # the input stopped: logged once
         self._anomaly: Tuple[float, str] = (float('-inf'), '')
         self._reported: Dict[str, int] = {}
+        # Publication sequence numbers per publisher: a gap is a message lost on the way, in
+        # transport or overwritten in the subscription's queue, which rclpy does not report.
+        self._sequence: Dict[bytes, int] = {}
+        self.lost_messages = 0
+        self.counts_sequence = False
         self.input_rate = RateMeter()
         self.feature_rate = RateMeter()
         self.encode_ms = LatencyWindow()
@@ -141,13 +148,16 @@ class EncoderNode(Node):
         # The sensor callback and the diagnostics timer run in separate groups, so reporting
         # never waits on a network forward pass.
         self.subscription = self.create_subscription(
-            msg_class, self.input_topic, self.errors.guard(self._on_input, 'input callback'),
-            sensor_qos(int(depth), reliability == 'reliable'), callback_group=MutuallyExclusiveCallbackGroup())
+            msg_class, self.input_topic,
+            self.errors.guard(_with_message_info(self._on_input), 'input callback'),
+            sensor_qos(int(depth), reliability == 'reliable'),
+            callback_group=MutuallyExclusiveCallbackGroup())
         handle = getattr(self.subscription, 'handle', None)
         self._input_handle = handle if hasattr(handle, 'take_message') else None   # for drain_batch
         self._handle_guarded = self.errors.guard(self._handle, 'input message',
                                                  lambda exc: self.drops.add('internal_error'))
-        self.create_timer(period, self.errors.guard(self._publish_diagnostics, 'diagnostics timer'),
+        self.create_timer(period,
+                          self.errors.guard(self._publish_diagnostics, 'diagnostics timer'),
                           callback_group=MutuallyExclusiveCallbackGroup())
         self.get_logger().info(f"{input_name} ({modality}) encoder '{self.encoder_name}' ready: {self.input_topic} "
                                f'({types[0]}) -> {self.feature_topic}, windows {ckpt.window.length}s '
@@ -156,7 +166,8 @@ class EncoderNode(Node):
     def _now(self) -> float:
         return self.get_clock().now().nanoseconds * 1e-9
 
-    def _on_input(self, msg: Any) -> None:
+    def _on_input(self, msg: Any, info: Optional[dict] = None) -> None:
+        self._count_sequence(info)
         self._handle_guarded(msg)
         # Drain what else is queued before going back to the executor: its wait-set round
         # trip costs ~0.25 ms per message here, the bulk of a 100 Hz IMU node's CPU.
@@ -164,11 +175,12 @@ class EncoderNode(Node):
             more = self._take_queued()
             if more is None:
                 break
-            self._handle_guarded(more)
+            self._count_sequence(more[1])
+            self._handle_guarded(more[0])
 
-    def _take_queued(self) -> Optional[Any]:
-        """The next queued input message, taken directly (None when the queue is empty or
-        this rclpy has no such call)."""
+    def _take_queued(self) -> Optional[Tuple[Any, Optional[dict]]]:
+        """The next queued input message and its info, taken directly (None when the queue is
+        empty or this rclpy has no such call)."""
         handle = self._input_handle
         if handle is None:
             return None
@@ -178,7 +190,24 @@ class EncoderNode(Node):
         except Exception:  # noqa: BLE001 - an rclpy without this call: use the executor only
             self.drain_batch = 0
             return None
-        return None if taken is None else taken[0]
+        if taken is None:
+            return None
+        return taken[0], (taken[1] if len(taken) > 1 and isinstance(taken[1], dict) else None)
+
+    def _count_sequence(self, info: Optional[dict]) -> None:
+        """Count the messages a publisher sent that never reached this node."""
+        seq = info.get('publication_sequence_number') if info else None
+        gid = (info.get('publisher_gid') or {}).get('data') if info else None
+        if not seq or gid is None:
+            return
+        self.counts_sequence = True
+        gid = bytes(gid)
+        last = self._sequence.pop(gid, None)
+        if last is not None and seq > last + 1:
+            self.lost_messages += seq - last - 1
+        self._sequence[gid] = max(seq, last or 0)
+        if len(self._sequence) > 64:   # publishers come and go: forget the longest silent
+            del self._sequence[next(iter(self._sequence))]
 
     def _handle(self, msg: Any) -> None:
         try:
@@ -223,23 +252,26 @@ class EncoderNode(Node):
             return stamps, self._check_frame(samples)
         if self.modality == 'audio':
             rate = float(msg.sample_rate)
-            self._note_format((int(msg.sample_rate), int(msg.channels), msg.sample_format),
-                              f'{msg.sample_rate} Hz, {msg.channels} channel(s), {msg.sample_format}')
+            self._note_format(
+                (int(msg.sample_rate), int(msg.channels), msg.sample_format),
+                f'{msg.sample_rate} Hz, {msg.channels} channel(s), {msg.sample_format}')
             if rate != self.windower.sample_rate:
                 # A microphone at another rate (48 kHz) than the model's: resampled, never placed
                 # on the model's timeline as if it were its rate.
                 stamps, samples = conv.resample_audio(stamps, samples, rate,
                                                       float(self.windower.sample_rate))
                 self.resampled_chunks += 1
-                self.get_logger().warning(f"{self.input_name}: audio at {msg.sample_rate} Hz resampled to the "
-                                          f"model's {self.windower.sample_rate:g} Hz", throttle_duration_sec=5.0)
+                self.get_logger().warning(
+                    f"{self.input_name}: audio at {msg.sample_rate} Hz resampled to the model's "
+                    f'{self.windower.sample_rate:g} Hz', throttle_duration_sec=5.0)
         return stamps, samples
 
     def _note_format(self, key: Tuple[Any, ...], text: str) -> None:
         if self._format is not None and key != self._format:
             self.format_changes += 1
-            self.get_logger().warning(f'{self.input_name}: input format changed to {text} (counted as a '
-                                      'format change)', throttle_duration_sec=5.0)
+            self.get_logger().warning(
+                f'{self.input_name}: input format changed to {text} (counted as a format change)',
+                throttle_duration_sec=5.0)
         self._format = key
 
     def _check_frame(self, frames: np.ndarray) -> np.ndarray:
@@ -249,8 +281,9 @@ class EncoderNode(Node):
         frames are resized to it instead and the new resolution is the stream's."""
         depth = frames.dtype.kind == 'f'
         if self._depth_model is not None and depth != self._depth_model:
-            raise conv.InputError('wrong_image_kind', f"a {'depth' if depth else 'colour'} image for a model "
-                                  f"trained on {'depth' if self._depth_model else 'colour'} images")
+            kinds = ('depth' if depth else 'colour', 'depth' if self._depth_model else 'colour')
+            raise conv.InputError('wrong_image_kind',
+                                  'a {} image for a model trained on {} images'.format(*kinds))
         shape = tuple(frames.shape[1:])
         h, w = shape[:2]
         self._note_format((depth, w, h), f"{'depth' if depth else 'colour'} {w}x{h}")
@@ -260,7 +293,8 @@ class EncoderNode(Node):
             return frames
         if held[2:] != shape[2:]:   # not the same kind of frame: no resize makes it one
             return frames
-        seen = (self._frame_change[1] if self._frame_change and self._frame_change[0] == shape else 0) + 1
+        change = self._frame_change
+        seen = (change[1] if change is not None and change[0] == shape else 0) + 1
         self._frame_change = (shape, seen)
         if seen >= self.windower.expected_rate * self.windower.spec.length:
             self.windower.buffer.convert(lambda old: _resize_frames(old, shape))
@@ -273,7 +307,11 @@ class EncoderNode(Node):
         out = self.drops.snapshot()
         ws = self.windower.stats
         for cause, n in (('incomplete_window', ws.incomplete), ('out_of_order', ws.out_of_order),
-                         ('lost_in_transport_est', ws.missing_samples),
+                         ('lost_in_transport', self.lost_messages),
+                         # Stamp gaps only estimate what sequence numbers, where rclpy gives
+                         # them, count exactly.
+                         ('lost_in_transport_est',
+                          0 if self.counts_sequence else ws.missing_samples),
                          ('buffer_overflow', self.windower.buffer.stats.overflowed_chunks),
                          ('format_change', self.windower.buffer.stats.reshaped_chunks)):
             if n:
@@ -284,12 +322,14 @@ class EncoderNode(Node):
         """Everything the operator is told about when it changes: drops by cause, clock
         jumps, format changes and internal errors."""
         ws = self.windower.stats
-        return {**{f'dropped ({k})': v for k, v in self.counts().items()}, 'clock jump': ws.time_jumps,
-                'format change': self.format_changes, 'internal error': self.errors.count}
+        return {**{f'dropped ({k})': v for k, v in self.counts().items()},
+                'clock jump': ws.time_jumps, 'format change': self.format_changes,
+                'internal error': self.errors.count}
 
     def _anomaly_text(self, events: Dict[str, int]) -> Optional[str]:
         """What changed since the last report, in words (None: nothing did)."""
-        changed = {k: v - self._reported.get(k, 0) for k, v in events.items() if v != self._reported.get(k, 0)}
+        changed = {k: v - self._reported.get(k, 0) for k, v in events.items()
+                   if v != self._reported.get(k, 0)}
         self._reported = events
         if not changed:
             return None
@@ -311,7 +351,8 @@ class EncoderNode(Node):
         level, text = diag.freshness(self.input_rate.count, age, self.stale_timeout)
         if level != diag.OK and self.input_rate.count and self._silent_since is None:
             self._silent_since = now - age
-            self.get_logger().warning(f'{self.input_name}: no input on {self.input_topic} for {age:.1f}s')
+            self.get_logger().warning(
+                f'{self.input_name}: no input on {self.input_topic} for {age:.1f}s')
         news = self._anomaly_text(self._events())
         if news is not None:
             self._anomaly = (now, news)
@@ -338,6 +379,15 @@ class EncoderNode(Node):
                             **diag.latency_values('Sensor to feature latency', self.latency_ms.percentiles())}),
         ]
         self.diag_pub.publish(diag.array_msg(self.get_clock().now().to_msg(), statuses))
+
+
+def _with_message_info(callback: Callable[[Any, Optional[dict]], None]) -> Callable[..., None]:
+    """The subscription callback in the form this rclpy calls: with the message info (Iron
+    on, which has ``Subscription.CallbackType``), else with the message alone (Humble)."""
+    from rclpy.subscription import Subscription
+    if hasattr(Subscription, 'CallbackType'):
+        return lambda msg, info: callback(msg, info if isinstance(info, dict) else None)
+    return lambda msg: callback(msg, None)
 
 
 def _resize_frames(frames: np.ndarray, shape: Tuple[int, ...]) -> np.ndarray:

@@ -169,8 +169,8 @@ def test_camera_resolution_change_mid_stream_is_taken_in_and_counted(ros):
     stamps = ep.stamps(15.0)
     frames = ep.frames(stamps)
     node, helper, features = start(ros, 'camera')
-    msgs = [conv.rgb_to_image(cv2.resize(f, (320, 240)) if 2.0 <= t - T0 < 4.0 else f, conv.sec_to_stamp(t))
-            for f, t in zip(frames, stamps)]
+    msgs = [conv.rgb_to_image(cv2.resize(f, (320, 240)) if 2.0 <= t - T0 < 4.0 else f,
+                              conv.sec_to_stamp(t)) for f, t in zip(frames, stamps)]
     publish_all(helper, node, Image, 'camera/image_raw', msgs)
     wait_until(lambda: len(features) >= 10, what='10 camera features')
     check_features(features, 'camera', 64, [501.0 + 0.5 * k for k in range(10)])
@@ -180,8 +180,8 @@ def test_camera_resolution_change_mid_stream_is_taken_in_and_counted(ros):
 
 def test_a_depth_image_into_a_colour_model_is_refused_where_it_arrives(ros):
     node, helper, features = start(ros, 'camera')
-    good = [conv.rgb_to_image(np.zeros((96, 128, 3), np.uint8), conv.sec_to_stamp(T0 + 0.01 + i / 15.0))
-            for i in range(33)]
+    good = [conv.rgb_to_image(np.zeros((96, 128, 3), np.uint8),
+                              conv.sec_to_stamp(T0 + 0.01 + i / 15.0)) for i in range(33)]
     depth = conv.depth_to_image(np.ones((96, 128), np.float32), conv.sec_to_stamp(T0 + 1.005))
     publish_all(helper, node, Image, 'camera/image_raw', good[:15] + [depth] + good[15:])
     wait_until(lambda: node.counts().get('wrong_image_kind') == 1, what='wrong_image_kind counted')
@@ -193,8 +193,8 @@ def test_a_clock_jump_forward_is_a_jump_not_samples_lost(ros):
     """An IMU whose clock is stepped by an hour mid-stream: one jump, nothing 'lost'."""
     stamps = np.concatenate([T0 + np.arange(150) / 100.0, T0 + 3601.5 + np.arange(250) / 100.0])
     node, helper, features = start(ros, 'imu')
-    publish_all(helper, node, Imu, 'imu/data', [conv.row_to_imu([0, 0, 9.8, 0, 0, 0], conv.sec_to_stamp(t))
-                                                for t in stamps])
+    publish_all(helper, node, Imu, 'imu/data',
+                [conv.row_to_imu([0, 0, 9.8, 0, 0, 0], conv.sec_to_stamp(t)) for t in stamps])
     wait_until(lambda: any(conv.stamp_to_sec(f.header.stamp) > T0 + 3600 for f in features),
                what='features after the jump')
     assert node.windower.stats.time_jumps == 1

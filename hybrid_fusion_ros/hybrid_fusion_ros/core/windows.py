@@ -278,7 +278,9 @@ class StreamWindower:
         ``arrival`` is the receiver's clock (s) when the chunk arrived; with it, a jump
         forward in the stamps is told from a sensor that was silent for as long."""
         newest = self.buffer.newest_stamp
-        arrived = None if arrival is None or self._last_arrival is None else arrival - self._last_arrival
+        arrived = None
+        if arrival is not None and self._last_arrival is not None:
+            arrived = arrival - self._last_arrival
         if arrival is not None:
             self._last_arrival = arrival
         if newest is not None and stamps[0] <= newest:
