@@ -151,7 +151,7 @@ class EvalCommand(Command):
     def run(self, args: argparse.Namespace) -> int:
         from ..bag import BagError
         from ..core.checkpoint import CheckpointError
-        from ..evaluation.report import compare_markdown, latency_series
+        from ..evaluation.report import compare_markdown, latency_series, unwritable
         from ..evaluation.runner import prepare
         from ..evaluation.truth import GroundTruthError
         from ..graph import FUSION_NODE, default_config_path, load_config, node_parameters
@@ -179,6 +179,10 @@ class EvalCommand(Command):
         several = len(bags) > 1
         stem = bags[0].name.replace('.', '_')
         out = args.out or Path(f'eval_{stem}_and_{len(bags) - 1}_more' if several else f'eval_{stem}')
+        problem = unwritable(out)
+        if problem:   # found now, not after the whole replay
+            print(f'error: cannot write the report to {out}: {problem}', file=sys.stderr)
+            return 2
         user_map = parse_map(args.map)
         base_overrides = parse_map(params)
 

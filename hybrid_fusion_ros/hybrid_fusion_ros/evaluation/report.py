@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
@@ -171,6 +172,27 @@ def per_bag_markdown(report: Mapping[str, Any]) -> str:
         lines.append(row(name, entry['metrics'], entry.get('ground_truth') or 'none'))
     lines.append(row('**total**', report['metrics'], ''))
     return '\n'.join(lines) + '\n'
+
+
+def unwritable(out_dir: Path) -> Optional[str]:
+    """Why no report can be written in ``out_dir`` (a read-only or full file system, a file
+    in the way), or None if one can. Checked before any node starts; a folder made for the
+    check is removed again, so a run that fails later leaves nothing behind."""
+    made = [p for p in (out_dir, *out_dir.parents) if not p.exists()]
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=out_dir, prefix='.write_check_') as probe:
+            probe.write(b'x')
+            probe.flush()
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    finally:
+        for folder in made:   # deepest first
+            try:
+                folder.rmdir()
+            except OSError:
+                pass
+    return None
 
 
 def write_report(out_dir: Path | str, outcomes: Sequence[WindowOutcome], classes: Sequence[str],
