@@ -53,6 +53,7 @@ setup(
             'ablate = hybrid_fusion_ros.cli.ablate:AblateCommand',
             'basicmotions-benchmark = hybrid_fusion_ros.cli.basicmotions:BasicMotionsCommand',
             'bench-dataset = hybrid_fusion_ros.cli.bench_dataset:BenchDatasetCommand',
+            'bench-latency = hybrid_fusion_ros.cli.bench_latency:BenchLatencyCommand',
         ],
     },
 )
