@@ -351,14 +351,15 @@ class FusionRuntime:
         if text:
             self._log('warning', cause, text)
 
-    def _validate(self, modality: str, feature: Feature) -> Optional[np.ndarray]:
+    def _validate(self, index: int, feature: Feature) -> Optional[np.ndarray]:
         """The feature's values as the model takes them, or None (dropped as invalid)."""
+        modality = self.modalities[index]
         if feature.modality and feature.modality != modality:
             self.drop(modality, 'invalid',
                       f"feature on the {modality} input says modality '{feature.modality}'")
             return None
         values = np.array(feature.values, dtype=np.float32).reshape(-1)
-        dim = self.feature_dims[self.modalities.index(modality)]
+        dim = self.feature_dims[index]
         if values.size != dim:   # another model's encoder on this topic
             self.drop(modality, 'invalid', f'dropped {modality} feature: it has {values.size} '
                                            f'values, the model takes {dim}')
@@ -372,7 +373,7 @@ class FusionRuntime:
         """A feature arrived on ``modality``'s input at ``now``; the labels it completes."""
         index = self.modalities.index(modality)
         with self._lock:
-            values = self._validate(modality, feature)
+            values = self._validate(index, feature)
             if values is None:
                 return []
             last = self.latest.get(modality)
