@@ -35,6 +35,7 @@ setup(
         'hybrid_fusion_ros.encoders': [
             'camera_cnn = hybrid_fusion_ros.core.encoders.camera:CameraCNN',
             'imu_cnn1d = hybrid_fusion_ros.core.encoders.imu:ImuCNN1d',
+            'imu_hybrid = hybrid_fusion_ros.core.encoders.imu_hybrid:ImuHybrid',
             'audio_logmel_cnn = hybrid_fusion_ros.core.encoders.audio:AudioLogMelCNN',
         ],
         # Subcommands of `hybrid-fusion`, registered the same way.

@@ -22,6 +22,10 @@ class WatchBenchmarkCommand(Command):
         parser.add_argument('--rotation-deg', type=float, default=10.0, help='IMU rotation augmentation (0: off)')
         parser.add_argument('--scale-jitter', type=float, default=0.1, help='IMU scale augmentation (0: off)')
         parser.add_argument('--weight-decay', type=float, default=5e-2)
+        parser.add_argument('--label-smoothing', type=float, default=0.0)
+        parser.add_argument('--encoder', default='imu_cnn1d', help='IMU encoder plugin of the network')
+        parser.add_argument('--encoder-config', type=json.loads, default={},
+                            help="the encoder's config as JSON, e.g. '{\"dropout\": 0.3}'")
         parser.add_argument('--json', type=Path, help='write the per-fold results here')
 
     def run(self, args: argparse.Namespace) -> int:
@@ -37,8 +41,8 @@ class WatchBenchmarkCommand(Command):
 
         recordings, classes = load_watch()
         spec = WindowSpec(args.window, args.hop)
-        encoder_config = {'imu': {'acc_scale': 1.0}}  # this dataset's acceleration is in g
-        preprocess = create_encoder('imu_cnn1d', encoder_config['imu'])
+        encoder_config = {'imu': {'acc_scale': 1.0, **args.encoder_config}}  # acceleration is in g
+        preprocess = create_encoder(args.encoder, encoder_config['imu'])
         seqs = [recording_sequence(r, spec, preprocess) for r in recordings]
         feats = [recording_features(r, spec) for r in recordings]
         subjects = [r.subject for r in recordings]
@@ -50,11 +54,11 @@ class WatchBenchmarkCommand(Command):
             train_idx = [i for i, s in enumerate(subjects) if s not in test_subjects and s != val_subject]
             val_idx = [i for i, s in enumerate(subjects) if s == val_subject]
             test_idx = [i for i, s in enumerate(subjects) if s in test_subjects]
-            config = TrainConfig(encoders={'imu': 'imu_cnn1d'}, encoder_configs=encoder_config, strategy='early',
+            config = TrainConfig(encoders={'imu': args.encoder}, encoder_configs=encoder_config, strategy='early',
                                  extra_strategies=[], window_length=args.window, window_hop=args.hop,
                                  seed=k, epochs=args.epochs, seq_len=16, batch_size=16, patience=8,
                                  imu_rotation_deg=args.rotation_deg, imu_scale_jitter=args.scale_jitter,
-                                 weight_decay=args.weight_decay)
+                                 weight_decay=args.weight_decay, label_smoothing=args.label_smoothing)
             result = train(config, [seqs[i] for i in train_idx], [seqs[i] for i in val_idx], classes,
                            progress=False, metadata={'data': 'seglearn watch'})
             ckpt = result.checkpoint
@@ -78,7 +82,7 @@ class WatchBenchmarkCommand(Command):
         summary = {m: {k: stat(m, k) for k in ('macro_f1', 'accuracy')} for m in ('cnn_lstm', 'features_rf')}
         print(f'\nseglearn watch (real recordings, 50 Hz, 7 classes), {args.folds} subject-wise folds, '
               f'windows {args.window} s / hop {args.hop} s, window-level scores, mean ± std over folds:')
-        for name, label in (('cnn_lstm', 'IMU CNN-LSTM (imu_cnn1d + LSTM)'), ('features_rf', 'features + random forest')):
+        for name, label in (('cnn_lstm', f'IMU CNN-LSTM ({args.encoder} + LSTM)'), ('features_rf', 'features + random forest')):
             f1, acc = summary[name]['macro_f1'], summary[name]['accuracy']
             print(f'  {label:<34} macro-F1 {f1[0]:.3f} ± {f1[1]:.3f}   accuracy {acc[0]:.3f} ± {acc[1]:.3f}')
         if args.json:

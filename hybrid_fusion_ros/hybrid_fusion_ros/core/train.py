@@ -48,6 +48,9 @@ class TrainConfig:
     warmup_fraction: float = 0.1
     patience: int = 8
     modality_dropout: float = 0.15
+    # Cross-entropy label smoothing: on a few subjects' recordings, keeps the network from
+    # growing over-confident on one wearer's way of doing an exercise. 0 disables it.
+    label_smoothing: float = 0.0
     # Further fusion models trained on the frozen encoders' features and stored beside the
     # primary one, so the fusion node can switch mode (late needs a 'late' model) at run time.
     # IMU augmentation: every training chunk is rotated by up to this many degrees about a
@@ -293,7 +296,7 @@ def _fit(model: ActivityModel, train_seqs: Sequence[SequenceData], val_seqs: Seq
     # Class weights against imbalance: inverse frequency, normalized to mean 1.
     counts = np.bincount(np.concatenate([s.labels for s in train_seqs]), minlength=len(classes))
     weights = torch.tensor(counts.sum() / np.maximum(counts, 1) / len(classes), dtype=torch.float32)
-    loss_fn = nn.CrossEntropyLoss(weight=weights)
+    loss_fn = nn.CrossEntropyLoss(weight=weights, label_smoothing=config.label_smoothing)
     frozen_ids = {id(p) for m in config.frozen_encoders if m in model.encoders for p in model.encoders[m].parameters()}
     for m in config.frozen_encoders:
         if m in model.encoders:
