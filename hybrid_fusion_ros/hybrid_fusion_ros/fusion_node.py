@@ -29,13 +29,11 @@ from std_srvs.srv import Trigger
 
 from . import conversions as conv
 from . import diagnostics as diag
-from .core.checkpoint import CheckpointError
-from .core.fusion_backend import load_torch_steppers
 from .core.fusion_runtime import (FUSION_MODES, NS_PER_S, SETTING_NAMES, Feature, FusionRuntime,
                                   FusionSettings, InputHealth, LabelRecord)
 from .core.stats import LatencyWindow, RateMeter
-from .node_common import (InternalErrors, StartupError, declare_executor_parameter, describe,
-                          run_node)
+from .node_common import (InternalErrors, StartupError, backend_choice, declare_backend_parameters,
+                          declare_executor_parameter, describe, onnx_options, run_node)
 from .qos import DIAGNOSTICS_QOS, RESULT_QOS
 
 WARNING_PERIOD = 5.0   # s between two warnings of the same cause
@@ -74,7 +72,9 @@ def declare_fusion_parameters(node: Node) -> None:
     p('latency_warn_ms', d.latency_warn_ms, describe('label latency p95 above this is WARN'))
     p('latency_error_ms', d.latency_error_ms, describe('label latency p95 above this is ERROR'))
     p('diagnostics_period', 1.0, describe('seconds between /diagnostics messages', True))
-    p('torch_threads', 1, describe('torch intra-op threads for this process', True))
+    p('torch_threads', 1, describe('intra-op threads of the inference backend (torch or '
+                                   'onnxruntime) for this process', True))
+    declare_backend_parameters(node)
     p('modalities', Parameter.Type.STRING_ARRAY, describe(
         "modalities to fuse; unset: the checkpoint's, in its order", True))
     declare_executor_parameter(node)
@@ -92,13 +92,18 @@ class FusionPipeline:
     def __init__(self, node: Node) -> None:
         self.node = node
         get = lambda name: node.get_parameter(name).value  # noqa: E731 - local shorthand
+        self.backend = backend_choice(node)
+        classes, steppers = self._load_steppers(get)
         try:
-            classes, steppers = load_torch_steppers(get('checkpoint'), get('torch_threads'))
             settings = FusionSettings(**{name: get(name) for name in SETTING_NAMES})
             self.runtime = FusionRuntime(steppers, classes, settings, model=get('model'),
                                          log=self._log)
-        except (CheckpointError, ValueError) as exc:
+        except ValueError as exc:
             raise StartupError(str(exc)) from exc
+        self.backend_warnings = sorted({w for st in steppers.values()
+                                        for w in getattr(st, 'warnings', [])})
+        for warning in self.backend_warnings:
+            node.get_logger().warning(warning)
         modalities = self.runtime.modalities
         try:
             wanted = get('modalities')
@@ -143,6 +148,23 @@ class FusionPipeline:
         node.get_logger().info(
             f'fusing {modalities} in {rt.settings.fusion_mode} mode (models: {rt.strategies}, '
             f'early/async use {rt.primary_name}) -> {get("label_topic")}')
+
+    def _load_steppers(self, get: Callable[[str], Any]):
+        """The checkpoint's classes and fusion steppers from the chosen backend; only the
+        torch backend imports torch."""
+        if self.backend == 'torch':
+            from .core.checkpoint import CheckpointError
+            from .core.fusion_backend import load_torch_steppers
+            try:
+                return load_torch_steppers(get('checkpoint'), get('torch_threads'))
+            except CheckpointError as exc:
+                raise StartupError(str(exc)) from exc
+        from .core.onnx_backend import OnnxBackendError, load_onnx_steppers
+        try:
+            return load_onnx_steppers(get('checkpoint') or None, int(get('torch_threads')),
+                                      **onnx_options(self.node))
+        except OnnxBackendError as exc:
+            raise StartupError(str(exc)) from exc
 
     @property
     def active(self) -> bool:
@@ -281,8 +303,11 @@ class FusionPipeline:
             self._errors_reported, self._last_error = errors, mono
         elif mono - self._last_error <= s.stale_error_timeout and level < diag.WARN:
             level, text = diag.WARN, f'internal error {mono - self._last_error:.1f}s ago'
+        if self.backend_warnings and level < diag.WARN:   # e.g. a slower provider than asked
+            level, text = diag.WARN, self.backend_warnings[0]
         return diag.status(f'{self.node.get_name()}: fusion', 'fusion', level, text, {
-            'Fusion mode': s.fusion_mode, 'Fusion rate (Hz)': s.fusion_rate_hz,
+            'Inference backend': self.backend, 'Fusion mode': s.fusion_mode,
+            'Fusion rate (Hz)': s.fusion_rate_hz,
             'Max age (s)': s.max_age, 'Input timeout (s)': s.input_timeout,
             'Labels': self.label_rate.count, 'Label frequency (Hz)': self.label_rate.rate(mono),
             'Matched feature sets': rt.sync.stats.matched,

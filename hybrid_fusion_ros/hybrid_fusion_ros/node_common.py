@@ -59,6 +59,41 @@ def run_node(node_factory: Callable[[], Node], logger_name: str, args: Optional[
         rclpy.try_shutdown()
 
 
+INFERENCE_BACKENDS = ('torch', 'onnxruntime')
+
+
+def declare_backend_parameters(node: Node) -> None:
+    """The inference backend of a node that runs a model (encoder and fusion nodes)."""
+    p = node.declare_parameter
+    p('inference_backend', 'torch', describe(
+        "'torch' (the checkpoint itself) or 'onnxruntime' (its exported ONNX files: the "
+        'process then never imports torch)', True))
+    p('onnx_providers', ['CPUExecutionProvider'], describe(
+        'onnxruntime: execution providers in order of preference, e.g. [TensorrtExecutionProvider, '
+        'CUDAExecutionProvider, CPUExecutionProvider]; falling back past the first is a WARN', True))
+    p('onnx_dir', '', describe(
+        'onnxruntime: folder of the exported ONNX files; empty: <checkpoint>.onnx/ beside the '
+        'checkpoint, else the cache (~/.cache/hybrid_fusion_ros/onnx/<checkpoint sha256>)', True))
+    p('onnx_export', True, describe(
+        'onnxruntime: when no ONNX files are found, export them once (a child process with '
+        'torch) into the cache; false: fail with the export command to run', True))
+
+
+def backend_choice(node: Node) -> str:
+    backend = node.get_parameter('inference_backend').value
+    if backend not in INFERENCE_BACKENDS:
+        raise StartupError(f"inference_backend must be one of {list(INFERENCE_BACKENDS)}, "
+                           f"got '{backend}'")
+    return backend
+
+
+def onnx_options(node: Node) -> dict:
+    """Keyword arguments of core/onnx_backend.py's loaders, from the node's parameters."""
+    get = lambda name: node.get_parameter(name).value  # noqa: E731 - local shorthand
+    return {'providers': list(get('onnx_providers')) or None, 'onnx_dir': get('onnx_dir') or None,
+            'export_if_missing': bool(get('onnx_export'))}
+
+
 class InternalErrors:
     """The last-resort guard of a node's callbacks, timers and parameter callbacks.
 
