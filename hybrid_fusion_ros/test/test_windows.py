@@ -135,3 +135,66 @@ def test_a_chunk_of_another_sample_shape_drops_the_buffered_ones_counted():
     assert buf.sample_shape == (2, 3, 3) and len(buf) == 3
     buf.push(np.array([3.0]), np.zeros((1, 8, 8, 3), np.uint8))
     assert buf.stats.reshaped_chunks == 3 and len(buf) == 1
+
+
+def _closed_on(windower, stamps, samples, chunk):
+    """For each window: the index of the chunk whose push closed it."""
+    closed = {}
+    for k, i in enumerate(range(0, len(stamps), chunk)):
+        for win in windower.push(stamps[i:i + chunk], samples[i:i + chunk]):
+            closed[win.end] = k
+    return closed
+
+
+@pytest.mark.parametrize('case, rate, chunk, sample_rate, closed_early', [
+    ('camera at 15 fps: a window ending between two frames', 15.0, 1, None, 3),
+    ('imu at 100 Hz: every end is a sample instant', 100.0, 1, None, 0),
+    ('audio in 0.1 s chunks: no jitter in sample-rate stamps', 16000.0, 1600, 16000.0, 7),
+])
+def test_a_window_closes_as_soon_as_no_sample_can_fall_in_it(case, rate, chunk, sample_rate,
+                                                             closed_early):
+    """Closed on the push after which the next sample, expected one period on, cannot be
+    stamped before the end even a quarter period early (audio: not early at all). A camera
+    window ending between frames, and every audio window, closes on its own last sample,
+    not on the next frame or chunk."""
+    spec = WindowSpec(1.0, 0.5)
+    w = StreamWindower('x', spec, expected_rate=rate, sample_rate=sample_rate)
+    stamps = np.arange(int(4 * rate)) / rate
+    closed = _closed_on(w, stamps, np.zeros((len(stamps), 1)), chunk)
+    assert closed, case
+    jitter = 0.0 if sample_rate else 0.25
+    on_last_inside = 0
+    for end, k in closed.items():
+        due = stamps + (1.0 - jitter) / rate >= end - 1e-9
+        assert k == int(np.argmax(due)) // chunk, f'{case}: window ending {end} on chunk {k}'
+        on_last_inside += k == (int(np.searchsorted(stamps, end - 1e-9)) - 1) // chunk
+    assert on_last_inside == closed_early, case
+
+
+def test_a_sample_jittered_into_a_closed_window_is_counted_not_lost():
+    spec = WindowSpec(1.0, 0.5)
+    w = StreamWindower('camera', spec, expected_rate=10.0)
+    # Frames every 0.1 s, jittered: 1.46 closes the window ending at 1.5 (the next frame
+    # cannot come before 1.535), then a frame stamped 1.49 arrives for it.
+    stamps = np.array([0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.1, 1.2, 1.3,
+                       1.4, 1.46, 1.49, 1.6, 1.7, 1.8, 1.9, 2.0, 2.1])
+    windows = feed(w, stamps)
+    assert w.stats.late_samples == 1
+    later = [win for win in windows if win.end == 2.0]
+    assert later and 1.49 in later[0].stamps, 'the late sample still serves the next window'
+
+
+@pytest.mark.parametrize('rate, chunk, sample_rate', [(15.0, 1, None), (100.0, 1, None),
+                                                      (16000.0, 1600, 16000.0)])
+def test_streaming_windows_equal_batch_windows(rate, chunk, sample_rate):
+    from hybrid_fusion_ros.core.dataset import cut_windows
+    spec = WindowSpec(1.0, 0.5)
+    w = StreamWindower('x', spec, expected_rate=rate, sample_rate=sample_rate)
+    stamps = 3.2 + np.arange(int(6 * rate)) / rate
+    samples = np.random.default_rng(0).normal(size=(len(stamps), 2))
+    streamed = feed(w, stamps, samples, chunk)
+    assert streamed
+    batch = cut_windows({'x': (stamps, samples)}, spec, np.array([win.end for win in streamed]))
+    for s, b in zip(streamed, batch['x']):
+        np.testing.assert_array_equal(s.stamps, b.stamps)
+        np.testing.assert_array_equal(s.samples, b.samples)

@@ -76,12 +76,14 @@ class WindowGrid:
         self.spec = spec
         self.max_backlog = max_backlog
         self._last_end: Optional[float] = None
+        self.closed_until: Optional[float] = None   # end of the last window closed
 
     def reset(self) -> None:
         self._last_end = None
+        self.closed_until = None
 
     def due(self, first_stamp: float, newest_stamp: float) -> List[Tuple[float, float]]:
-        """Windows that became due now that ``newest_stamp`` has arrived.
+        """Windows that became due now that no sample can be stamped before ``newest_stamp``.
 
         ``first_stamp`` is the oldest stamp still buffered: windows starting before it are
         never emitted when the stream (re)starts, so the first window is fully covered.
@@ -91,7 +93,8 @@ class WindowGrid:
             # First window: the earliest grid end whose window starts at or after first_stamp.
             self._last_end = (math.ceil((first_stamp + self.spec.length) / self.spec.hop - 1e-9)
                               - 1) * self.spec.hop
-        # A window [e - L, e) is due once a sample stamped >= e exists. After a jump forward
+        # A window [e - L, e) is due once no sample stamped before e can come any more
+        # (``newest_stamp``: the earliest the next sample can be stamped). After a jump forward
         # (a driver switching from time since boot to epoch time) only the newest windows can
         # hold samples: never list the ones in between (10^9 of them for a jump to the epoch).
         skip = math.floor((newest_stamp - self._last_end) / self.spec.hop) - self.max_backlog
@@ -100,7 +103,7 @@ class WindowGrid:
         ends = window_ends_between(self.spec, self._last_end, newest_stamp)
         if len(ends) == 0:
             return []
-        self._last_end = float(ends[-1])
+        self._last_end = self.closed_until = float(ends[-1])
         ends = ends[-self.max_backlog:]
         return [(float(e - self.spec.length), float(e)) for e in ends]
 
@@ -209,6 +212,7 @@ class WindowerStats:
     gaps: int = 0               # breaks in the stream longer than 2.5 sample periods
     missing_samples: int = 0    # samples those gaps should have held, estimated from the rate
     interruptions: int = 0      # breaks longer than a window: the sensor was silent
+    late_samples: int = 0       # samples stamped inside a window already closed (jitter)
 
 
 @dataclass
@@ -232,8 +236,13 @@ class StreamWindower:
       loses messages without telling anyone). They are estimated from the recent sample
       period, so that a stream running faster than its nominal rate is counted right.
 
-    A window is closed once a sample within half a sample period of its end has arrived: the
-    next sample would fall after the end, so waiting for it would only add latency.
+    A window is closed as soon as nothing more can fall in it: when the next sample, expected
+    one sample period after the newest, cannot be stamped before the window's end even
+    ``jitter`` sample periods early. Waiting for that sample (a camera frame that is not even
+    in the window, the next 0.1 s audio chunk) would only add latency. Audio stamps are
+    computed from the sample rate, so they have no jitter. A sample that still arrives for a
+    closed window (a stamp jittered by more than that) is kept for the windows after it and
+    counted in ``stats.late_samples``.
     """
 
     modality: str
@@ -242,6 +251,7 @@ class StreamWindower:
     sample_rate: Optional[float] = None
     max_chunks: int = 4096
     jump_tolerance: float = 1.0
+    jitter: float = 0.25          # stamp jitter tolerated, in sample periods (not for audio)
     stats: WindowerStats = field(default_factory=WindowerStats)
 
     def __post_init__(self) -> None:
@@ -298,11 +308,16 @@ class StreamWindower:
                 self._period = min(nominal, 0.9 * self._period + 0.1 * gap)
         if len(stamps) > 1:
             self._period = min(1.0 / self.expected_rate, float(stamps[1] - stamps[0]))
+        closed = self.grid.closed_until
+        if closed is not None and stamps[0] < closed:
+            self.stats.late_samples += int(np.searchsorted(stamps, closed, side='left'))
         self.buffer.push(stamps, samples)
         windows = []
         oldest = self.buffer.oldest_stamp
         assert oldest is not None
-        for start, end in self.grid.due(oldest, float(stamps[-1]) + 0.5 / self.expected_rate):
+        jitter = 0.0 if self.sample_rate else self.jitter
+        next_earliest = float(stamps[-1]) + self._period * (1.0 - jitter)
+        for start, end in self.grid.due(oldest, next_earliest):
             window = self.buffer.window(self.modality, start, end, self.sample_rate)
             if len(window.stamps) < self.spec.min_fill * self.expected_rate * self.spec.length:
                 self.stats.incomplete += 1
