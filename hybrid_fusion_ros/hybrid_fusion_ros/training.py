@@ -136,8 +136,8 @@ def _encoder_configs(reads: Sequence[BagPlan], probes: Sequence[Dict[str, Dict[s
 def load_recordings(bags: Sequence[Path], user_map: Mapping[str, str], spec: WindowSpec,
                     truth_file: Optional[Path] = None, init: Optional[Checkpoint] = None,
                     cache_root: Optional[Path] = None, jobs: int = 0, skip_bad: bool = False,
-                    progress: bool = True, encoder_overrides: Optional[Mapping[str, Mapping[str, Any]]] = None
-                    ) -> RecordingSet:
+                    progress: bool = True, encoder_overrides: Optional[Mapping[str, Mapping[str, Any]]] = None,
+                    encoder_names: Optional[Mapping[str, str]] = None) -> RecordingSet:
     """Plan, probe, window (cached) and label every bag; errors name what to fix."""
     from .evaluation.inputs import parse_target
     from .recordings import default_cache_dir
@@ -148,6 +148,9 @@ def load_recordings(bags: Sequence[Path], user_map: Mapping[str, str], spec: Win
         inputs = init.inputs   # no inputs declared: the checkpoint's, found by their training topics
     else:
         inputs = _declared_inputs(bags[0], user_map)
+    # The encoder plugin per input, when the user names one (config `encoders:`); else the
+    # default of its sensor type.
+    inputs = [replace(i, encoder=(encoder_names or {}).get(i.name, i.encoder)) for i in inputs]
     if init is not None:
         for item in inputs:
             if item.name in init.encoders and init.input(item.name).sensor_type != item.sensor_type:

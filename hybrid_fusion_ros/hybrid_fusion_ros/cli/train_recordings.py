@@ -75,7 +75,8 @@ def train_recordings(args: argparse.Namespace, values: Dict[str, Any]) -> int:
         with distributed.main_first():
             data = load_recordings(bags + val_bags, parse_map(args.map), spec, args.truth, init,
                                    args.cache_dir, args.jobs, args.skip_bad, progress=distributed.is_main(),
-                                   encoder_overrides=values.get('encoder_configs'))
+                                   encoder_overrides=values.get('encoder_configs'),
+                                   encoder_names=values.get('encoders'))
     except (TrainingDataError, BagError, ValueError) as exc:
         print(f'error: {exc}', file=sys.stderr)
         print('nothing written', file=sys.stderr)
