@@ -55,6 +55,7 @@ setup(
             'basicmotions-benchmark = hybrid_fusion_ros.cli.basicmotions:BasicMotionsCommand',
             'bench-dataset = hybrid_fusion_ros.cli.bench_dataset:BenchDatasetCommand',
             'bench-latency = hybrid_fusion_ros.cli.bench_latency:BenchLatencyCommand',
+            'bench-soak = hybrid_fusion_ros.cli.bench_soak:BenchSoakCommand',
         ],
     },
 )

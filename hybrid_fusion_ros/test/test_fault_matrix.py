@@ -18,25 +18,24 @@ import sys
 import tempfile
 import threading
 import time
-from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
-import cv2
 import numpy as np
 import pytest
 
 from conftest import RosHarness, wait_until
 from hybrid_fusion_ros import conversions as conv
-from hybrid_fusion_ros.core.simulation import Episode, episode_streams
+from hybrid_fusion_ros.cli.bench_soak import (SENSORS, LiveSensors, bad_audio_bytes, late_imu,
+                                              nan_imu, resized, stamped_zero, stereo_48k,
+                                              truncated_image, unlabelled_windows,
+                                              unsupported_image, zero_size_image)
 from hybrid_fusion_ros.diagnostics import level_of
 from hybrid_fusion_ros.graph import CLASSIFIER_GRAPH, NodeSpec, default_config_path
 from hybrid_fusion_ros.launcher import node_command
-from hybrid_fusion_ros.qos import DRIVER_QOS, RESULT_QOS
+from hybrid_fusion_ros.qos import RESULT_QOS, sensor_profile_env
 
-SENSORS = ('camera', 'imu', 'audio')
-RATES = {'camera': 15.0, 'camera_compressed': 15.0, 'imu': 100.0, 'audio': 10.0}   # messages/s
 # Faster diagnostics than the defaults, so that a row takes seconds; the levels' logic is the
 # nodes' own. This machine is shared by several test runs: label latency is not what the
 # matrix is about, so its thresholds are out of the way (faults here also stamp sensors
@@ -47,104 +46,6 @@ COMPRESSED = NodeSpec('camera_compressed_encoder', 'encoder_node',
                       'hybrid_fusion_ros.encoder_node',
                       (('input', 'camera'), ('image_transport', 'compressed'),
                        ('feature_topic', 'features/camera_compressed')))
-
-
-class SensorSource:
-    """The demo's simulated camera, IMU and microphone, published live from a thread: each
-    message stamped with the wall time it is due at (plus a per-sensor offset, for clock
-    faults), at a per-sensor rate factor (bursts, floods), through a per-sensor hook that may
-    replace a message by others (bad input)."""
-
-    def __init__(self, node, ns: str, seconds: float = 12.0, seed: int = 3) -> None:
-        from hybrid_fusion_msgs.msg import AudioChunk
-        from sensor_msgs.msg import CompressedImage, Image, Imu
-        streams = episode_streams(Episode(seconds, seed=seed))
-        stamp = conv.sec_to_stamp(0.0)
-        frames = streams['camera'][1]
-        audio = streams['audio'][1]
-        self.messages = {
-            'camera': [conv.rgb_to_image(f, stamp) for f in frames],
-            'camera_compressed': [conv.rgb_to_compressed(f, stamp) for f in frames],
-            'imu': [conv.row_to_imu(r, stamp) for r in streams['imu'][1]],
-            'audio': [conv.samples_to_audio(audio[i:i + 1600], 16000, stamp)
-                      for i in range(0, len(audio) - 1599, 1600)],
-        }
-        types = {'camera': Image, 'camera_compressed': CompressedImage, 'imu': Imu,
-                 'audio': AudioChunk}
-        topics = {'camera': 'camera/image_raw', 'camera_compressed': 'camera/image_raw/compressed',
-                  'imu': 'imu/data', 'audio': 'audio/chunk'}
-        # Reliable, as drivers publish (REP-2003); the encoders subscribe best effort.
-        self.publishers = {s: node.create_publisher(types[s], f'{ns}/{topics[s]}', DRIVER_QOS)
-                           for s in types}
-        self.enabled = {s: s != 'camera_compressed' for s in types}
-        self.offset = {s: 0.0 for s in types}
-        self.factor = {s: 1.0 for s in types}
-        self.hooks: Dict[str, Callable] = {}
-        self.sent: Counter = Counter()
-        self.error: Optional[BaseException] = None
-        self._next: Dict[str, Optional[float]] = {s: None for s in types}
-        self._index: Counter = Counter()
-        self.lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name='sensor-source', daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
-
-    def publish(self, sensor: str, msg) -> None:
-        self.publishers[sensor].publish(msg)
-        self.sent[sensor] += 1
-
-    def _run(self) -> None:
-        try:
-            self._publish_due()
-        except Exception as exc:  # noqa: BLE001 - a broken test source must fail the rows, loudly
-            self.error = exc
-            raise
-
-    def _publish_due(self) -> None:
-        while not self._stop.wait(0.004):
-            now = time.time()
-            with self.lock:
-                for sensor, on in self.enabled.items():
-                    if not on:
-                        self._next[sensor] = None
-                        continue
-                    rate = RATES[sensor]
-                    if self._next[sensor] is None:   # (re)start on the sample grid
-                        self._next[sensor] = np.ceil(now * rate) / rate
-                    while self._next[sensor] <= now:
-                        due = self._next[sensor]
-                        msgs = self.messages[sensor]
-                        msg = msgs[self._index[sensor] % len(msgs)]
-                        self._index[sensor] += 1
-                        stamp = due + self.offset[sensor]
-                        msg.header.stamp = conv.sec_to_stamp(stamp)
-                        hook = self.hooks.get(sensor)
-                        for out in (hook(msg, stamp) if hook else [msg]):
-                            self.publish(sensor, out)
-                        self._next[sensor] = due + 1.0 / (rate * self.factor[sensor])
-
-    def set(self, attr: str, values: Dict[str, object]) -> None:
-        with self.lock:
-            getattr(self, attr).update(values)
-
-    def hold(self, seconds: float, attr: str, values: Dict[str, object]) -> None:
-        """A fault that lasts ``seconds``: ``values`` set on ``attr``, then the old ones back."""
-        with self.lock:
-            old = {k: getattr(self, attr).get(k) for k in values}
-        self.set(attr, values)
-        time.sleep(seconds)   # the fault's own duration, not a wait for a condition
-        with self.lock:
-            for k, v in old.items():
-                if v is None:
-                    getattr(self, attr).pop(k, None)
-                else:
-                    getattr(self, attr)[k] = v
 
 
 class Matrix:
@@ -174,7 +75,7 @@ class Matrix:
                                       RESULT_QOS)
         self.node.create_subscription(DiagnosticArray, '/diagnostics', self._on_diagnostics, 100)
         self.watched = {s.name for s in CLASSIFIER_GRAPH}
-        self.source = SensorSource(self.node, self.ns)
+        self.source = LiveSensors(self.node, self.ns)
 
     # --- processes --------------------------------------------------------------------------
     def start_node(self, name: str, **params: str) -> subprocess.Popen:
@@ -183,8 +84,9 @@ class Matrix:
         cmd = node_command(spec, self.config, overrides, self.folder) + ['-r', f'__ns:={self.ns}']
         self.logs[name] = self.folder / f'{name}.log'
         log = self.logs[name].open('ab')
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
-                                env=dict(os.environ, PYTHONUNBUFFERED='1'))
+        # The environment the launcher gives its nodes (the sensor-transport profile).
+        env = dict(os.environ, PYTHONUNBUFFERED='1', **sensor_profile_env(os.environ))
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
         log.close()
         self.procs[name] = proc
         return proc
@@ -310,17 +212,6 @@ def fus(task: str, key: str) -> Cause:
     return ('fusion_node', task, key)
 
 
-def stamped(msg, stamp: float):
-    msg.header.stamp = conv.sec_to_stamp(stamp)
-    return msg
-
-
-def image(frame: np.ndarray, stamp: float, encoding: str = 'rgb8'):
-    msg = conv.rgb_to_image(frame, conv.sec_to_stamp(stamp))
-    msg.encoding = encoding
-    return msg
-
-
 def replace_for(seconds: float, sensor: str, make: Callable) -> Callable[[Matrix], None]:
     """Each ``sensor`` message of the next ``seconds`` replaced by ``make(msg, stamp)``."""
     return lambda m: m.source.hold(seconds, 'hooks', {sensor: make})
@@ -331,21 +222,8 @@ def extra(sensor: str, make: Callable[[float], Sequence],
     """``count`` bad messages slipped into a healthy stream, each right after one of its own."""
     def inject(m: Matrix) -> None:
         for _ in range(count):
-            sent = threading.Event()
-
-            def hook(msg, t: float):
-                if sent.is_set():
-                    return [msg]
-                sent.set()
-                return [msg, *make(t)]
-            m.source.set('hooks', {sensor: hook})
-            try:
-                wait_until(sent.is_set, timeout=5, what=f'a {sensor} message to follow')
-            finally:
-                with m.source.lock:
-                    m.source.hooks.pop(sensor, None)
+            assert m.source.slip_in(sensor, make), f'no {sensor} message to follow'
     return inject
-
 
 def pause(seconds: float, *sensors: str) -> Callable[[Matrix], None]:
     return lambda m: m.source.hold(seconds, 'enabled', {s: False for s in sensors})
@@ -368,42 +246,6 @@ def camera_stops_and_resumes(m: Matrix) -> Dict[str, int]:
     logs = m.log_sizes()
     pause(2.5, 'camera')(m)
     return logs
-
-
-def late_imu(t: float):
-    return [conv.row_to_imu([0.0, 0.0, 9.8, 0.0, 0.0, 0.0], conv.sec_to_stamp(t - 0.05))]
-
-
-def nan_imu(t: float):
-    return [conv.row_to_imu([np.nan, 0.0, 9.8, 0.0, 0.0, 0.0], conv.sec_to_stamp(t + 0.001))]
-
-
-def bad_audio_bytes(t: float):
-    msg = conv.samples_to_audio(np.zeros(1600, np.float32), 16000, conv.sec_to_stamp(t + 0.05))
-    msg.data = bytes(msg.data)[:3199]   # not a whole number of 2-byte samples
-    return [msg]
-
-
-def truncated_image(t: float):
-    msg = image(np.zeros((96, 128, 3), np.uint8), t + 0.01)
-    msg.data = bytes(msg.data)[: len(msg.data) // 2]
-    return [msg]
-
-
-def zero_size_image(t: float):
-    msg = image(np.zeros((96, 128, 3), np.uint8), t + 0.01)
-    msg.height = msg.width = msg.step = 0
-    msg.data = b''
-    return [msg]
-
-
-def stereo_48k(msg, t: float):
-    """A 0.1 s chunk as 48 kHz stereo: the same signal, upsampled and in both channels."""
-    mono = np.frombuffer(bytes(msg.data), '<i2')
-    out = conv.samples_to_audio(np.zeros(0, np.float32), 48000, conv.sec_to_stamp(t))
-    out.channels = 2
-    out.data = np.repeat(np.repeat(mono, 3), 2).astype('<i2').tobytes()
-    return [out]
 
 
 def wrong_length_feature(m: Matrix) -> None:
@@ -678,18 +520,11 @@ def jump_forward_an_hour(m: Matrix) -> Dict[str, float]:
     return before
 
 
-def big_frames(width: int, height: int) -> Callable:
-    def make(msg, t: float):
-        frame = np.frombuffer(bytes(msg.data), np.uint8).reshape(msg.height, msg.width, 3)
-        return [image(cv2.resize(frame, (width, height)), t)]
-    return make
-
-
 ROWS: List[Fault] = [
     # --- the faults that once killed a node or went unreported -------------------------------
     Fault('audio_bytes_not_whole_samples', extra('audio', bad_audio_bytes),
           [enc('audio', 'Dropped (malformed_audio)')]),
-    Fault('sensor_stamped_zero', replace_for(0.5, 'imu', lambda msg, t: [stamped(msg, 0.0)]),
+    Fault('sensor_stamped_zero', replace_for(0.5, 'imu', stamped_zero),
           [enc('imu', 'Clock jumps')]),
     Fault('imu_time_since_boot_then_epoch', shift(1.5, 120.0 - time.time(), 'imu'),
           [enc('imu', 'Clock jumps')]),
@@ -699,7 +534,7 @@ ROWS: List[Fault] = [
         ('max_age', float('nan'), 'max_age must be a finite number > 0'),
         ('reset_after', float('inf'), 'reset_after must be a finite number >= 0')]),
           check=check_refused),
-    Fault('camera_resolution_change', replace_for(2.0, 'camera', big_frames(320, 240)),
+    Fault('camera_resolution_change', replace_for(2.0, 'camera', resized(320, 240)),
           [enc('camera', 'Format changes')]),
     Fault('feature_of_the_wrong_length', wrong_length_feature,
           [fus('features/imu topic status', 'Dropped (invalid)')]),
@@ -724,8 +559,7 @@ ROWS: List[Fault] = [
           check=stream_stop_logged_once),
     Fault('imu_nan', extra('imu', nan_imu), [enc('imu', 'Dropped (non_finite_imu)')]),
     Fault('image_unsupported_encoding',
-          extra('camera', lambda t: [image(np.zeros((8, 8, 3), np.uint8), t + 0.01,
-                                           'bayer_rggb8')]),
+          extra('camera', unsupported_image),
           [enc('camera', 'Dropped (unsupported_encoding)')]),
     Fault('image_truncated', extra('camera', truncated_image),
           [enc('camera', 'Dropped (malformed_image)')]),
@@ -733,7 +567,7 @@ ROWS: List[Fault] = [
           [enc('camera', 'Dropped (malformed_image)')]),
     # A frame bigger than Fast DDS's shared-memory segment goes out in UDP fragments, and a
     # best-effort reader loses it whole when one is lost: counted as lost in transport then.
-    Fault('image_oversized', replace_for(0.5, 'camera', big_frames(1920, 1080)),
+    Fault('image_oversized', replace_for(0.5, 'camera', resized(1920, 1080)),
           any_cause=[enc('camera', 'Format changes'),
                      enc('camera', 'Dropped (lost_in_transport)')]),
     Fault('jpeg_corrupt', compressed(corrupt_jpeg),
@@ -820,3 +654,12 @@ def test_fault(matrix: Matrix, row: Fault) -> None:
     for name, text in m.new_log(logs).items():
         assert 'Traceback' not in text, \
             f'{name} logged a traceback during {row.name}:\n{text[-3000:]}'
+
+
+def test_soak_counts_only_windows_clear_of_faults_as_due():
+    """bench-soak's count of windows left unlabelled: a fault and its recovery excuse the
+    windows that overlap them (widened by a second), no others."""
+    labels = [k * 0.5 for k in range(20, 41) if k not in (24, 33)]   # 12.0 and 16.5 missing
+    assert unlabelled_windows(labels, 10.0, 20.0, []) == (21, 2)
+    # Windows ending in (14.8, 18.2) overlap the fault widened by 1 s: 15.0 to 18.0.
+    assert unlabelled_windows(labels, 10.0, 20.0, [(15.8, 16.2)]) == (14, 1)
