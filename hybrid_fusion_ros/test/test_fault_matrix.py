@@ -15,7 +15,6 @@ import os
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -600,12 +599,12 @@ ROWS: List[Fault] = [
 
 
 @pytest.fixture(scope='module')
-def matrix():
+def matrix(tmp_path_factory):
     import rclpy
     context = rclpy.Context()
     rclpy.init(context=context)
     ros = RosHarness(context)
-    folder = Path(tempfile.mkdtemp(prefix='fault_matrix_'))
+    folder = tmp_path_factory.mktemp('fault_matrix')   # the nodes' logs stay there
     m = Matrix(ros, folder)
     try:
         for spec in (*CLASSIFIER_GRAPH, COMPRESSED):
