@@ -4,7 +4,9 @@ background, waiting on conditions (not sleeps), and small generated data.
 Nothing ROS is imported at module level: the ROS-free core tests (test_windows.py,
 test_sync.py) also run where no rclpy is installed, as CI's Python 3.10 lane does. There,
 with ``HF_WITHOUT_ROS=1``, a test whose own code imports a ROS module (an rclpy ``Time`` as a
-stamp, say) is reported as skipped; an import of ROS from the package itself still fails."""
+stamp, say) is reported as skipped; an import of ROS from the package itself still fails.
+That lane has no torch either: with ``HF_WITHOUT_TORCH=1``, a test that needs torch, directly
+or through the package, is reported as skipped."""
 from __future__ import annotations
 
 import os
@@ -35,29 +37,33 @@ ROS_MODULES = frozenset({'rclpy', 'builtin_interfaces', 'std_msgs', 'sensor_msgs
 TEST_DIR = Path(__file__).resolve().parent
 
 
-def _ros_import_by_the_test(excinfo) -> str | None:
-    """The ROS module a test's own code failed to import, or None: the failing import
-    statement must be in a test file, not in the package under test."""
+def _missing_in_this_lane(excinfo) -> str | None:
+    """What a test failed on that this lane leaves out on purpose, or None: a ROS module the
+    test's own code imports (HF_WITHOUT_ROS=1; the failing import statement must be in a test
+    file, not in the package under test), or torch, imported from anywhere (HF_WITHOUT_TORCH=1)."""
     if not excinfo.errisinstance(ModuleNotFoundError):
         return None
     name = (excinfo.value.name or '').split('.')[0]
-    if name not in ROS_MODULES:
-        return None
-    importer = Path(str(excinfo.traceback[-1].path)).resolve()
-    return name if importer.parent == TEST_DIR else None
+    if name == 'torch' and os.environ.get('HF_WITHOUT_TORCH') == '1':
+        return 'torch (HF_WITHOUT_TORCH=1)'
+    if name in ROS_MODULES and os.environ.get('HF_WITHOUT_ROS') == '1':
+        importer = Path(str(excinfo.traceback[-1].path)).resolve()
+        if importer.parent == TEST_DIR:
+            return f'{name} (HF_WITHOUT_ROS=1)'
+    return None
 
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     outcome = yield
-    if os.environ.get('HF_WITHOUT_ROS') != '1' or call.excinfo is None:
+    if call.excinfo is None:
         return
-    module = _ros_import_by_the_test(call.excinfo)
-    if module is not None:
+    missing = _missing_in_this_lane(call.excinfo)
+    if missing is not None:
         report = outcome.get_result()
         entry = call.excinfo.traceback[-1]
         report.outcome = 'skipped'
-        report.longrepr = (str(entry.path), entry.lineno + 1, f'Skipped: needs {module} (HF_WITHOUT_ROS=1)')
+        report.longrepr = (str(entry.path), entry.lineno + 1, f'Skipped: needs {missing}')
 
 
 def wait_until(condition: Callable[[], bool], timeout: float = 20.0, what: str = 'condition') -> None:
