@@ -103,7 +103,7 @@ class TrainCommand(Command):
         if args.bags:
             # Inputs come from the recordings; the simulation's episode options do not apply.
             values.setdefault('extra_strategies', ['late'])
-            values['encoders'] = {}
+            values.setdefault('encoders', {})   # inputs not named here: their type's default
         try:
             config = TrainConfig(**values) if not args.bags else values
         except ValueError as exc:
