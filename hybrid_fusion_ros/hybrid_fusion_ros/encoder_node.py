@@ -260,6 +260,9 @@ class EncoderNode(Node):
                 # on the model's timeline as if it were its rate.
                 stamps, samples = conv.resample_audio(stamps, samples, rate,
                                                       float(self.windower.sample_rate))
+                if len(samples) == 0:
+                    raise conv.InputError('empty_audio', f'{len(msg.data)} bytes at {rate:g} Hz '
+                                          "make no sample at the model's rate")
                 self.resampled_chunks += 1
                 self.get_logger().warning(
                     f"{self.input_name}: audio at {msg.sample_rate} Hz resampled to the model's "

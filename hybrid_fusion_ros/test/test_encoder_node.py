@@ -103,12 +103,19 @@ def _empty_audio():
     return conv.samples_to_audio(np.zeros(0, np.float32), 16000, conv.sec_to_stamp(T0))
 
 
+def _audio_at_an_absurd_rate():
+    """16 samples at 4 GHz: not one sample at the model's 16 kHz once resampled."""
+    return conv.samples_to_audio(np.zeros(16, np.float32), 4_000_000_000, conv.sec_to_stamp(T0))
+
+
 @pytest.mark.parametrize('modality, msg_type, topic, make_bad, cause, make_good', [
     ('camera', Image, 'camera/image_raw', _bad_image, 'unsupported_encoding',
      lambda t: conv.rgb_to_image(np.zeros((96, 128, 3), np.uint8), conv.sec_to_stamp(t))),
     ('imu', Imu, 'imu/data', _nan_imu, 'non_finite_imu',
      lambda t: conv.row_to_imu([0, 0, 9.8, 0, 0, 0], conv.sec_to_stamp(t))),
     ('audio', AudioChunk, 'audio/chunk', _empty_audio, 'empty_audio',
+     lambda t: conv.samples_to_audio(np.zeros(1600, np.float32), 16000, conv.sec_to_stamp(t))),
+    ('audio', AudioChunk, 'audio/chunk', _audio_at_an_absurd_rate, 'empty_audio',
      lambda t: conv.samples_to_audio(np.zeros(1600, np.float32), 16000, conv.sec_to_stamp(t))),
 ])
 def test_bad_input_is_counted_and_the_node_keeps_running(ros, modality, msg_type, topic, make_bad, cause, make_good):

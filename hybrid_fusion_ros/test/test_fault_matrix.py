@@ -26,10 +26,11 @@ import pytest
 
 from conftest import RosHarness, wait_until
 from hybrid_fusion_ros import conversions as conv
-from hybrid_fusion_ros.cli.bench_soak import (SENSORS, LiveSensors, bad_audio_bytes, late_imu,
-                                              nan_imu, resized, stamped_zero, stereo_48k,
-                                              truncated_image, unlabelled_windows,
-                                              unsupported_image, zero_size_image)
+from hybrid_fusion_ros.cli.bench_soak import (SENSORS, LiveSensors, audio_at_an_absurd_rate,
+                                              bad_audio_bytes, late_imu, nan_imu, resized,
+                                              stamped_zero, stereo_48k, truncated_image,
+                                              unlabelled_windows, unsupported_image,
+                                              zero_size_image)
 from hybrid_fusion_ros.diagnostics import level_of
 from hybrid_fusion_ros.graph import CLASSIFIER_GRAPH, NodeSpec, default_config_path
 from hybrid_fusion_ros.launcher import node_command
@@ -539,6 +540,8 @@ ROWS: List[Fault] = [
           [fus('features/imu topic status', 'Dropped (invalid)')]),
     Fault('audio_48khz_stereo', replace_for(2.0, 'audio', stereo_48k),
           [enc('audio', 'Resampled chunks (sample rate)'), enc('audio', 'Format changes')]),
+    Fault('audio_at_an_absurd_sample_rate', extra('audio', audio_at_an_absurd_rate),
+          [enc('audio', 'Dropped (empty_audio)')]),
     Fault('microphone_stops_for_good', labels_without_audio, resume_s=2.0),
     Fault('clock_jump_forward_one_hour', jump_forward_an_hour,
           [enc(s, 'Clock jumps') for s in SENSORS], check=few_lost),

@@ -182,6 +182,12 @@ def bad_audio_bytes(t: float) -> List[object]:
     return [msg]
 
 
+def audio_at_an_absurd_rate(t: float) -> List[object]:
+    """16 samples at 4 GHz: not one sample at the model's rate once resampled."""
+    return [_conv().samples_to_audio(np.zeros(16, np.float32), 4_000_000_000,
+                                     _conv().sec_to_stamp(t + 0.05))]
+
+
 def image(frame: np.ndarray, t: float, encoding: str = 'rgb8'):
     msg = _conv().rgb_to_image(frame, _conv().sec_to_stamp(t))
     msg.encoding = encoding
@@ -240,6 +246,7 @@ SOAK_FAULTS: Dict[str, Callable[[LiveSensors], object]] = {
     'imu_time_since_boot': lambda s: s.hold(1.5, 'offset', {'imu': 120.0 - time.time()}),
     'camera_resolution_change': lambda s: s.hold(2.0, 'hooks', {'camera': resized(320, 240)}),
     'audio_48khz_stereo': lambda s: s.hold(2.0, 'hooks', {'audio': stereo_48k}),
+    'audio_at_an_absurd_rate': lambda s: s.slip_in('audio', audio_at_an_absurd_rate),
     'microphone_stops': lambda s: s.hold(6.0, 'enabled', {'audio': False}),
     'clock_jump_forward_one_hour': lambda s: s.hold(2.0, 'offset', _all(3600.0)),
     'inputs_stall': lambda s: s.hold(3.5, 'enabled', _all(False)),
