@@ -8,7 +8,6 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import cv2
 import numpy as np
-import torch
 from diagnostic_msgs.msg import DiagnosticArray
 from hybrid_fusion_msgs.msg import AudioChunk, FeatureVector
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
@@ -17,13 +16,12 @@ from sensor_msgs.msg import CompressedImage, Image, Imu
 
 from . import conversions as conv
 from . import diagnostics as diag
-from .core.checkpoint import Checkpoint, CheckpointError
 from .core.inputs import QUEUE_DEPTH, InputSpecError
-from .core.plugins import PluginError
 from .core.stats import DropCounter, LatencyWindow, RateMeter
 from .core.windows import StreamWindower
-from .node_common import (InternalErrors, StartupError, declare_executor_parameter,
-                          describe as _desc, run_node)
+from .node_common import (InternalErrors, StartupError, backend_choice, backend_line,
+                          declare_backend_parameters,
+                          declare_executor_parameter, describe as _desc, onnx_options, run_node)
 from .qos import DIAGNOSTICS_QOS, RESULT_QOS, sensor_qos
 
 Converter = Callable[[Any], Tuple[np.ndarray, np.ndarray]]
@@ -61,7 +59,8 @@ class EncoderNode(Node):
         transport = p('image_transport', 'raw', _desc("camera only: 'raw' (Image) or 'compressed' "
                                                       '(CompressedImage)', True)).value
         feature_topic = p('feature_topic', '', _desc('output topic; empty: features/<input>', True)).value
-        threads = p('torch_threads', 1, _desc('torch intra-op threads for this process', True)).value
+        threads = p('torch_threads', 1, _desc('intra-op threads of the inference backend (torch or '
+                                              'onnxruntime) for this process', True)).value
         depth = p('input_queue_depth', 0, _desc(
             'subscription queue depth; size it to the sensor rate times the longest stall to absorb '
             '(0: by sensor type, camera 5, imu 50, audio 10)', True)).value
@@ -81,15 +80,12 @@ class EncoderNode(Node):
         period = p('diagnostics_period', 1.0, _desc('seconds between /diagnostics messages', True)).value
 
         declare_executor_parameter(self)
-        torch.set_num_threads(max(1, int(threads)))
+        declare_backend_parameters(self)
+        self.backend = backend_choice(self)
         if not input_name:
             input_name = node_name[:-len('_encoder')] if node_name.endswith('_encoder') else node_name
-        try:
-            ckpt = Checkpoint.load(checkpoint or None)
-            spec_in = ckpt.input(input_name)
-            self.encoder, has_weights = ckpt.build_encoder(input_name, encoder_name or None)
-        except (CheckpointError, PluginError, InputSpecError) as exc:
-            raise StartupError(str(exc)) from exc
+        window_spec, spec_in, has_weights = self._load_encoder(checkpoint, input_name, encoder_name,
+                                                               int(threads))
         self.encoder_name = encoder_name or spec_in.encoder
         modality = spec_in.sensor_type
         if self.encoder.modality != modality:
@@ -114,7 +110,7 @@ class EncoderNode(Node):
         if sensor_rate < 0:
             raise StartupError(f'sensor_rate_hz must be >= 0, got {sensor_rate}')
         rate = float(sensor_rate) or spec_in.rate_hz or spec.expected_rate_hz
-        self.windower = StreamWindower(input_name, ckpt.window, rate,
+        self.windower = StreamWindower(input_name, window_spec, rate,
                                        sample_rate=rate if modality == 'audio' else None,
                                        max_chunks=int(max_chunks))
         depth = int(depth) or QUEUE_DEPTH.get(modality, 10)
@@ -160,11 +156,49 @@ class EncoderNode(Node):
                           self.errors.guard(self._publish_diagnostics, 'diagnostics timer'),
                           callback_group=MutuallyExclusiveCallbackGroup())
         self.get_logger().info(f"{input_name} ({modality}) encoder '{self.encoder_name}' ready: {self.input_topic} "
-                               f'({types[0]}) -> {self.feature_topic}, windows {ckpt.window.length}s '
-                               f'every {ckpt.window.hop}s')
+                               f'({types[0]}) -> {self.feature_topic}, windows {window_spec.length}s '
+                               f'every {window_spec.hop}s, {backend_line(self.backend)}')
+
+    def _load_encoder(self, checkpoint: str, input_name: str, encoder_name: str, threads: int):
+        """The encoder of ``input_name`` from the chosen backend (only torch imports torch);
+        returns the window spec, the input's spec and whether the weights came with it."""
+        if self.backend == 'torch':
+            import torch
+            from .core.checkpoint import Checkpoint, CheckpointError
+            from .core.plugins import PluginError
+            torch.set_num_threads(max(1, threads))
+            try:
+                ckpt = Checkpoint.load(checkpoint or None)
+                spec_in = ckpt.input(input_name)
+                self.encoder, has_weights = ckpt.build_encoder(input_name, encoder_name or None)
+            except (CheckpointError, PluginError, InputSpecError) as exc:
+                raise StartupError(str(exc)) from exc
+            self.backend_warnings: List[str] = []
+            return ckpt.window, spec_in, has_weights
+        from .core.onnx_backend import OnnxBackendError, load_onnx_encoder
+        try:
+            self.encoder = load_onnx_encoder(checkpoint or None, input_name, threads,
+                                             **onnx_options(self))
+        except (OnnxBackendError, InputSpecError) as exc:
+            raise StartupError(str(exc)) from exc
+        if encoder_name and encoder_name != self.encoder.plugin:
+            raise StartupError(f"encoder '{encoder_name}' was asked for, the ONNX files hold "
+                               f"'{self.encoder.plugin}' for input '{input_name}': leave encoder "
+                               'empty or use inference_backend torch')
+        self.backend_warnings = list(self.encoder.warnings)
+        for warning in self.backend_warnings:
+            self.get_logger().warning(warning)
+        return self.encoder.bundle.window, self.encoder.input, True
 
     def _now(self) -> float:
         return self.get_clock().now().nanoseconds * 1e-9
+
+    def _encoder_level(self, input_level: int) -> Tuple[int, str]:
+        """The encoder status: a provider fallback (slower than asked) is a WARN."""
+        text = f'{self.feature_rate.count} windows encoded'
+        if self.backend_warnings:
+            return diag.WARN, f'{text}; {self.backend_warnings[0]}'
+        return (diag.OK if self.feature_rate.count else input_level), text
 
     def _on_input(self, msg: Any, info: Optional[dict] = None) -> None:
         self._count_sequence(info)
@@ -316,7 +350,9 @@ class EncoderNode(Node):
                          ('lost_in_transport_est',
                           0 if self.counts_sequence else ws.missing_samples),
                          ('buffer_overflow', self.windower.buffer.stats.overflowed_chunks),
-                         ('format_change', self.windower.buffer.stats.reshaped_chunks)):
+                         ('format_change', self.windower.buffer.stats.reshaped_chunks),
+                         # Kept for the next windows, missing from one already encoded.
+                         ('late_for_closed_window', ws.late_samples)):
             if n:
                 out[cause] = n
         return out
@@ -374,9 +410,9 @@ class EncoderNode(Node):
                 'Clock jumps': ws.time_jumps, 'Interruptions': ws.interruptions,
                 'Format changes': self.format_changes, 'Internal errors': self.errors.count,
                 **({'Resampled chunks (sample rate)': self.resampled_chunks} if self.resampled_chunks else {})}),
-            diag.status(f'{name}: encoder', self.input_name, diag.OK if self.feature_rate.count else level,
-                        f'{self.feature_rate.count} windows encoded', {
-                            'Encoder': self.encoder_name, 'Windows': self.feature_rate.count,
+            diag.status(f'{name}: encoder', self.input_name, *self._encoder_level(level), {
+                            'Encoder': self.encoder_name, 'Inference backend': self.backend,
+                            'Windows': self.feature_rate.count,
                             'Feature frequency (Hz)': self.feature_rate.rate(now),
                             **diag.latency_values('Encode time', self.encode_ms.percentiles()),
                             **diag.latency_values('Sensor to feature latency', self.latency_ms.percentiles())}),

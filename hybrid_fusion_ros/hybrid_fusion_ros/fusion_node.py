@@ -32,7 +32,8 @@ from . import diagnostics as diag
 from .core.fusion_runtime import (FUSION_MODES, NS_PER_S, SETTING_NAMES, Feature, FusionRuntime,
                                   FusionSettings, InputHealth, LabelRecord)
 from .core.stats import LatencyWindow, RateMeter
-from .node_common import (InternalErrors, StartupError, backend_choice, declare_backend_parameters,
+from .node_common import (InternalErrors, StartupError, backend_choice, backend_line,
+                          declare_backend_parameters,
                           declare_executor_parameter, describe, onnx_options, run_node)
 from .qos import DIAGNOSTICS_QOS, RESULT_QOS
 
@@ -147,7 +148,8 @@ class FusionPipeline:
         rt = self.runtime
         node.get_logger().info(
             f'fusing {modalities} in {rt.settings.fusion_mode} mode (models: {rt.strategies}, '
-            f'early/async use {rt.primary_name}) -> {get("label_topic")}')
+            f'early/async use {rt.primary_name}) -> {get("label_topic")}, '
+            f'{backend_line(self.backend)}')
 
     def _load_steppers(self, get: Callable[[str], Any]):
         """The checkpoint's classes and fusion steppers from the chosen backend; only the

@@ -2,7 +2,7 @@
 (``graph_container``), from the same YAML that ``ros2 launch hybrid_fusion_ros
 classifier.launch.py`` uses, for machines without ``ros2 launch`` (the ``launch`` package is
 not on PyPI). The processes load the package's Fast DDS sensor-transport profile unless the
-user set a profile of their own (``qos.sensor_profile_env``)."""
+user set a profile of their own (``qos.node_process_env``)."""
 from __future__ import annotations
 
 import os
@@ -81,8 +81,8 @@ class GraphProcess:
     def start(self) -> None:
         import tempfile
 
-        from .qos import sensor_profile_env
-        env = dict(os.environ, PYTHONUNBUFFERED='1', **sensor_profile_env(os.environ))
+        from .qos import node_process_env
+        env = dict(os.environ, PYTHONUNBUFFERED='1', **node_process_env(os.environ))
         out = subprocess.DEVNULL if self.quiet else None
         self._folder = tempfile.TemporaryDirectory(prefix='hybrid_fusion_graph_')
         if self.single_process:

@@ -3,6 +3,7 @@ executor choice and ``run_node``, the body of each node's ``main``."""
 from __future__ import annotations
 
 import functools
+import sys
 import threading
 import traceback
 from typing import Any, Callable, List, Optional
@@ -85,6 +86,14 @@ def backend_choice(node: Node) -> str:
         raise StartupError(f"inference_backend must be one of {list(INFERENCE_BACKENDS)}, "
                            f"got '{backend}'")
     return backend
+
+
+def backend_line(backend: str) -> str:
+    """How a node names its backend in its start-up line; with onnxruntime it also says
+    whether torch got into the process after all (it must not)."""
+    if backend == 'torch':
+        return 'torch backend'
+    return f"onnxruntime backend (torch imported: {'yes' if 'torch' in sys.modules else 'no'})"
 
 
 def onnx_options(node: Node) -> dict:

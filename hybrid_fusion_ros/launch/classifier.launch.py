@@ -20,7 +20,7 @@ from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
 from hybrid_fusion_ros.graph import config_checkpoint, default_config_path, graph_for_checkpoint
-from hybrid_fusion_ros.qos import sensor_profile_env
+from hybrid_fusion_ros.qos import node_process_env
 
 
 def _nodes(context, *args, **kwargs):
@@ -33,7 +33,7 @@ def _nodes(context, *args, **kwargs):
     if checkpoint:
         common['checkpoint'] = checkpoint
     graph = graph_for_checkpoint(checkpoint)
-    env = sensor_profile_env(os.environ)
+    env = node_process_env(os.environ)
     if single:
         # No name=: launch_ros would pass it as a process-wide __node remap, renaming every node.
         # Each node takes its own input from --nodes, and its own block from the YAML.

@@ -1,0 +1,58 @@
+"""The node graph on the ONNX Runtime backend: the same bag through `hybrid-fusion eval` with
+``inference_backend: torch`` and ``onnxruntime`` gives the same label for every window, with
+the same confidence to 1e-4, and no node process of the onnxruntime run imports torch."""
+import csv
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from hybrid_fusion_ros.demo_data import generate_bag
+from hybrid_fusion_ros.graph import default_config_path
+
+
+def _eval(bag, out, config):
+    proc = subprocess.run([sys.executable, '-m', 'hybrid_fusion_ros.cli', 'eval', str(bag),
+                           '--out', str(out), '--config', str(config), '--verbose-nodes'],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    with (out / 'windows.csv').open() as f:
+        rows = list(csv.DictReader(f))
+    return {r['end']: (r['label'], float(r['confidence'])) for r in rows}, proc
+
+
+@pytest.fixture(scope='module')
+def runs(tmp_path_factory):
+    root = tmp_path_factory.mktemp('backends')
+    bag = generate_bag(root / 'bag', 10.0, 11, storage='mcap')
+    config = yaml.safe_load(default_config_path().read_text())
+    out = {}
+    for backend in ('torch', 'onnxruntime'):
+        config['/**']['ros__parameters']['inference_backend'] = backend
+        path = root / f'{backend}.yaml'
+        path.write_text(yaml.safe_dump(config))
+        out[backend] = _eval(bag, root / backend, path)
+    return out
+
+
+def test_onnxruntime_labels_equal_torch_labels(runs):
+    torch_windows, _ = runs['torch']
+    ort_windows, _ = runs['onnxruntime']
+    labelled = [end for end, (label, _) in torch_windows.items() if label]
+    assert len(labelled) >= 15, 'the comparison must cover the bag'
+    assert set(ort_windows) == set(torch_windows)
+    for end in torch_windows:
+        (a, pa), (b, pb) = torch_windows[end], ort_windows[end]
+        assert a == b, f'window ending {end}: torch says {a!r}, onnxruntime {b!r}'
+        if a:
+            assert abs(pa - pb) <= 1e-4, f'window ending {end}: confidence {pa} vs {pb}'
+
+
+def test_onnxruntime_nodes_never_import_torch(runs):
+    """Each node says in its start-up line whether torch is in its process."""
+    log = runs['onnxruntime'][1].stdout + runs['onnxruntime'][1].stderr
+    assert log.count('onnxruntime backend (torch imported: no)') == 4, log[-3000:]
+    assert 'torch imported: yes' not in log
+    torch_log = runs['torch'][1].stdout + runs['torch'][1].stderr
+    assert torch_log.count('torch backend') >= 4 and 'onnxruntime backend' not in torch_log
