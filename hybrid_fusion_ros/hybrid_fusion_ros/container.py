@@ -83,7 +83,10 @@ def create_nodes(specs: Sequence[NodeSpec]) -> List[Any]:
 
 def set_torch_threads(nodes: Sequence[Any], requested: int) -> int:
     """Once for the process: each node sets torch's threads as it starts (the last one
-    would win); the container decides instead."""
+    would win); the container decides instead. Nodes on the onnxruntime backend never load
+    torch, and then neither does this (0 is returned)."""
+    if 'torch' not in sys.modules:
+        return 0
     import torch
     threads = requested or max([int(n.get_parameter('torch_threads').value) for n in nodes
                                 if n.has_parameter('torch_threads')] or [1])
@@ -126,7 +129,8 @@ def main(args: Optional[List[str]] = None) -> int:
                     logger.warning(f"{node.get_name()}: executor '{asked}' is not used: all nodes "
                                    f"of this process spin on one '{options.executor}' executor")
             logger.info(f"{', '.join(n.get_name() for n in nodes)} in one process "
-                        f'({options.executor} executor, {threads} torch thread(s))')
+                        f'({options.executor} executor, '
+                        + (f'{threads} torch thread(s))' if threads else 'torch not loaded)'))
             executor.spin()
         except (KeyboardInterrupt, ExternalShutdownException):
             pass

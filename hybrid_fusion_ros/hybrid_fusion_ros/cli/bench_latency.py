@@ -445,8 +445,9 @@ class BenchLatencyCommand(Command):
         parser.add_argument('--sizes', default='demo,vga', help=f'image sizes: {",".join(SIZES)}')
         parser.add_argument('--layouts', default=','.join(LAYOUTS),
                             help="'multi' (one process per node), 'single' (graph_container)")
-        parser.add_argument('--backend', default='torch', choices=BACKENDS,
-                            help="the nodes' inference backend (inference_backend parameter)")
+        parser.add_argument('--backends', default=','.join(BACKENDS),
+                            help="the nodes' inference backends to measure (inference_backend "
+                            f"parameter): {','.join(BACKENDS)}")
         parser.add_argument('--config', type=Path,
                             help='YAML parameter file (default: the packaged one)')
         parser.add_argument('--seed', type=int, default=7, help='seed of the simulated streams')
@@ -463,31 +464,24 @@ class BenchLatencyCommand(Command):
         profile = use_sensor_profile()
         sizes = [s.strip() for s in args.sizes.split(',') if s.strip()]
         layouts = [s.strip() for s in args.layouts.split(',') if s.strip()]
-        bad = [s for s in sizes if s not in SIZES] + [s for s in layouts if s not in LAYOUTS]
+        backends = [s.strip() for s in args.backends.split(',') if s.strip()]
+        bad = [s for s in sizes if s not in SIZES] + [s for s in layouts if s not in LAYOUTS] \
+            + [s for s in backends if s not in BACKENDS]
         if bad:
-            raise SystemExit(f'error: unknown size or layout {bad}; sizes: {list(SIZES)}, '
-                             f'layouts: {list(LAYOUTS)}')
-        if args.backend != 'torch' and not backend_supported():
-            raise SystemExit(f"error: inference backend '{args.backend}' is not available yet: "
-                             'the nodes have no inference_backend parameter in this version')
+            raise SystemExit(f'error: unknown size, layout or backend {bad}; sizes: {list(SIZES)}, '
+                             f'layouts: {list(LAYOUTS)}, backends: {list(BACKENDS)}')
+        args.backends = backends
         print(f'{machine_line()}; Fast DDS profile: {profile or "none"}', flush=True)
         with BackgroundSpin('hybrid_fusion_bench_latency') as spinner:
             if args.camera:
                 result = {'camera': camera_delivery(spinner.node, args.camera_seconds)}
             else:
                 result = {'rows': latency_rows(spinner.node, args, sizes, layouts)}
-        result.update(machine=machine_line(), profile=profile, backend=args.backend,
+        result.update(machine=machine_line(), profile=profile, backends=args.backends,
                       seconds=args.seconds if not args.camera else args.camera_seconds)
         if args.json:
             args.json.write_text(json.dumps(result, indent=2))
         return 0
-
-
-def backend_supported() -> bool:
-    """Whether the nodes declare ``inference_backend`` (the onnxruntime path)."""
-    from .. import encoder_node, fusion_node
-    return all('inference_backend' in Path(m.__file__).read_text()
-               for m in (encoder_node, fusion_node))
 
 
 def latency_rows(node, args: argparse.Namespace, sizes: Sequence[str],
@@ -497,12 +491,12 @@ def latency_rows(node, args: argparse.Namespace, sizes: Sequence[str],
     listener = Listener(node)
     config = args.config or default_config_path()
     rows = []
-    print(f"{'size':<6} {'layout':<7} {'run':<6} {'labels':>11} {'p50 ms':>8} {'p99 ms':>8} "
+    print(f"{'size':<6} {'layout':<7} {'run':<12} {'labels':>11} {'p50 ms':>8} {'p99 ms':>8} "
           f"{'encode p99':>10} {'CPU cores':>9} {'RSS MB':>7}", flush=True)
     for size in sizes:
         for layout in layouts:
             pair = {}
-            for run in ('floor', 'graph'):
+            for run in ['floor'] + [f'graph {b}' for b in args.backends]:
                 if run == 'floor':
                     relays = [['camera', 'imu', 'audio', 'fusion']] if layout == 'single' else \
                         [['camera'], ['imu'], ['audio'], ['fusion']]
@@ -514,30 +508,33 @@ def latency_rows(node, args: argparse.Namespace, sizes: Sequence[str],
                     finally:
                         _stop(procs)
                 else:
-                    overrides = {'inference_backend': args.backend} \
-                        if args.backend != 'torch' else {}
+                    overrides = {'inference_backend': run.split()[1]}
                     with GraphProcess(config, overrides, quiet=True,
                                       single_process=layout == 'single') as graph:
                         procs = list(graph.processes.values())
                         r = measure(listener, [p.pid for p in procs], SIZES[size], args.seconds,
                                     args.warmup, args.seed, lambda: _ready(node, procs))
-                r.update(size=size, layout=layout, run=run, image=list(SIZES[size]))
+                r.update(size=size, layout=layout, run=run.split()[0], image=list(SIZES[size]),
+                         **({'backend': run.split()[1]} if run != 'floor' else {}))
                 pair[run] = r
                 rows.append(r)
                 lat, enc = r['latency_ms'], r['encode_ms']
                 encode = f"{enc['p99']:.1f}" if enc else '-'
-                print(f"{size:<6} {layout:<7} {run:<6} {r['labels']:>5}/{r['windows']:<5} "
+                print(f"{size:<6} {layout:<7} {run:<12} {r['labels']:>5}/{r['windows']:<5} "
                       f"{lat['p50']:>8.1f} {lat['p99']:>8.1f} {encode:>10} "
                       f"{r.get('cpu_cores', math.nan):>9.2f} {r.get('rss_mb', math.nan):>7.0f}",
                       flush=True)
-            floor, graph_row = pair['floor'], pair['graph']
-            encode_p99 = (graph_row['encode_ms'] or {}).get('p99', 0.0)
-            denominator = floor['latency_ms']['p99'] + encode_p99
-            graph_row['ratio_p99_to_floor_plus_encode'] = round(
-                graph_row['latency_ms']['p99'] / denominator, 2) if denominator > 0 else None
-            print(f"{size:<6} {layout:<7} ratio  label p99 / (floor p99 + encode p99) = "
-                  f"{graph_row['latency_ms']['p99']:.1f} / ({floor['latency_ms']['p99']:.1f} + "
-                  f"{encode_p99:.1f}) = {graph_row['ratio_p99_to_floor_plus_encode']}", flush=True)
+            floor = pair['floor']
+            for backend in args.backends:
+                graph_row = pair[f'graph {backend}']
+                encode_p99 = (graph_row['encode_ms'] or {}).get('p99', 0.0)
+                denominator = floor['latency_ms']['p99'] + encode_p99
+                graph_row['ratio_p99_to_floor_plus_encode'] = round(
+                    graph_row['latency_ms']['p99'] / denominator, 2) if denominator > 0 else None
+                print(f"{size:<6} {layout:<7} {backend}: label p99 / (floor p99 + encode p99) = "
+                      f"{graph_row['latency_ms']['p99']:.1f} / ({floor['latency_ms']['p99']:.1f}"
+                      f" + {encode_p99:.1f}) = {graph_row['ratio_p99_to_floor_plus_encode']}",
+                      flush=True)
     return rows
 
 
