@@ -1,3 +1,17 @@
+# Copyright 2026 The hybrid_fusion_ros authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Reading and writing rosbags with ``rosbags`` (no rosbag2_py needed).
 
 Messages are serialized and deserialized by rclpy's own type support
@@ -15,17 +29,22 @@ rosbag2 bags are written in metadata version 8 by default (:data:`METADATA_VERSI
 with the ``ros-humble-rosbag2-storage-mcap`` plugin installed, so give Humble users
 ``storage='sqlite3'`` bags when that plugin may be missing.
 """
+
 from __future__ import annotations
 
-import importlib
 from functools import lru_cache
+import importlib
 from pathlib import Path
 from typing import Any, Dict, Iterable, Iterator, NamedTuple, Optional, Tuple
 
 from ament_index_python.packages import get_package_share_directory
-from rclpy.serialization import deserialize_message, serialize_message
-from rosbags.rosbag2 import StoragePlugin, Writer
-from rosbags.typesys import Stores, get_types_from_msg, get_typestore
+from rclpy.serialization import deserialize_message
+from rclpy.serialization import serialize_message
+from rosbags.rosbag2 import StoragePlugin
+from rosbags.rosbag2 import Writer
+from rosbags.typesys import get_types_from_msg
+from rosbags.typesys import get_typestore
+from rosbags.typesys import Stores
 
 MSG_PACKAGE = 'hybrid_fusion_msgs'
 
@@ -48,7 +67,9 @@ def message_class(msgtype: str) -> type:
     try:
         return getattr(importlib.import_module(f'{pkg}.{kind}'), name)
     except (ImportError, AttributeError) as exc:
-        raise BagError(f"message type '{msgtype}' is not available in this ROS environment") from exc
+        raise BagError(
+            f"message type '{msgtype}' is not available in this ROS environment"
+        ) from exc
 
 
 def _our_types() -> Dict[str, Any]:
@@ -85,6 +106,7 @@ def data_note(path: Path | str) -> Optional[str]:
         return None
     try:
         import yaml
+
         info = (yaml.safe_load(meta.read_text()) or {}).get('rosbag2_bagfile_information', {})
     except Exception:  # noqa: BLE001 - an unreadable note is no note
         return None
@@ -99,13 +121,17 @@ def bag_format(path: Path | str) -> str:
     return 'rosbag2 ' + '/'.join(kinds) if kinds else 'rosbag2'
 
 
-
 class BagWriter:
     """Writes rclpy messages (or CDR bytes) to a rosbag2 bag (a directory) in MCAP or SQLite3
     storage, or to a ROS 1 ``.bag`` file (``storage='ros1'``)."""
 
-    def __init__(self, path: Path | str, storage: str = 'mcap', data_note: Optional[str] = None,
-                 metadata_version: int = METADATA_VERSION) -> None:
+    def __init__(
+        self,
+        path: Path | str,
+        storage: str = 'mcap',
+        data_note: Optional[str] = None,
+        metadata_version: int = METADATA_VERSION,
+    ) -> None:
         """``data_note`` says what the data is (simulated, real, ...); rosbag2 keeps it in
         metadata.yaml's custom_data, where ``hybrid-fusion eval`` reads it back.
         ``metadata_version`` is the rosbag2 metadata.yaml version: 8 (the default) opens in
@@ -114,16 +140,21 @@ class BagWriter:
         if storage not in STORAGES:
             raise ValueError(f"storage must be one of {list(STORAGES)}, got '{storage}'")
         if metadata_version not in METADATA_VERSIONS:
-            raise ValueError(f'metadata_version must be one of {list(METADATA_VERSIONS)}, '
-                             f'got {metadata_version}')
+            raise ValueError(
+                f'metadata_version must be one of {list(METADATA_VERSIONS)}, '
+                f'got {metadata_version}'
+            )
         self.path = Path(path)
         self.storage = storage
         if storage == 'ros1':
             from rosbags.rosbag1 import Writer as Ros1Writer
+
             self._writer = Ros1Writer(self.path)
         else:
             plugins = {'mcap': StoragePlugin.MCAP, 'sqlite3': StoragePlugin.SQLITE3}
-            self._writer = Writer(self.path, version=metadata_version, storage_plugin=plugins[storage])
+            self._writer = Writer(
+                self.path, version=metadata_version, storage_plugin=plugins[storage]
+            )
             if data_note:
                 self._writer.set_custom_data(DATA_NOTE_KEY, data_note)
         self._connections: Dict[str, Any] = {}
@@ -137,7 +168,9 @@ class BagWriter:
 
     def write(self, topic: str, msg: Any, log_time_ns: int) -> None:
         module = type(msg).__module__.split('.')  # e.g. sensor_msgs.msg._imu
-        self.write_cdr(topic, f'{module[0]}/msg/{type(msg).__name__}', serialize_message(msg), log_time_ns)
+        self.write_cdr(
+            topic, f'{module[0]}/msg/{type(msg).__name__}', serialize_message(msg), log_time_ns
+        )
 
     def write_cdr(self, topic: str, msgtype: str, data: bytes, log_time_ns: int) -> None:
         """Write one message given as CDR bytes (as rclpy serializes it)."""
@@ -161,6 +194,7 @@ class BagMessage(NamedTuple):
 def open_reader(path: Path | str):
     """An opened rosbags ``AnyReader`` for a rosbag2 directory (.db3/.mcap) or a ROS 1 .bag."""
     from rosbags.highlevel import AnyReader
+
     path = Path(path)
     if not path.exists():
         raise BagError(f'bag {path}: no such file or directory')
@@ -185,19 +219,25 @@ def read_messages(reader, topics: Iterable[str] | None = None) -> Iterator[BagMe
             for conn, log_time, data in reader.messages(connections=conns):
                 yield BagMessage(conn.topic, conn.msgtype, log_time, bytes(data))
         except Exception as exc:  # noqa: BLE001 - truncated or corrupt storage, in any plugin
-            raise BagError(f'bag {reader.paths[0]}: reading stopped: {type(exc).__name__}: {exc} '
-                           '(truncated or corrupt?)') from exc
+            raise BagError(
+                f'bag {reader.paths[0]}: reading stopped: {type(exc).__name__}: {exc} '
+                '(truncated or corrupt?)'
+            ) from exc
         return
     store = typestore()
     for conn in conns:
         if conn.msgtype not in store.fielddefs:
-            raise BagError(f"topic {conn.topic}: ROS 1 type '{conn.msgtype}' has no ROS 2 counterpart here")
+            raise BagError(
+                f"topic {conn.topic}: ROS 1 type '{conn.msgtype}' has no ROS 2 counterpart here"
+            )
     for conn, log_time, data in reader.messages(connections=conns):
         try:
             cdr = bytes(store.ros1_to_cdr(data, conn.msgtype))
         except Exception as exc:  # noqa: BLE001 - rosbags' SerdeError and struct errors
-            raise BagError(f'topic {conn.topic}: a {conn.msgtype} message at {log_time} ns cannot be '
-                           f'converted from ROS 1 ({exc})') from exc
+            raise BagError(
+                f'topic {conn.topic}: a {conn.msgtype} message at {log_time} ns cannot be '
+                f'converted from ROS 1 ({exc})'
+            ) from exc
         yield BagMessage(conn.topic, conn.msgtype, log_time, cdr)
 
 

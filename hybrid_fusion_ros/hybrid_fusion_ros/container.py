@@ -1,3 +1,17 @@
+# Copyright 2026 The hybrid_fusion_ros authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """``graph_container``: every node of the classifier graph in one process, on one executor.
 
 The rclpy counterpart of a component container (rclcpp's ``component_container``, which is
@@ -17,6 +31,7 @@ packaged one if none). One process means one torch: its intra-op threads are set
 start stops the container with one line naming the node and the cause, and exit status 1.
 SIGINT and SIGTERM stop it cleanly.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -24,7 +39,10 @@ import importlib
 import sys
 from typing import Any, List, Optional, Sequence, Tuple
 
-from .graph import NodeSpec, config_checkpoint, graph_for_checkpoint, spec_for_node
+from .graph import config_checkpoint
+from .graph import graph_for_checkpoint
+from .graph import NodeSpec
+from .graph import spec_for_node
 
 LOGGER = 'graph_container'
 EXECUTOR_KINDS = ('single', 'multi')
@@ -43,14 +61,30 @@ def node_class(spec: NodeSpec) -> type:
 def parse_args(argv: Sequence[str]) -> Tuple[argparse.Namespace, List[str]]:
     """The container's own options, and the whole command line for ``rclpy.init``."""
     from rclpy.utilities import remove_ros_args
+
     parser = argparse.ArgumentParser(prog='graph_container', description=__doc__.split('\n\n')[0])
-    parser.add_argument('--nodes', help='comma-separated node names (default: the graph of the '
-                        "checkpoint the parameter files name): '<input>_encoder', 'fusion_node'")
-    parser.add_argument('--executor', choices=EXECUTOR_KINDS, default='single',
-                        help='one SingleThreadedExecutor (default) or a MultiThreadedExecutor '
-                        '(2 threads) for every node')
-    parser.add_argument('--torch-threads', type=int, default=0,
-                        help="torch intra-op threads (0: the largest of the nodes' torch_threads)")
+    parser.add_argument(
+        '--nodes',
+        help=(
+            'comma-separated node names (default: the graph of the '
+            "checkpoint the parameter files name): '<input>_encoder', 'fusion_node'"
+        ),
+    )
+    parser.add_argument(
+        '--executor',
+        choices=EXECUTOR_KINDS,
+        default='single',
+        help=(
+            'one SingleThreadedExecutor (default) or a MultiThreadedExecutor '
+            '(2 threads) for every node'
+        ),
+    )
+    parser.add_argument(
+        '--torch-threads',
+        type=int,
+        default=0,
+        help="torch intra-op threads (0: the largest of the nodes' torch_threads)",
+    )
     own = remove_ros_args(list(argv))[1:]
     return parser.parse_args(own), list(argv)
 
@@ -65,13 +99,15 @@ def create_nodes(specs: Sequence[NodeSpec]) -> List[Any]:
     """Each node with its own name and its spec's parameters as node-local arguments; a
     StartupError names the node it came from. Nodes created before a failure are destroyed."""
     from .node_common import StartupError
+
     nodes: List[Any] = []
     try:
         for spec in specs:
             local = [a for k, v in spec.parameters for a in ('-p', f'{k}:={v}')]
             try:
-                nodes.append(node_class(spec)(spec.name, cli_args=['--ros-args', *local]
-                                              if local else None))
+                nodes.append(
+                    node_class(spec)(spec.name, cli_args=['--ros-args', *local] if local else None)
+                )
             except StartupError as exc:
                 raise StartupError(f'{spec.name}: {exc}') from exc
     except BaseException:
@@ -88,8 +124,15 @@ def set_torch_threads(nodes: Sequence[Any], requested: int) -> int:
     if 'torch' not in sys.modules:
         return 0
     import torch
-    threads = requested or max([int(n.get_parameter('torch_threads').value) for n in nodes
-                                if n.has_parameter('torch_threads')] or [1])
+
+    threads = requested or max(
+        [
+            int(n.get_parameter('torch_threads').value)
+            for n in nodes
+            if n.has_parameter('torch_threads')
+        ]
+        or [1]
+    )
     torch.set_num_threads(max(1, threads))
     return torch.get_num_threads()
 
@@ -98,12 +141,14 @@ def main(args: Optional[List[str]] = None) -> int:
     import rclpy
     from rclpy.executors import ExternalShutdownException
 
-    from .node_common import EXECUTORS, StartupError
+    from .node_common import EXECUTORS
+    from .node_common import StartupError
     from .qos import use_sensor_profile
+
     argv = list(sys.argv if args is None else ['graph_container', *args])
     options, ros_argv = parse_args(argv)
     logger = rclpy.logging.get_logger(LOGGER)
-    use_sensor_profile()   # before rclpy.init: Fast DDS reads it when the participant is made
+    use_sensor_profile()  # before rclpy.init: Fast DDS reads it when the participant is made
     rclpy.init(args=ros_argv)
     try:
         try:
@@ -112,25 +157,33 @@ def main(args: Optional[List[str]] = None) -> int:
         except KeyboardInterrupt:
             return 0
         except Exception as exc:  # noqa: BLE001 - a checkpoint that does not load, and the like
-            if not rclpy.ok():   # SIGINT or SIGTERM while the nodes were being made
+            if not rclpy.ok():  # SIGINT or SIGTERM while the nodes were being made
                 return 0
             known = isinstance(exc, (StartupError, ValueError, FileNotFoundError))
-            logger.fatal(f'cannot start: {exc}' if known
-                         else f'cannot start: {type(exc).__name__}: {exc}')
+            logger.fatal(
+                f'cannot start: {exc}' if known else f'cannot start: {type(exc).__name__}: {exc}'
+            )
             return 1
         executor = EXECUTORS[options.executor]()
         try:
             threads = set_torch_threads(nodes, options.torch_threads)
             for node in nodes:
                 executor.add_node(node)
-                asked = node.get_parameter('executor').value \
-                    if node.has_parameter('executor') else None
+                asked = (
+                    node.get_parameter('executor').value
+                    if node.has_parameter('executor')
+                    else None
+                )
                 if asked not in (None, options.executor):
-                    logger.warning(f"{node.get_name()}: executor '{asked}' is not used: all nodes "
-                                   f"of this process spin on one '{options.executor}' executor")
-            logger.info(f"{', '.join(n.get_name() for n in nodes)} in one process "
-                        f'({options.executor} executor, '
-                        + (f'{threads} torch thread(s))' if threads else 'torch not loaded)'))
+                    logger.warning(
+                        f"{node.get_name()}: executor '{asked}' is not used: all nodes "
+                        f"of this process spin on one '{options.executor}' executor"
+                    )
+            logger.info(
+                f"{', '.join(n.get_name() for n in nodes)} in one process "
+                f'({options.executor} executor, '
+                + (f'{threads} torch thread(s))' if threads else 'torch not loaded)')
+            )
             executor.spin()
         except (KeyboardInterrupt, ExternalShutdownException):
             pass

@@ -1,10 +1,27 @@
+# Copyright 2026 The hybrid_fusion_ros authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Building ``diagnostic_msgs/DiagnosticArray`` messages the way diagnostic_updater names
 them: one status per task, named ``<node>: <task>``, values as key/value strings."""
+
 from __future__ import annotations
 
 from typing import Dict, Iterable, Mapping, Tuple
 
-from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from diagnostic_msgs.msg import DiagnosticArray
+from diagnostic_msgs.msg import DiagnosticStatus
+from diagnostic_msgs.msg import KeyValue
 
 # Levels as ints; DiagnosticStatus stores them as one byte (rclpy's constants are bytes).
 OK, WARN, ERROR, STALE = 0, 1, 2, 3
@@ -20,7 +37,9 @@ def _fmt(value: object) -> str:
     return str(value)
 
 
-def status(name: str, hardware_id: str, level: int, message: str, values: Mapping[str, object]) -> DiagnosticStatus:
+def status(
+    name: str, hardware_id: str, level: int, message: str, values: Mapping[str, object]
+) -> DiagnosticStatus:
     st = DiagnosticStatus()
     st.name = name
     st.hardware_id = hardware_id
@@ -37,8 +56,13 @@ def array_msg(stamp, statuses: Iterable[DiagnosticStatus]) -> DiagnosticArray:
     return msg
 
 
-def freshness(count: int, age: float, warn_after: float, error_after: float = float('inf'),
-              what: str = 'input') -> Tuple[int, str]:
+def freshness(
+    count: int,
+    age: float,
+    warn_after: float,
+    error_after: float = float('inf'),
+    what: str = 'input',
+) -> Tuple[int, str]:
     """Level and message of an input by the age (s) of its last message: WARN before the
     first one or after ``warn_after``, ERROR after ``error_after``."""
     if count == 0:
@@ -59,6 +83,7 @@ class DiagnosticsCollector:
 
     def __init__(self, node, topic: str = '/diagnostics') -> None:
         from .qos import DIAGNOSTICS_QOS
+
         self.latest: Dict[str, DiagnosticStatus] = {}
         node.create_subscription(DiagnosticArray, topic, self._on_array, DIAGNOSTICS_QOS)
 
@@ -77,7 +102,11 @@ class DiagnosticsCollector:
         """``task name -> {key: value}`` of every non-zero 'Dropped ...' value."""
         out: Dict[str, Dict[str, str]] = {}
         for name, st in sorted(self.latest.items()):
-            bad = {kv.key: kv.value for kv in st.values if kv.key.startswith('Dropped') and kv.value not in ('0', '0.000')}
+            bad = {
+                kv.key: kv.value
+                for kv in st.values
+                if kv.key.startswith('Dropped') and kv.value not in ('0', '0.000')
+            }
             if bad:
                 out[name] = bad
         return out

@@ -1,5 +1,20 @@
+# Copyright 2026 The hybrid_fusion_ros authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Encoder node: cuts one sensor stream into windows on the sensor-time grid, runs the
 encoder plugin named by the ``encoder`` parameter on each, publishes ``FeatureVector``s."""
+
 from __future__ import annotations
 
 import sys
@@ -7,22 +22,36 @@ import time
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import cv2
-import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray
-from hybrid_fusion_msgs.msg import AudioChunk, FeatureVector
+from hybrid_fusion_msgs.msg import AudioChunk
+from hybrid_fusion_msgs.msg import FeatureVector
+import numpy as np
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.node import Node
-from sensor_msgs.msg import CompressedImage, Image, Imu
+from sensor_msgs.msg import CompressedImage
+from sensor_msgs.msg import Image
+from sensor_msgs.msg import Imu
 
 from . import conversions as conv
 from . import diagnostics as diag
-from .core.inputs import QUEUE_DEPTH, InputSpecError
-from .core.stats import DropCounter, LatencyWindow, RateMeter
+from .core.inputs import InputSpecError
+from .core.inputs import QUEUE_DEPTH
+from .core.stats import DropCounter
+from .core.stats import LatencyWindow
+from .core.stats import RateMeter
 from .core.windows import StreamWindower
-from .node_common import (InternalErrors, StartupError, backend_choice, backend_line,
-                          declare_backend_parameters,
-                          declare_executor_parameter, describe as _desc, onnx_options, run_node)
-from .qos import DIAGNOSTICS_QOS, RESULT_QOS, sensor_qos
+from .node_common import backend_choice
+from .node_common import backend_line
+from .node_common import declare_backend_parameters
+from .node_common import declare_executor_parameter
+from .node_common import describe as _desc
+from .node_common import InternalErrors
+from .node_common import onnx_options
+from .node_common import run_node
+from .node_common import StartupError
+from .qos import DIAGNOSTICS_QOS
+from .qos import RESULT_QOS
+from .qos import sensor_qos
 
 Converter = Callable[[Any], Tuple[np.ndarray, np.ndarray]]
 
@@ -31,6 +60,7 @@ def _single(to_array: Callable[[Any], np.ndarray]) -> Converter:
     def convert(msg: Any) -> Tuple[np.ndarray, np.ndarray]:
         sample = to_array(msg)
         return np.array([conv.stamp_to_sec(msg.header.stamp)]), sample[None]
+
     return convert
 
 
@@ -47,85 +77,177 @@ class EncoderNode(Node):
     def __init__(self, node_name: str = 'encoder_node', **kwargs: Any) -> None:
         super().__init__(node_name, **kwargs)
         p = self.declare_parameter
-        input_name = p('input', '', _desc(
-            "the checkpoint's input this node encodes (e.g. wrist_imu); empty: the node name without "
-            "its '_encoder' suffix", True)).value
-        encoder_name = p('encoder', '', _desc(
-            "encoder plugin (entry point in group 'hybrid_fusion_ros.encoders'); empty: the "
-            "checkpoint's encoder for this input", True)).value
-        checkpoint = p('checkpoint', '', _desc('checkpoint file; empty: the packaged default', True)).value
-        input_topic = p('input_topic', '', _desc(
-            'sensor topic; empty: <input>/image_raw, <input>/data or <input>/chunk by sensor type', True)).value
-        transport = p('image_transport', 'raw', _desc("camera only: 'raw' (Image) or 'compressed' "
-                                                      '(CompressedImage)', True)).value
-        feature_topic = p('feature_topic', '', _desc('output topic; empty: features/<input>', True)).value
-        threads = p('torch_threads', 1, _desc('intra-op threads of the inference backend (torch or '
-                                              'onnxruntime) for this process', True)).value
-        depth = p('input_queue_depth', 0, _desc(
-            'subscription queue depth; size it to the sensor rate times the longest stall to absorb '
-            '(0: by sensor type, camera 5, imu 50, audio 10)', True)).value
-        max_chunks = p('max_buffer_chunks', 4096, _desc('bound on buffered messages (oldest dropped '
-                                                        'and counted beyond it)', True)).value
-        self.stale_timeout = p('stale_timeout', 2.0, _desc(
-            'seconds without input before diagnostics report the input as stale (WARN)')).value
-        reliability = p('input_reliability', 'best_effort', _desc(
-            "input QoS reliability: 'best_effort' (SensorDataQoS, for live sensors) or 'reliable' "
-            "(offline replay faster than real time: the publisher waits instead of losing data)", True)).value
-        self.drain_batch = max(0, int(p('drain_batch', 64, _desc(
-            'queued input messages handled per callback without returning to the executor (0 = one '
-            'per callback); cuts the per-message executor cost of high-rate sensors', True)).value))
-        sensor_rate = p('sensor_rate_hz', 0.0, _desc(
-            "the sensor's nominal rate (samples/s; audio: sample rate), for gap detection and a "
-            "window's minimum fill; 0 = the rate measured in training (else the encoder's)", True)).value
-        period = p('diagnostics_period', 1.0, _desc('seconds between /diagnostics messages', True)).value
+        input_name = p(
+            'input',
+            '',
+            _desc(
+                "the checkpoint's input this node encodes (e.g. wrist_imu); empty: the node name"
+                " without its '_encoder' suffix",
+                True,
+            ),
+        ).value
+        encoder_name = p(
+            'encoder',
+            '',
+            _desc(
+                "encoder plugin (entry point in group 'hybrid_fusion_ros.encoders'); empty: the "
+                "checkpoint's encoder for this input",
+                True,
+            ),
+        ).value
+        checkpoint = p(
+            'checkpoint', '', _desc('checkpoint file; empty: the packaged default', True)
+        ).value
+        input_topic = p(
+            'input_topic',
+            '',
+            _desc(
+                'sensor topic; empty: <input>/image_raw, <input>/data or <input>/chunk by sensor'
+                ' type',
+                True,
+            ),
+        ).value
+        transport = p(
+            'image_transport',
+            'raw',
+            _desc("camera only: 'raw' (Image) or 'compressed' (CompressedImage)", True),
+        ).value
+        feature_topic = p(
+            'feature_topic', '', _desc('output topic; empty: features/<input>', True)
+        ).value
+        threads = p(
+            'torch_threads',
+            1,
+            _desc(
+                'intra-op threads of the inference backend (torch or '
+                'onnxruntime) for this process',
+                True,
+            ),
+        ).value
+        depth = p(
+            'input_queue_depth',
+            0,
+            _desc(
+                'subscription queue depth; size it to the sensor rate times the longest stall to'
+                ' absorb (0: by sensor type, camera 5, imu 50, audio 10)',
+                True,
+            ),
+        ).value
+        max_chunks = p(
+            'max_buffer_chunks',
+            4096,
+            _desc('bound on buffered messages (oldest dropped and counted beyond it)', True),
+        ).value
+        self.stale_timeout = p(
+            'stale_timeout',
+            2.0,
+            _desc('seconds without input before diagnostics report the input as stale (WARN)'),
+        ).value
+        reliability = p(
+            'input_reliability',
+            'best_effort',
+            _desc(
+                "input QoS reliability: 'best_effort' (SensorDataQoS, for live sensors) or"
+                " 'reliable' (offline replay faster than real time: the publisher waits instead of"
+                ' losing data)',
+                True,
+            ),
+        ).value
+        self.drain_batch = max(
+            0,
+            int(
+                p(
+                    'drain_batch',
+                    64,
+                    _desc(
+                        'queued input messages handled per callback without returning to the'
+                        ' executor (0 = one per callback); cuts the per-message executor cost of'
+                        ' high-rate sensors',
+                        True,
+                    ),
+                ).value
+            ),
+        )
+        sensor_rate = p(
+            'sensor_rate_hz',
+            0.0,
+            _desc(
+                "the sensor's nominal rate (samples/s; audio: sample rate), for gap detection and"
+                " a window's minimum fill; 0 = the rate measured in training (else the encoder's)",
+                True,
+            ),
+        ).value
+        period = p(
+            'diagnostics_period', 1.0, _desc('seconds between /diagnostics messages', True)
+        ).value
 
         declare_executor_parameter(self)
         declare_backend_parameters(self)
         self.backend = backend_choice(self)
         if not input_name:
-            input_name = node_name[:-len('_encoder')] if node_name.endswith('_encoder') else node_name
-        window_spec, spec_in, has_weights = self._load_encoder(checkpoint, input_name, encoder_name,
-                                                               int(threads))
+            input_name = (
+                node_name[: -len('_encoder')] if node_name.endswith('_encoder') else node_name
+            )
+        window_spec, spec_in, has_weights = self._load_encoder(
+            checkpoint, input_name, encoder_name, int(threads)
+        )
         self.encoder_name = encoder_name or spec_in.encoder
         modality = spec_in.sensor_type
         if self.encoder.modality != modality:
-            raise StartupError(f"encoder '{self.encoder_name}' is for sensor type '{self.encoder.modality}', "
-                               f"input '{input_name}' is a {modality}")
+            raise StartupError(
+                f"encoder '{self.encoder_name}' is for sensor type '{self.encoder.modality}', "
+                f"input '{input_name}' is a {modality}"
+            )
         if not has_weights:
-            self.get_logger().warning(f"checkpoint has no weights for encoder '{self.encoder_name}': "
-                                      'using the plugin\'s own initialization')
+            self.get_logger().warning(
+                f"checkpoint has no weights for encoder '{self.encoder_name}': "
+                "using the plugin\'s own initialization"
+            )
         self.input_name = input_name
         self.modality = modality
         spec = self.encoder.input_spec
         types = [t for t in spec.message_types if t in INPUT_TYPES]
         if modality == 'camera':
-            wanted = 'sensor_msgs/msg/CompressedImage' if transport == 'compressed' else 'sensor_msgs/msg/Image'
+            wanted = (
+                'sensor_msgs/msg/CompressedImage'
+                if transport == 'compressed'
+                else 'sensor_msgs/msg/Image'
+            )
             types = [t for t in types if t == wanted]
         if not types:
-            raise StartupError(f"encoder '{self.encoder_name}' consumes {list(spec.message_types)}; this node "
-                               f'reads {sorted(INPUT_TYPES)}')
+            raise StartupError(
+                f"encoder '{self.encoder_name}' consumes {list(spec.message_types)}; this node "
+                f'reads {sorted(INPUT_TYPES)}'
+            )
         msg_class, self._convert = INPUT_TYPES[types[0]]
         if reliability not in ('best_effort', 'reliable'):
-            raise StartupError(f"input_reliability must be 'best_effort' or 'reliable', got '{reliability}'")
+            raise StartupError(
+                f"input_reliability must be 'best_effort' or 'reliable', got '{reliability}'"
+            )
         if sensor_rate < 0:
             raise StartupError(f'sensor_rate_hz must be >= 0, got {sensor_rate}')
         rate = float(sensor_rate) or spec_in.rate_hz or spec.expected_rate_hz
-        self.windower = StreamWindower(input_name, window_spec, rate,
-                                       sample_rate=rate if modality == 'audio' else None,
-                                       max_chunks=int(max_chunks))
+        self.windower = StreamWindower(
+            input_name,
+            window_spec,
+            rate,
+            sample_rate=rate if modality == 'audio' else None,
+            max_chunks=int(max_chunks),
+        )
         depth = int(depth) or QUEUE_DEPTH.get(modality, 10)
 
         self.drops = DropCounter()
         self.errors = InternalErrors(self)
         self.resampled_chunks = 0
         self.format_changes = 0
-        self._format: Optional[Tuple[Any, ...]] = None     # the input's format as last seen
+        self._format: Optional[Tuple[Any, ...]] = None  # the input's format as last seen
         # A new camera resolution, and how many frames have come at it so far.
         self._frame_change: Optional[Tuple[Tuple[int, ...], int]] = None
         # The model's kind of image: frames of the other kind are refused where they arrive.
-        self._depth_model = (getattr(self.encoder.config, 'depth', None)
-                             if modality == 'camera' else None)
-        self._silent_since: Optional[float] = None          # the input stopped: logged once
+        self._depth_model = (
+            getattr(self.encoder.config, 'depth', None) if modality == 'camera' else None
+        )
+        self._silent_since: Optional[float] = None  # the input stopped: logged once
         self._anomaly: Tuple[float, str] = (float('-inf'), '')
         self._reported: Dict[str, int] = {}
         # Publication sequence numbers per publisher: a gap is a message lost on the way, in
@@ -144,28 +266,38 @@ class EncoderNode(Node):
         # The sensor callback and the diagnostics timer run in separate groups, so reporting
         # never waits on a network forward pass.
         self.subscription = self.create_subscription(
-            msg_class, self.input_topic,
+            msg_class,
+            self.input_topic,
             self.errors.guard(_with_message_info(self._on_input), 'input callback'),
             sensor_qos(int(depth), reliability == 'reliable'),
-            callback_group=MutuallyExclusiveCallbackGroup())
+            callback_group=MutuallyExclusiveCallbackGroup(),
+        )
         handle = getattr(self.subscription, 'handle', None)
-        self._input_handle = handle if hasattr(handle, 'take_message') else None   # for drain_batch
-        self._handle_guarded = self.errors.guard(self._handle, 'input message',
-                                                 lambda exc: self.drops.add('internal_error'))
-        self.create_timer(period,
-                          self.errors.guard(self._publish_diagnostics, 'diagnostics timer'),
-                          callback_group=MutuallyExclusiveCallbackGroup())
-        self.get_logger().info(f"{input_name} ({modality}) encoder '{self.encoder_name}' ready: {self.input_topic} "
-                               f'({types[0]}) -> {self.feature_topic}, windows {window_spec.length}s '
-                               f'every {window_spec.hop}s, {backend_line(self.backend)}')
+        self._input_handle = handle if hasattr(handle, 'take_message') else None  # for drain_batch
+        self._handle_guarded = self.errors.guard(
+            self._handle, 'input message', lambda exc: self.drops.add('internal_error')
+        )
+        self.create_timer(
+            period,
+            self.errors.guard(self._publish_diagnostics, 'diagnostics timer'),
+            callback_group=MutuallyExclusiveCallbackGroup(),
+        )
+        self.get_logger().info(
+            f"{input_name} ({modality}) encoder '{self.encoder_name}' ready: {self.input_topic} "
+            f'({types[0]}) -> {self.feature_topic}, windows {window_spec.length}s '
+            f'every {window_spec.hop}s, {backend_line(self.backend)}'
+        )
 
     def _load_encoder(self, checkpoint: str, input_name: str, encoder_name: str, threads: int):
         """The encoder of ``input_name`` from the chosen backend (only torch imports torch);
         returns the window spec, the input's spec and whether the weights came with it."""
         if self.backend == 'torch':
             import torch
-            from .core.checkpoint import Checkpoint, CheckpointError
+
+            from .core.checkpoint import Checkpoint
+            from .core.checkpoint import CheckpointError
             from .core.plugins import PluginError
+
             torch.set_num_threads(max(1, threads))
             try:
                 ckpt = Checkpoint.load(checkpoint or None)
@@ -175,16 +307,21 @@ class EncoderNode(Node):
                 raise StartupError(str(exc)) from exc
             self.backend_warnings: List[str] = []
             return ckpt.window, spec_in, has_weights
-        from .core.onnx_backend import OnnxBackendError, load_onnx_encoder
+        from .core.onnx_backend import load_onnx_encoder
+        from .core.onnx_backend import OnnxBackendError
+
         try:
-            self.encoder = load_onnx_encoder(checkpoint or None, input_name, threads,
-                                             **onnx_options(self))
+            self.encoder = load_onnx_encoder(
+                checkpoint or None, input_name, threads, **onnx_options(self)
+            )
         except (OnnxBackendError, InputSpecError) as exc:
             raise StartupError(str(exc)) from exc
         if encoder_name and encoder_name != self.encoder.plugin:
-            raise StartupError(f"encoder '{encoder_name}' was asked for, the ONNX files hold "
-                               f"'{self.encoder.plugin}' for input '{input_name}': leave encoder "
-                               'empty or use inference_backend torch')
+            raise StartupError(
+                f"encoder '{encoder_name}' was asked for, the ONNX files hold "
+                f"'{self.encoder.plugin}' for input '{input_name}': leave encoder "
+                'empty or use inference_backend torch'
+            )
         self.backend_warnings = list(self.encoder.warnings)
         for warning in self.backend_warnings:
             self.get_logger().warning(warning)
@@ -240,7 +377,7 @@ class EncoderNode(Node):
         if last is not None and seq > last + 1:
             self.lost_messages += seq - last - 1
         self._sequence[gid] = max(seq, last or 0)
-        if len(self._sequence) > 64:   # publishers come and go: forget the longest silent
+        if len(self._sequence) > 64:  # publishers come and go: forget the longest silent
             del self._sequence[next(iter(self._sequence))]
 
     def _handle(self, msg: Any) -> None:
@@ -249,11 +386,15 @@ class EncoderNode(Node):
             stamps, samples = self._check_format(msg, stamps, samples)
         except conv.InputError as exc:
             self.drops.add(exc.cause)
-            self.get_logger().warning(f'dropped {self.input_name} input: {exc}', throttle_duration_sec=5.0)
+            self.get_logger().warning(
+                f'dropped {self.input_name} input: {exc}', throttle_duration_sec=5.0
+            )
             return
         if self._silent_since is not None:
-            self.get_logger().info(f'{self.input_name}: input on {self.input_topic} resumed after '
-                                   f'{time.monotonic() - self._silent_since:.1f}s')
+            self.get_logger().info(
+                f'{self.input_name}: input on {self.input_topic} resumed after '
+                f'{time.monotonic() - self._silent_since:.1f}s'
+            )
             self._silent_since = None
         self.input_rate.tick(time.monotonic())
         for window in self.windower.push(stamps, samples, arrival=self._now()):
@@ -262,19 +403,33 @@ class EncoderNode(Node):
                 feature = self.encoder.encode(window)
             except Exception as exc:  # noqa: BLE001 - a bad window must not stop the node
                 self.drops.add('encode_error')
-                self.get_logger().warning(f'{self.input_name} window ending {window.end:.3f} not encoded: '
-                                          f'{type(exc).__name__}: {exc}', throttle_duration_sec=5.0)
+                self.get_logger().warning(
+                    f'{self.input_name} window ending {window.end:.3f} not encoded: '
+                    f'{type(exc).__name__}: {exc}',
+                    throttle_duration_sec=5.0,
+                )
                 continue
             encode_ms = (time.perf_counter() - start) * 1e3
-            self.publisher.publish(conv.feature_to_msg(
-                feature, self.input_name, self.encoder_name, window.start, window.end, window.newest_stamp,
-                len(window.stamps), encode_ms, msg.header.frame_id))
+            self.publisher.publish(
+                conv.feature_to_msg(
+                    feature,
+                    self.input_name,
+                    self.encoder_name,
+                    window.start,
+                    window.end,
+                    window.newest_stamp,
+                    len(window.stamps),
+                    encode_ms,
+                    msg.header.frame_id,
+                )
+            )
             self.encode_ms.add(encode_ms)
             self.latency_ms.add((self._now() - window.newest_stamp) * 1e3)
             self.feature_rate.tick(time.monotonic())
 
-    def _check_format(self, msg: Any, stamps: np.ndarray, samples: np.ndarray
-                      ) -> Tuple[np.ndarray, np.ndarray]:
+    def _check_format(
+        self, msg: Any, stamps: np.ndarray, samples: np.ndarray
+    ) -> Tuple[np.ndarray, np.ndarray]:
         """The one place an input's format is judged against the model and the stream so far.
 
         Camera: a frame of the wrong kind (depth into a colour model, or the reverse) is
@@ -288,19 +443,26 @@ class EncoderNode(Node):
             rate = float(msg.sample_rate)
             self._note_format(
                 (int(msg.sample_rate), int(msg.channels), msg.sample_format),
-                f'{msg.sample_rate} Hz, {msg.channels} channel(s), {msg.sample_format}')
+                f'{msg.sample_rate} Hz, {msg.channels} channel(s), {msg.sample_format}',
+            )
             if rate != self.windower.sample_rate:
                 # A microphone at another rate (48 kHz) than the model's: resampled, never placed
                 # on the model's timeline as if it were its rate.
-                stamps, samples = conv.resample_audio(stamps, samples, rate,
-                                                      float(self.windower.sample_rate))
+                stamps, samples = conv.resample_audio(
+                    stamps, samples, rate, float(self.windower.sample_rate)
+                )
                 if len(samples) == 0:
-                    raise conv.InputError('empty_audio', f'{len(msg.data)} bytes at {rate:g} Hz '
-                                          "make no sample at the model's rate")
+                    raise conv.InputError(
+                        'empty_audio',
+                        f'{len(msg.data)} bytes at {rate:g} Hz '
+                        "make no sample at the model's rate",
+                    )
                 self.resampled_chunks += 1
                 self.get_logger().warning(
                     f"{self.input_name}: audio at {msg.sample_rate} Hz resampled to the model's "
-                    f'{self.windower.sample_rate:g} Hz', throttle_duration_sec=5.0)
+                    f'{self.windower.sample_rate:g} Hz',
+                    throttle_duration_sec=5.0,
+                )
         return stamps, samples
 
     def _note_format(self, key: Tuple[Any, ...], text: str) -> None:
@@ -308,7 +470,8 @@ class EncoderNode(Node):
             self.format_changes += 1
             self.get_logger().warning(
                 f'{self.input_name}: input format changed to {text} (counted as a format change)',
-                throttle_duration_sec=5.0)
+                throttle_duration_sec=5.0,
+            )
         self._format = key
 
     def _check_frame(self, frames: np.ndarray) -> np.ndarray:
@@ -319,8 +482,9 @@ class EncoderNode(Node):
         depth = frames.dtype.kind == 'f'
         if self._depth_model is not None and depth != self._depth_model:
             kinds = ('depth' if depth else 'colour', 'depth' if self._depth_model else 'colour')
-            raise conv.InputError('wrong_image_kind',
-                                  'a {} image for a model trained on {} images'.format(*kinds))
+            raise conv.InputError(
+                'wrong_image_kind', 'a {} image for a model trained on {} images'.format(*kinds)
+            )
         shape = tuple(frames.shape[1:])
         h, w = shape[:2]
         self._note_format((depth, w, h), f"{'depth' if depth else 'colour'} {w}x{h}")
@@ -328,7 +492,7 @@ class EncoderNode(Node):
         if held is None or held == shape:
             self._frame_change = None
             return frames
-        if held[2:] != shape[2:]:   # not the same kind of frame: no resize makes it one
+        if held[2:] != shape[2:]:  # not the same kind of frame: no resize makes it one
             return frames
         change = self._frame_change
         seen = (change[1] if change is not None and change[0] == shape else 0) + 1
@@ -343,16 +507,18 @@ class EncoderNode(Node):
         """Drops by cause, windowing and buffer counters included."""
         out = self.drops.snapshot()
         ws = self.windower.stats
-        for cause, n in (('incomplete_window', ws.incomplete), ('out_of_order', ws.out_of_order),
-                         ('lost_in_transport', self.lost_messages),
-                         # Stamp gaps only estimate what sequence numbers, where rclpy gives
-                         # them, count exactly.
-                         ('lost_in_transport_est',
-                          0 if self.counts_sequence else ws.missing_samples),
-                         ('buffer_overflow', self.windower.buffer.stats.overflowed_chunks),
-                         ('format_change', self.windower.buffer.stats.reshaped_chunks),
-                         # Kept for the next windows, missing from one already encoded.
-                         ('late_for_closed_window', ws.late_samples)):
+        for cause, n in (
+            ('incomplete_window', ws.incomplete),
+            ('out_of_order', ws.out_of_order),
+            ('lost_in_transport', self.lost_messages),
+            # Stamp gaps only estimate what sequence numbers, where rclpy gives
+            # them, count exactly.
+            ('lost_in_transport_est', 0 if self.counts_sequence else ws.missing_samples),
+            ('buffer_overflow', self.windower.buffer.stats.overflowed_chunks),
+            ('format_change', self.windower.buffer.stats.reshaped_chunks),
+            # Kept for the next windows, missing from one already encoded.
+            ('late_for_closed_window', ws.late_samples),
+        ):
             if n:
                 out[cause] = n
         return out
@@ -361,21 +527,29 @@ class EncoderNode(Node):
         """Everything the operator is told about when it changes: drops by cause, clock
         jumps, format changes and internal errors."""
         ws = self.windower.stats
-        return {**{f'dropped ({k})': v for k, v in self.counts().items()},
-                'clock jump': ws.time_jumps, 'format change': self.format_changes,
-                'internal error': self.errors.count}
+        return {
+            **{f'dropped ({k})': v for k, v in self.counts().items()},
+            'clock jump': ws.time_jumps,
+            'format change': self.format_changes,
+            'internal error': self.errors.count,
+        }
 
     def _anomaly_text(self, events: Dict[str, int]) -> Optional[str]:
         """What changed since the last report, in words (None: nothing did)."""
-        changed = {k: v - self._reported.get(k, 0) for k, v in events.items()
-                   if v != self._reported.get(k, 0)}
+        changed = {
+            k: v - self._reported.get(k, 0)
+            for k, v in events.items()
+            if v != self._reported.get(k, 0)
+        }
         self._reported = events
         if not changed:
             return None
         if 'clock jump' in changed:
             jump = self.windower.stats.last_jump
-            return (f"clock jumped {'forward' if jump > 0 else 'back'} {abs(jump):.1f}s "
-                    '(windows restarted)')
+            return (
+                f"clock jumped {'forward' if jump > 0 else 'back'} {abs(jump):.1f}s "
+                '(windows restarted)'
+            )
         if 'internal error' in changed:
             return 'internal error (traceback in the log)'
         if 'format change' in changed:
@@ -391,7 +565,8 @@ class EncoderNode(Node):
         if level != diag.OK and self.input_rate.count and self._silent_since is None:
             self._silent_since = now - age
             self.get_logger().warning(
-                f'{self.input_name}: no input on {self.input_topic} for {age:.1f}s')
+                f'{self.input_name}: no input on {self.input_topic} for {age:.1f}s'
+            )
         news = self._anomaly_text(self._events())
         if news is not None:
             self._anomaly = (now, news)
@@ -401,21 +576,46 @@ class EncoderNode(Node):
         ws = self.windower.stats
         name = self.get_name()
         statuses = [
-            diag.status(f'{name}: {self.input_topic} topic status', self.input_name, level, text, {
-                'Events since startup': self.input_rate.count, 'Actual frequency (Hz)': self.input_rate.rate(now),
-                'Age of last message (s)': age,
-                'Latest timestamp delay (s)': self._now() - newest if newest is not None else float('inf'),
-                'Dropped total': sum(drops.values()),
-                **{f'Dropped ({k})': v for k, v in sorted(drops.items())},
-                'Clock jumps': ws.time_jumps, 'Interruptions': ws.interruptions,
-                'Format changes': self.format_changes, 'Internal errors': self.errors.count,
-                **({'Resampled chunks (sample rate)': self.resampled_chunks} if self.resampled_chunks else {})}),
-            diag.status(f'{name}: encoder', self.input_name, *self._encoder_level(level), {
-                            'Encoder': self.encoder_name, 'Inference backend': self.backend,
-                            'Windows': self.feature_rate.count,
-                            'Feature frequency (Hz)': self.feature_rate.rate(now),
-                            **diag.latency_values('Encode time', self.encode_ms.percentiles()),
-                            **diag.latency_values('Sensor to feature latency', self.latency_ms.percentiles())}),
+            diag.status(
+                f'{name}: {self.input_topic} topic status',
+                self.input_name,
+                level,
+                text,
+                {
+                    'Events since startup': self.input_rate.count,
+                    'Actual frequency (Hz)': self.input_rate.rate(now),
+                    'Age of last message (s)': age,
+                    'Latest timestamp delay (s)': (
+                        self._now() - newest if newest is not None else float('inf')
+                    ),
+                    'Dropped total': sum(drops.values()),
+                    **{f'Dropped ({k})': v for k, v in sorted(drops.items())},
+                    'Clock jumps': ws.time_jumps,
+                    'Interruptions': ws.interruptions,
+                    'Format changes': self.format_changes,
+                    'Internal errors': self.errors.count,
+                    **(
+                        {'Resampled chunks (sample rate)': self.resampled_chunks}
+                        if self.resampled_chunks
+                        else {}
+                    ),
+                },
+            ),
+            diag.status(
+                f'{name}: encoder',
+                self.input_name,
+                *self._encoder_level(level),
+                {
+                    'Encoder': self.encoder_name,
+                    'Inference backend': self.backend,
+                    'Windows': self.feature_rate.count,
+                    'Feature frequency (Hz)': self.feature_rate.rate(now),
+                    **diag.latency_values('Encode time', self.encode_ms.percentiles()),
+                    **diag.latency_values(
+                        'Sensor to feature latency', self.latency_ms.percentiles()
+                    ),
+                },
+            ),
         ]
         self.diag_pub.publish(diag.array_msg(self.get_clock().now().to_msg(), statuses))
 
@@ -424,6 +624,7 @@ def _with_message_info(callback: Callable[[Any, Optional[dict]], None]) -> Calla
     """The subscription callback in the form this rclpy calls: with the message info (Iron
     on, which has ``Subscription.CallbackType``), else with the message alone (Humble)."""
     from rclpy.subscription import Subscription
+
     if hasattr(Subscription, 'CallbackType'):
         return lambda msg, info: callback(msg, info if isinstance(info, dict) else None)
     return lambda msg: callback(msg, None)
@@ -433,6 +634,7 @@ def _resize_frames(frames: np.ndarray, shape: Tuple[int, ...]) -> np.ndarray:
     """``(N, H, W[, C])`` frames resized to one frame's ``shape``."""
     h, w = shape[:2]
     return np.stack([cv2.resize(f, (w, h), interpolation=cv2.INTER_AREA) for f in frames])
+
 
 def main(args: Optional[List[str]] = None) -> None:
     sys.exit(run_node(EncoderNode, 'encoder_node', args))

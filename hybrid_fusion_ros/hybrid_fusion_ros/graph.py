@@ -1,3 +1,17 @@
+# Copyright 2026 The hybrid_fusion_ros authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """The classifier's node graph, described once and used by ``launch/classifier.launch.py``
 (``ros2 launch`` on a ROS machine), ``hybrid-fusion launch``, the demo and eval.
 
@@ -5,6 +19,7 @@ The graph follows the checkpoint in use: one encoder node per input of the model
 ``<input>_encoder``, and the fusion node. The checkpoint is the one the YAML parameter file
 names (``checkpoint`` under ``/**`` or under a node's block), else the packaged default.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -16,20 +31,34 @@ FUSION_NODE = 'fusion_node'
 
 @dataclass(frozen=True)
 class NodeSpec:
-    name: str          # node name; also its block in the YAML parameter file
-    executable: str    # console script, as `ros2 run hybrid_fusion_ros <executable>`
-    module: str        # python -m <module> starts the same node
-    parameters: Tuple[Tuple[str, str], ...] = ()   # set on the command line, e.g. the input's name
-    plugin: str = ''   # 'module:Class' of the node, for graph_container (one process, all nodes)
+    name: str  # node name; also its block in the YAML parameter file
+    executable: str  # console script, as `ros2 run hybrid_fusion_ros <executable>`
+    module: str  # python -m <module> starts the same node
+    parameters: Tuple[Tuple[str, str], ...] = ()  # set on the command line, e.g. the input's name
+    plugin: str = ''  # 'module:Class' of the node, for graph_container (one process, all nodes)
 
 
 def classifier_graph(input_names: Sequence[str]) -> Tuple[NodeSpec, ...]:
     """One encoder node per input, then the fusion node."""
-    encoders = tuple(NodeSpec(f'{name}_encoder', 'encoder_node', 'hybrid_fusion_ros.encoder_node',
-                              (('input', name),), 'hybrid_fusion_ros.encoder_node:EncoderNode')
-                     for name in input_names)
-    return encoders + (NodeSpec(FUSION_NODE, 'fusion_node', 'hybrid_fusion_ros.fusion_node', (),
-                                'hybrid_fusion_ros.fusion_node:FusionNode'),)
+    encoders = tuple(
+        NodeSpec(
+            f'{name}_encoder',
+            'encoder_node',
+            'hybrid_fusion_ros.encoder_node',
+            (('input', name),),
+            'hybrid_fusion_ros.encoder_node:EncoderNode',
+        )
+        for name in input_names
+    )
+    return encoders + (
+        NodeSpec(
+            FUSION_NODE,
+            'fusion_node',
+            'hybrid_fusion_ros.fusion_node',
+            (),
+            'hybrid_fusion_ros.fusion_node:FusionNode',
+        ),
+    )
 
 
 def spec_for_node(name: str) -> NodeSpec:
@@ -37,9 +66,10 @@ def spec_for_node(name: str) -> NodeSpec:
     if name == FUSION_NODE:
         return classifier_graph(())[0]
     if name.endswith('_encoder') and len(name) > len('_encoder'):
-        return classifier_graph((name[:-len('_encoder')],))[0]
-    raise ValueError(f"'{name}' is not a node of the classifier graph: '{FUSION_NODE}' or "
-                     "'<input>_encoder'")
+        return classifier_graph((name[: -len('_encoder')],))[0]
+    raise ValueError(
+        f"'{name}' is not a node of the classifier graph: '{FUSION_NODE}' or '<input>_encoder'"
+    )
 
 
 # The packaged checkpoint's graph: camera, IMU and audio encoders and the fusion node.
@@ -50,7 +80,10 @@ def default_config_path() -> Path:
     """config/classifier.yaml: from the installed share directory, else the source tree."""
     try:
         from ament_index_python.packages import get_package_share_directory
-        path = Path(get_package_share_directory('hybrid_fusion_ros')) / 'config' / 'classifier.yaml'
+
+        path = (
+            Path(get_package_share_directory('hybrid_fusion_ros')) / 'config' / 'classifier.yaml'
+        )
         if path.is_file():
             return path
     except (ImportError, LookupError):
@@ -71,6 +104,7 @@ def node_parameters(config: Dict[str, Any], node: str) -> Dict[str, Any]:
 
 def load_config(path: Path | str) -> Dict[str, Any]:
     import yaml
+
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f'parameter file {path}: no such file')
@@ -89,4 +123,5 @@ def config_checkpoint(*paths: Path | str) -> Optional[str]:
 def graph_for_checkpoint(checkpoint: Optional[str]) -> Tuple[NodeSpec, ...]:
     """The graph that runs ``checkpoint`` (None: the packaged one)."""
     from .core.checkpoint import Checkpoint
+
     return classifier_graph(Checkpoint.load(checkpoint).modalities)

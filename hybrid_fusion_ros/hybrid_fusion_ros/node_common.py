@@ -1,5 +1,20 @@
+# Copyright 2026 The hybrid_fusion_ros authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """What every node of the package shares: the startup error, parameter descriptors, the
 executor choice and ``run_node``, the body of each node's ``main``."""
+
 from __future__ import annotations
 
 import functools
@@ -8,9 +23,11 @@ import threading
 import traceback
 from typing import Any, Callable, List, Optional
 
-import rclpy
 from rcl_interfaces.msg import ParameterDescriptor
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor, SingleThreadedExecutor
+import rclpy
+from rclpy.executors import ExternalShutdownException
+from rclpy.executors import MultiThreadedExecutor
+from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 
 
@@ -25,16 +42,27 @@ def describe(text: str, read_only: bool = False) -> ParameterDescriptor:
 # Measured on the dev machine (2 cores, rclpy 9.1.2, 100 Hz Imu): SingleThreadedExecutor
 # spends 0.68 ms of CPU per message, MultiThreadedExecutor 34 ms and loses messages. The
 # single-threaded executor is therefore the default; `executor: multi` remains available.
-EXECUTORS = {'single': SingleThreadedExecutor, 'multi': lambda: MultiThreadedExecutor(num_threads=2)}
+EXECUTORS = {
+    'single': SingleThreadedExecutor,
+    'multi': lambda: MultiThreadedExecutor(num_threads=2),
+}
 
 
 def declare_executor_parameter(node: Node) -> None:
-    node.declare_parameter('executor', 'single', describe(
-        "executor spinning this node: 'single' (SingleThreadedExecutor, default, cheapest per "
-        "message) or 'multi' (MultiThreadedExecutor with 2 threads)", True))
+    node.declare_parameter(
+        'executor',
+        'single',
+        describe(
+            "executor spinning this node: 'single' (SingleThreadedExecutor, default, cheapest per "
+            "message) or 'multi' (MultiThreadedExecutor with 2 threads)",
+            True,
+        ),
+    )
 
 
-def run_node(node_factory: Callable[[], Node], logger_name: str, args: Optional[List[str]] = None) -> int:
+def run_node(
+    node_factory: Callable[[], Node], logger_name: str, args: Optional[List[str]] = None
+) -> int:
     """Start a node and spin it; exit 1 with one line on a startup error."""
     rclpy.init(args=args)
     try:
@@ -66,25 +94,51 @@ INFERENCE_BACKENDS = ('torch', 'onnxruntime')
 def declare_backend_parameters(node: Node) -> None:
     """The inference backend of a node that runs a model (encoder and fusion nodes)."""
     p = node.declare_parameter
-    p('inference_backend', 'torch', describe(
-        "'torch' (the checkpoint itself) or 'onnxruntime' (its exported ONNX files: the "
-        'process then never imports torch)', True))
-    p('onnx_providers', ['CPUExecutionProvider'], describe(
-        'onnxruntime: execution providers in order of preference, e.g. [TensorrtExecutionProvider, '
-        'CUDAExecutionProvider, CPUExecutionProvider]; falling back past the first is a WARN', True))
-    p('onnx_dir', '', describe(
-        'onnxruntime: folder of the exported ONNX files; empty: <checkpoint>.onnx/ beside the '
-        'checkpoint, else the cache (~/.cache/hybrid_fusion_ros/onnx/<checkpoint sha256>)', True))
-    p('onnx_export', True, describe(
-        'onnxruntime: when no ONNX files are found, export them once (a child process with '
-        'torch) into the cache; false: fail with the export command to run', True))
+    p(
+        'inference_backend',
+        'torch',
+        describe(
+            "'torch' (the checkpoint itself) or 'onnxruntime' (its exported ONNX files: the "
+            'process then never imports torch)',
+            True,
+        ),
+    )
+    p(
+        'onnx_providers',
+        ['CPUExecutionProvider'],
+        describe(
+            'onnxruntime: execution providers in order of preference, e.g.'
+            ' [TensorrtExecutionProvider, CUDAExecutionProvider, CPUExecutionProvider]; falling'
+            ' back past the first is a WARN',
+            True,
+        ),
+    )
+    p(
+        'onnx_dir',
+        '',
+        describe(
+            'onnxruntime: folder of the exported ONNX files; empty: <checkpoint>.onnx/ beside the '
+            'checkpoint, else the cache (~/.cache/hybrid_fusion_ros/onnx/<checkpoint sha256>)',
+            True,
+        ),
+    )
+    p(
+        'onnx_export',
+        True,
+        describe(
+            'onnxruntime: when no ONNX files are found, export them once (a child process with '
+            'torch) into the cache; false: fail with the export command to run',
+            True,
+        ),
+    )
 
 
 def backend_choice(node: Node) -> str:
     backend = node.get_parameter('inference_backend').value
     if backend not in INFERENCE_BACKENDS:
-        raise StartupError(f"inference_backend must be one of {list(INFERENCE_BACKENDS)}, "
-                           f"got '{backend}'")
+        raise StartupError(
+            f"inference_backend must be one of {list(INFERENCE_BACKENDS)}, got '{backend}'"
+        )
     return backend
 
 
@@ -99,8 +153,11 @@ def backend_line(backend: str) -> str:
 def onnx_options(node: Node) -> dict:
     """Keyword arguments of core/onnx_backend.py's loaders, from the node's parameters."""
     get = lambda name: node.get_parameter(name).value  # noqa: E731 - local shorthand
-    return {'providers': list(get('onnx_providers')) or None, 'onnx_dir': get('onnx_dir') or None,
-            'export_if_missing': bool(get('onnx_export'))}
+    return {
+        'providers': list(get('onnx_providers')) or None,
+        'onnx_dir': get('onnx_dir') or None,
+        'export_if_missing': bool(get('onnx_export')),
+    }
 
 
 class InternalErrors:
@@ -120,9 +177,14 @@ class InternalErrors:
         self.by_callback: dict = {}
         self._lock = threading.Lock()
 
-    def guard(self, fn: Callable[..., Any], what: str, on_error: Optional[Callable[[BaseException], Any]] = None
-              ) -> Callable[..., Any]:
-        """``fn`` wrapped; ``on_error(exc)`` gives the return value after an error (None if not set)."""
+    def guard(
+        self,
+        fn: Callable[..., Any],
+        what: str,
+        on_error: Optional[Callable[[BaseException], Any]] = None,
+    ) -> Callable[..., Any]:
+        """``fn`` wrapped; ``on_error(exc)`` gives the return value after an error (None if not
+        set)."""
 
         @functools.wraps(fn)
         def guarded(*args: Any, **kwargs: Any) -> Any:
@@ -134,8 +196,11 @@ class InternalErrors:
                     self.by_callback[what] = self.by_callback.get(what, 0) + 1
                 self.node.get_logger().error(
                     f'internal error in {what} (the node goes on; counted as internal_error):\n'
-                    f'{traceback.format_exc()}', throttle_duration_sec=self.log_period)
+                    f'{traceback.format_exc()}',
+                    throttle_duration_sec=self.log_period,
+                )
                 return on_error(exc) if on_error is not None else None
+
         return guarded
 
 

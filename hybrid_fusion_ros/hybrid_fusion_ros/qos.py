@@ -1,12 +1,30 @@
+# Copyright 2026 The hybrid_fusion_ros authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """QoS profiles, chosen on purpose and named (REP-2003)."""
+
 from __future__ import annotations
 
 import os
 from pathlib import Path
 from typing import Dict, Mapping, MutableMapping, Optional
 
-from rclpy.qos import (DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy,
-                       qos_profile_sensor_data)
+from rclpy.qos import DurabilityPolicy
+from rclpy.qos import HistoryPolicy
+from rclpy.qos import qos_profile_sensor_data
+from rclpy.qos import QoSProfile
+from rclpy.qos import ReliabilityPolicy
 
 # Raw sensor streams: best effort, keep last 5 (REP-2003 SensorDataQoS). A late sample is
 # worthless, and a reliable subscriber would make a fast sensor wait on a slow node.
@@ -15,26 +33,38 @@ SENSOR_QOS: QoSProfile = qos_profile_sensor_data
 # What a sensor driver publishes with (REP-2003: drivers publish reliable, the system default,
 # and each subscriber chooses): the replayers use it, so reliable subscribers such as RViz see
 # the stream, and best-effort ones (the encoders) still match.
-DRIVER_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=50, reliability=ReliabilityPolicy.RELIABLE,
-                        durability=DurabilityPolicy.VOLATILE)
+DRIVER_QOS = QoSProfile(
+    history=HistoryPolicy.KEEP_LAST,
+    depth=50,
+    reliability=ReliabilityPolicy.RELIABLE,
+    durability=DurabilityPolicy.VOLATILE,
+)
 
 
 def sensor_qos(depth: int, reliable: bool = False) -> QoSProfile:
     """SensorDataQoS with another queue depth (a 100 Hz IMU needs more than 5). ``reliable``
     is for offline replay, where the replayer may outrun a node and nothing may be lost."""
-    return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=max(1, depth),
-                      reliability=ReliabilityPolicy.RELIABLE if reliable else SENSOR_QOS.reliability,
-                      durability=SENSOR_QOS.durability)
+    return QoSProfile(
+        history=HistoryPolicy.KEEP_LAST,
+        depth=max(1, depth),
+        reliability=ReliabilityPolicy.RELIABLE if reliable else SENSOR_QOS.reliability,
+        durability=SENSOR_QOS.durability,
+    )
 
 
 # Features and labels: reliable, keep last 10. They are few per second and each one is a
 # window's worth of evidence; losing one would leave a gap in the label stream.
-RESULT_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10,
-                        reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.VOLATILE)
+RESULT_QOS = QoSProfile(
+    history=HistoryPolicy.KEEP_LAST,
+    depth=10,
+    reliability=ReliabilityPolicy.RELIABLE,
+    durability=DurabilityPolicy.VOLATILE,
+)
 
 # /diagnostics, as diagnostic_updater publishes it.
-DIAGNOSTICS_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10,
-                             reliability=ReliabilityPolicy.RELIABLE)
+DIAGNOSTICS_QOS = QoSProfile(
+    history=HistoryPolicy.KEEP_LAST, depth=10, reliability=ReliabilityPolicy.RELIABLE
+)
 
 
 # --- Fast DDS profile for the sensors' transport ---------------------------------------------
@@ -49,7 +79,9 @@ def fast_dds_major(env: Mapping[str, str] = os.environ) -> int:
     (humble, iron and jazzy ship Fast DDS 2.x; kilted and later 3.x); else the
     ``ros-rmw-fastrtps-cpp`` wheel of the PyPI ROS core does (9 and later link Fast DDS 3);
     else 3."""
-    from importlib.metadata import PackageNotFoundError, version
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version
+
     distro = env.get('ROS_DISTRO', '').strip().lower()
     if distro:
         return 2 if distro in ('humble', 'iron', 'jazzy') else 3
@@ -61,16 +93,23 @@ def fast_dds_major(env: Mapping[str, str] = os.environ) -> int:
 
 def uses_fast_dds(env: Mapping[str, str] = os.environ) -> bool:
     """Whether the RMW is Fast DDS (the default RMW of every distro since Foxy)."""
-    return env.get('RMW_IMPLEMENTATION', '').strip() in ('', 'rmw_fastrtps_cpp',
-                                                          'rmw_fastrtps_dynamic_cpp')
+    return env.get('RMW_IMPLEMENTATION', '').strip() in (
+        '',
+        'rmw_fastrtps_cpp',
+        'rmw_fastrtps_dynamic_cpp',
+    )
 
 
 def sensor_profile_path(major: int) -> Optional[Path]:
     """The packaged sensor-transport profile for Fast DDS ``major``: from the installed
     share directory, else the source tree (an install older than the file)."""
     from .graph import default_config_path
+
     name = SENSOR_PROFILES[major]
-    for folder in (default_config_path().parent, Path(__file__).resolve().parent.parent / 'config'):
+    for folder in (
+        default_config_path().parent,
+        Path(__file__).resolve().parent.parent / 'config',
+    ):
         if (folder / name).is_file():
             return folder / name
     return None

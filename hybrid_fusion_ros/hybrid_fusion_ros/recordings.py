@@ -1,3 +1,17 @@
+# Copyright 2026 The hybrid_fusion_ros authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Training data from recorded bags: each bag's sensor streams cut into grid windows and
 preprocessed by the encoders, once, into a cache.
 
@@ -13,23 +27,29 @@ never reused. Building streams through the bag: windows go to disk as they are m
 memory does not grow with the bag's length. Labels are not cached (they come from the ground
 truth at load time), so editing a label file needs no rebuild.
 """
+
 from __future__ import annotations
 
+from collections import deque
+from dataclasses import dataclass
+from dataclasses import field
 import hashlib
 import json
 import os
+from pathlib import Path
 import shutil
 import time
-from collections import deque
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Deque, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .bag import BagError, decode, open_reader, read_messages
+from .bag import BagError
+from .bag import decode
+from .bag import open_reader
+from .bag import read_messages
 from .core.inputs import ModelInput
-from .core.windows import StreamWindower, WindowSpec
+from .core.windows import StreamWindower
+from .core.windows import WindowSpec
 from .evaluation.inputs import BagPlan
 
 CACHE_VERSION = 1
@@ -38,6 +58,7 @@ BAG_SUFFIXES = ('.labels.csv', '.labels.json')
 
 def default_cache_dir() -> Path:
     from .cli.demo import cache_dir
+
     return cache_dir() / 'datasets'
 
 
@@ -62,13 +83,16 @@ def expand_bags(paths: Sequence[Path]) -> List[Path]:
 def is_bag(path: Path) -> bool:
     if path.is_file():
         return path.suffix == '.bag'
-    return path.is_dir() and ((path / 'metadata.yaml').is_file()
-                              or any(p.suffix in ('.mcap', '.db3') for p in path.iterdir()))
+    return path.is_dir() and (
+        (path / 'metadata.yaml').is_file()
+        or any(p.suffix in ('.mcap', '.db3') for p in path.iterdir())
+    )
 
 
 # --- what the data says about each sensor -----------------------------------------------------
 def _converter(msgtype: str):
     from .encoder_node import INPUT_TYPES
+
     if msgtype not in INPUT_TYPES:
         raise BagError(f'no converter for {msgtype}')
     return INPUT_TYPES[msgtype][1]
@@ -78,6 +102,7 @@ def _bag_converter(msgtype: str):
     """BagMessage -> (stamps, samples), as the encoder node converts the message. IMU bytes are
     read in place (``conversions.imu_cdr_to_row``); everything else is deserialized first."""
     from . import conversions as conv
+
     convert = _converter(msgtype)
     if msgtype != 'sensor_msgs/msg/Imu':
         return lambda msg: convert(decode(msg))
@@ -85,9 +110,10 @@ def _bag_converter(msgtype: str):
     def imu(msg):
         try:
             stamp, row = conv.imu_cdr_to_row(msg.data)
-        except ValueError:   # big-endian CDR: the slow, general way
+        except ValueError:  # big-endian CDR: the slow, general way
             return convert(decode(msg))
         return np.array([stamp]), row[None]
+
     return imu
 
 
@@ -95,6 +121,7 @@ def probe_inputs(read: BagPlan, inputs: Sequence[ModelInput]) -> Dict[str, Dict[
     """Per input, the encoder config a bag's data asks for: the measured rate, depth or colour
     camera and its frame size, IMU channels (no gyroscope: 3), audio sample rate."""
     from . import conversions as conv
+
     first: Dict[str, Any] = {}
     topics = {read.plan.inputs[i.name][0]: i for i in inputs}
     reader = open_reader(read.bag)
@@ -107,7 +134,7 @@ def probe_inputs(read: BagPlan, inputs: Sequence[ModelInput]) -> Dict[str, Dict[
             try:
                 first[spec.name] = (_converter(msg.msgtype)(message), message)
             except conv.InputError:
-                continue   # a bad first message: the next one tells
+                continue  # a bad first message: the next one tells
             if len(first) == len(inputs):
                 break
     finally:
@@ -115,8 +142,10 @@ def probe_inputs(read: BagPlan, inputs: Sequence[ModelInput]) -> Dict[str, Dict[
     out: Dict[str, Dict[str, Any]] = {}
     for spec in inputs:
         if spec.name not in first:
-            raise BagError(f"{read.bag.name}: no usable message for input '{spec.name}' on "
-                           f'{read.plan.inputs[spec.name][0]}')
+            raise BagError(
+                f"{read.bag.name}: no usable message for input '{spec.name}' on "
+                f'{read.plan.inputs[spec.name][0]}'
+            )
         (stamps, samples), msg = first[spec.name]
         src = read.plan.inputs[spec.name][0]
         rate = read.topics[src][1] / read.seconds
@@ -158,22 +187,44 @@ def bag_fingerprint(bag: Path) -> str:
 def _preprocessing(config: Mapping[str, Any]) -> Dict[str, Any]:
     """An encoder config without what training learns (normalization statistics) and without
     the rate the model records (a median over the bags: windows are cut at each bag's own)."""
-    return {k: v for k, v in sorted(config.items()) if not k.startswith('norm_') and k != 'expected_rate_hz'}
+    return {
+        k: v
+        for k, v in sorted(config.items())
+        if not k.startswith('norm_') and k != 'expected_rate_hz'
+    }
 
 
-def cache_key(fingerprint: str, read: BagPlan, inputs: Sequence[ModelInput],
-              encoder_configs: Mapping[str, Mapping[str, Any]], spec: WindowSpec,
-              rates: Mapping[str, float]) -> str:
-    desc = {'version': CACHE_VERSION, 'bag': fingerprint,
-            'window': [spec.length, spec.hop, spec.min_fill],
-            'inputs': [[i.name, i.sensor_type, i.encoder, list(read.plan.inputs[i.name][:2]),
-                        _preprocessing(encoder_configs[i.name]), round(rates[i.name], 3)] for i in inputs]}
+def cache_key(
+    fingerprint: str,
+    read: BagPlan,
+    inputs: Sequence[ModelInput],
+    encoder_configs: Mapping[str, Mapping[str, Any]],
+    spec: WindowSpec,
+    rates: Mapping[str, float],
+) -> str:
+    desc = {
+        'version': CACHE_VERSION,
+        'bag': fingerprint,
+        'window': [spec.length, spec.hop, spec.min_fill],
+        'inputs': [
+            [
+                i.name,
+                i.sensor_type,
+                i.encoder,
+                list(read.plan.inputs[i.name][:2]),
+                _preprocessing(encoder_configs[i.name]),
+                round(rates[i.name], 3),
+            ]
+            for i in inputs
+        ],
+    }
     return hashlib.sha256(json.dumps(desc, sort_keys=True, default=str).encode()).hexdigest()[:24]
 
 
 @dataclass
 class CachedRecording:
     """One bag's aligned windows: ``ends`` (T,) and per input ``(T, *shape)`` float32 arrays."""
+
     bag: Path
     ends: np.ndarray
     inputs: Dict[str, np.ndarray]
@@ -183,17 +234,26 @@ class CachedRecording:
     def load(cls, path: Path, bag: Path) -> 'CachedRecording':
         meta = json.loads((path / 'meta.json').read_text())
         ends = np.load(path / 'ends.npy')
-        arrays = {name: np.fromfile(path / f'{name}.f32', dtype=np.float32).reshape(len(ends), *shape)
-                  for name, shape in meta['shapes'].items()}
+        arrays = {
+            name: np.fromfile(path / f'{name}.f32', dtype=np.float32).reshape(len(ends), *shape)
+            for name, shape in meta['shapes'].items()
+        }
         return cls(bag, ends, arrays, meta)
 
 
-def build_cache(read: BagPlan, inputs: Sequence[ModelInput], encoder_configs: Mapping[str, Mapping[str, Any]],
-                spec: WindowSpec, cache_root: Path, rates: Mapping[str, float]) -> Tuple[Path, bool]:
+def build_cache(
+    read: BagPlan,
+    inputs: Sequence[ModelInput],
+    encoder_configs: Mapping[str, Mapping[str, Any]],
+    spec: WindowSpec,
+    cache_root: Path,
+    rates: Mapping[str, float],
+) -> Tuple[Path, bool]:
     """The cache entry of ``read.bag`` (built if missing); returns ``(path, built_now)``.
     ``rates``: each input's rate in this bag (samples/s), which decides a window's minimum fill."""
     from . import conversions as conv
     from .core.encoders import create_encoder
+
     key = cache_key(bag_fingerprint(read.bag), read, inputs, encoder_configs, spec, rates)
     final = cache_root / key
     if (final / 'meta.json').is_file():
@@ -208,8 +268,14 @@ def build_cache(read: BagPlan, inputs: Sequence[ModelInput], encoder_configs: Ma
     windowers = {}
     for i in inputs:
         rate = float(rates[i.name])
-        windowers[i.name] = StreamWindower(i.name, spec, rate, sample_rate=rate if i.sensor_type == 'audio' else None)
-    converters = {src: _bag_converter(msgtype) for src, msgtype, _ in read.plan.inputs.values() if src in by_topic}
+        windowers[i.name] = StreamWindower(
+            i.name, spec, rate, sample_rate=rate if i.sensor_type == 'audio' else None
+        )
+    converters = {
+        src: _bag_converter(msgtype)
+        for src, msgtype, _ in read.plan.inputs.values()
+        if src in by_topic
+    }
     pending: Dict[str, Deque[Tuple[float, np.ndarray]]] = {i.name: deque() for i in inputs}
     files = {i.name: (tmp / f'{i.name}.f32').open('wb') for i in inputs}
     shapes: Dict[str, List[int]] = {}
@@ -265,18 +331,29 @@ def build_cache(read: BagPlan, inputs: Sequence[ModelInput], encoder_configs: Ma
         f.close()
     for i in inputs:
         ws = windowers[i.name].stats
-        for cause, n in (('incomplete_window', ws.incomplete), ('out_of_order', ws.out_of_order),
-                         ('time_jumps', ws.time_jumps), ('lost_in_transport_est', ws.missing_samples)):
+        for cause, n in (
+            ('incomplete_window', ws.incomplete),
+            ('out_of_order', ws.out_of_order),
+            ('time_jumps', ws.time_jumps),
+            ('lost_in_transport_est', ws.missing_samples),
+        ):
             if n:
                 drops[i.name][cause] = drops[i.name].get(cause, 0) + n
     np.save(tmp / 'ends.npy', np.asarray(ends, dtype=np.float64))
-    meta = {'bag': read.bag.name, 'windows': len(ends), 'messages': messages, 'seconds': read.seconds,
-            'shapes': shapes if ends else {i.name: [0] for i in inputs}, 'drops': drops,
-            'build_seconds': time.perf_counter() - wall, 'version': CACHE_VERSION}
+    meta = {
+        'bag': read.bag.name,
+        'windows': len(ends),
+        'messages': messages,
+        'seconds': read.seconds,
+        'shapes': shapes if ends else {i.name: [0] for i in inputs},
+        'drops': drops,
+        'build_seconds': time.perf_counter() - wall,
+        'version': CACHE_VERSION,
+    }
     (tmp / 'meta.json').write_text(json.dumps(meta, indent=1))
     try:
         os.replace(tmp, final)
-    except OSError:   # built meanwhile by another process: theirs is as good
+    except OSError:  # built meanwhile by another process: theirs is as good
         shutil.rmtree(tmp, ignore_errors=True)
     return final, True
 
@@ -285,6 +362,7 @@ def _build_one(args) -> Tuple[str, Optional[str], Optional[str], bool]:
     """Worker: build one bag's entry; returns (bag, cache path, error, built_now)."""
     read, inputs, configs, spec, root, rates = args
     import torch
+
     torch.set_num_threads(1)
     try:
         path, built = build_cache(read, inputs, configs, spec, root, rates)
@@ -293,23 +371,36 @@ def _build_one(args) -> Tuple[str, Optional[str], Optional[str], bool]:
         return str(read.bag), None, str(exc), False
 
 
-def build_all(reads: Sequence[BagPlan], inputs: Sequence[ModelInput], configs: Mapping[str, Mapping[str, Any]],
-              spec: WindowSpec, root: Path, rates: Sequence[Mapping[str, float]], jobs: int = 0,
-              progress: bool = True, skip_bad: bool = False
-              ) -> Tuple[List[CachedRecording], List[str], Dict[str, float]]:
+def build_all(
+    reads: Sequence[BagPlan],
+    inputs: Sequence[ModelInput],
+    configs: Mapping[str, Mapping[str, Any]],
+    spec: WindowSpec,
+    root: Path,
+    rates: Sequence[Mapping[str, float]],
+    jobs: int = 0,
+    progress: bool = True,
+    skip_bad: bool = False,
+) -> Tuple[List[CachedRecording], List[str], Dict[str, float]]:
     """Cache entries of every bag (``rates``: per bag, each input's rate), ``jobs`` processes at
     once (0: every core). Returns the recordings, the bags skipped (``skip_bad``) with why, and
     build figures."""
     from concurrent.futures import ProcessPoolExecutor
 
     from tqdm import tqdm
+
     jobs = jobs or os.cpu_count() or 1
-    work = [(r, list(inputs), dict(configs), spec, root, dict(rate)) for r, rate in zip(reads, rates)]
+    work = [
+        (r, list(inputs), dict(configs), spec, root, dict(rate)) for r, rate in zip(reads, rates)
+    ]
     results = {}
     wall = time.perf_counter()
-    bar = tqdm(total=len(work), unit='bag', desc='building the dataset cache', disable=not progress)
+    bar = tqdm(
+        total=len(work), unit='bag', desc='building the dataset cache', disable=not progress
+    )
     if jobs > 1 and len(work) > 1:
         import multiprocessing
+
         with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context('fork')) as pool:
             for res in pool.map(_build_one, work):
                 results[res[0]] = res
@@ -332,8 +423,13 @@ def build_all(reads: Sequence[BagPlan], inputs: Sequence[ModelInput], configs: M
         built += now
         recordings.append(CachedRecording.load(Path(path), read.bag))
     seconds = sum(r.meta['seconds'] for r in recordings)
-    figures = {'bags': len(recordings), 'built': built, 'reused': len(recordings) - built,
-               'seconds_of_data': seconds, 'wall_seconds': time.perf_counter() - wall}
+    figures = {
+        'bags': len(recordings),
+        'built': built,
+        'reused': len(recordings) - built,
+        'seconds_of_data': seconds,
+        'wall_seconds': time.perf_counter() - wall,
+    }
     return recordings, skipped, figures
 
 
@@ -342,14 +438,21 @@ def labelled_sequences(rec: CachedRecording, truth, classes: Sequence[str], spec
     """The recording as SequenceData runs of consecutive labelled windows (labels at each
     window's centre); returns (sequences, windows skipped for lack of a label)."""
     from .core.dataset import SequenceData
+
     index = {c: k for k, c in enumerate(classes)}
-    labels = np.array([index.get(truth.at(float(e) - spec.length / 2), -1) for e in rec.ends], dtype=np.int64)
+    labels = np.array(
+        [index.get(truth.at(float(e) - spec.length / 2), -1) for e in rec.ends], dtype=np.int64
+    )
     keep = labels >= 0
     out = []
     breaks = np.flatnonzero(~keep | np.r_[False, np.diff(rec.ends) > 1.5 * spec.hop])
     bounds = [0, *breaks.tolist(), len(labels)]
     for a, b in zip(bounds, bounds[1:]):
-        a = a if keep[a:a + 1].all() else a + 1
+        a = a if keep[a : a + 1].all() else a + 1
         if b > a:
-            out.append(SequenceData({m: x[a:b] for m, x in rec.inputs.items()}, labels[a:b], rec.ends[a:b]))
+            out.append(
+                SequenceData(
+                    {m: x[a:b] for m, x in rec.inputs.items()}, labels[a:b], rec.ends[a:b]
+                )
+            )
     return out, int((~keep).sum())

@@ -1,3 +1,17 @@
+# Copyright 2026 The hybrid_fusion_ros authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Publishes a bag's messages through rclpy with the recorded timing.
 
 Messages are published as the serialized bytes stored in the bag (rclpy publishes raw CDR),
@@ -11,25 +25,37 @@ so replay costs no (de)serialization. Options:
 - ``publish_clock``: publish ``/clock`` (rosgraph_msgs/Clock) for nodes with use_sim_time;
 - ``topic_map``: rename topics (``{'/their/cam': '/camera/image_raw'}``).
 """
+
 from __future__ import annotations
 
 import math
+from pathlib import Path
 import struct
 import threading
 import time
-from pathlib import Path
 from typing import Callable, Dict, Optional, Set
 
 from rclpy.node import Node
 from rosgraph_msgs.msg import Clock
 
-from .bag import BagMessage, message_class, open_reader, read_messages
-from .qos import DRIVER_QOS, RESULT_QOS
+from .bag import BagMessage
+from .bag import message_class
+from .bag import open_reader
+from .bag import read_messages
+from .qos import DRIVER_QOS
+from .qos import RESULT_QOS
 
-SENSOR_TYPES = {'sensor_msgs/msg/Image', 'sensor_msgs/msg/CompressedImage', 'sensor_msgs/msg/Imu',
-                'hybrid_fusion_msgs/msg/AudioChunk'}
+SENSOR_TYPES = {
+    'sensor_msgs/msg/Image',
+    'sensor_msgs/msg/CompressedImage',
+    'sensor_msgs/msg/Imu',
+    'hybrid_fusion_msgs/msg/AudioChunk',
+}
 # Types whose serialized form starts with std_msgs/Header (so the stamp sits at bytes 4..12).
-HEADER_FIRST = SENSOR_TYPES | {'hybrid_fusion_msgs/msg/ActivityLabel', 'hybrid_fusion_msgs/msg/FeatureVector'}
+HEADER_FIRST = SENSOR_TYPES | {
+    'hybrid_fusion_msgs/msg/ActivityLabel',
+    'hybrid_fusion_msgs/msg/FeatureVector',
+}
 
 
 def header_stamp(data: bytes) -> float:
@@ -63,13 +89,23 @@ def clock_message(ns: int) -> Clock:
 
 
 class BagReplayer:
-    def __init__(self, node: Node, bag: Path | str, rate: float = 1.0, restamp: bool = False,
-                 publish_clock: bool = False, topic_map: Optional[Dict[str, str]] = None,
-                 topics: Optional[Set[str]] = None) -> None:
+    def __init__(
+        self,
+        node: Node,
+        bag: Path | str,
+        rate: float = 1.0,
+        restamp: bool = False,
+        publish_clock: bool = False,
+        topic_map: Optional[Dict[str, str]] = None,
+        topics: Optional[Set[str]] = None,
+    ) -> None:
         if rate <= 0:
             raise ValueError(f'rate must be > 0, got {rate}')
         if restamp and rate != 1.0:
-            raise ValueError('restamp needs rate 1.0: stamps shifted to wall time only stay live-like in real time')
+            raise ValueError(
+                'restamp needs rate 1.0: stamps shifted to wall time only stay live-like in real'
+                ' time'
+            )
         self.node = node
         self.bag = Path(bag)
         self.rate = rate
@@ -82,15 +118,19 @@ class BagReplayer:
         self.end_ns = self.reader.end_time
         self.shift_ns = 0
         self.published = 0
-        self.total = sum(c.msgcount for c in self.reader.connections if topics is None or c.topic in topics)
+        self.total = sum(
+            c.msgcount for c in self.reader.connections if topics is None or c.topic in topics
+        )
         self.publishers = {}
         for conn in self.reader.connections:
             if topics is not None and conn.topic not in topics:
                 continue
             out_topic = self.topic_map.get(conn.topic, conn.topic)
             qos = DRIVER_QOS if conn.msgtype in SENSOR_TYPES else RESULT_QOS
-            self.publishers[conn.topic] = (node.create_publisher(message_class(conn.msgtype), out_topic, qos),
-                                           conn.msgtype)
+            self.publishers[conn.topic] = (
+                node.create_publisher(message_class(conn.msgtype), out_topic, qos),
+                conn.msgtype,
+            )
         self.clock_pub = node.create_publisher(Clock, '/clock', 10) if publish_clock else None
         self._stop = threading.Event()
         self.done = threading.Event()
@@ -118,7 +158,11 @@ class BagReplayer:
                 if delay > 0 and self._stop.wait(delay):
                     break
                 pub, msgtype = self.publishers[msg.topic]
-                data = shift_stamp(msg.data, self.shift_ns) if self.shift_ns and msgtype in HEADER_FIRST else msg.data
+                data = (
+                    shift_stamp(msg.data, self.shift_ns)
+                    if self.shift_ns and msgtype in HEADER_FIRST
+                    else msg.data
+                )
                 if self.clock_pub is not None:
                     self.clock_pub.publish(clock_message(msg.log_time_ns + self.shift_ns))
                 pub.publish(data)
@@ -129,7 +173,9 @@ class BagReplayer:
             self.done.set()
 
     def start(self, on_message: Optional[Callable[[BagMessage], None]] = None) -> None:
-        self._thread = threading.Thread(target=self.run, args=(on_message,), daemon=True, name='bag-replay')
+        self._thread = threading.Thread(
+            target=self.run, args=(on_message,), daemon=True, name='bag-replay'
+        )
         self._thread.start()
 
     def stop(self) -> None:

@@ -1,3 +1,17 @@
+# Copyright 2026 The hybrid_fusion_ros authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Training on labelled recordings: bags in, a checkpoint the node graph runs out.
 
     hybrid-fusion train BAG [BAG ...] --map TOPIC:=INPUT[:TYPE] ... [--truth FILE] \\
@@ -8,11 +22,14 @@ maps, their types, the ground truth, the classes. Splits are by recording, never
 ``--val`` bags, or groups of bags (``--group-by``, a regex on the bag name picking the
 subject or session; without it each bag is its own group).
 """
+
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
+from dataclasses import field
+from dataclasses import replace
 from pathlib import Path
+import re
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
@@ -22,9 +39,13 @@ from .core.checkpoint import Checkpoint
 from .core.dataset import SequenceData
 from .core.inputs import ModelInput
 from .core.windows import WindowSpec
-from .evaluation.inputs import BagPlan, plan_bag
+from .evaluation.inputs import BagPlan
+from .evaluation.inputs import plan_bag
 from .evaluation.truth import GroundTruthError
-from .recordings import CachedRecording, build_all, labelled_sequences, probe_inputs
+from .recordings import build_all
+from .recordings import CachedRecording
+from .recordings import labelled_sequences
+from .recordings import probe_inputs
 
 
 class TrainingDataError(ValueError):
@@ -34,11 +55,12 @@ class TrainingDataError(ValueError):
 @dataclass
 class RecordingSet:
     """Labelled, windowed recordings ready to train on."""
+
     inputs: List[ModelInput]
     encoder_configs: Dict[str, Dict[str, Any]]
     classes: List[str]
     recordings: List[CachedRecording]
-    sequences: List[List[SequenceData]]          # per recording
+    sequences: List[List[SequenceData]]  # per recording
     skipped_bags: List[str] = field(default_factory=list)
     unlabelled_windows: int = 0
     build: Dict[str, float] = field(default_factory=dict)
@@ -52,8 +74,10 @@ class RecordingSet:
 
 
 def _declared_inputs(first_bag: Path, user_map: Mapping[str, str]) -> List[ModelInput]:
-    from .bag import open_reader, topics_and_types
+    from .bag import open_reader
+    from .bag import topics_and_types
     from .evaluation.inputs import inputs_from_map
+
     try:
         reader = open_reader(first_bag)
     except BagError as exc:
@@ -66,26 +90,36 @@ def _declared_inputs(first_bag: Path, user_map: Mapping[str, str]) -> List[Model
         reader.close()
 
 
-def _plan_all(bags: Sequence[Path], user_map: Mapping[str, str], truth_file: Optional[Path],
-              inputs: Sequence[ModelInput], skip_bad: bool
-              ) -> Tuple[List[BagPlan], List[Dict[str, Dict[str, Any]]], List[str]]:
+def _plan_all(
+    bags: Sequence[Path],
+    user_map: Mapping[str, str],
+    truth_file: Optional[Path],
+    inputs: Sequence[ModelInput],
+    skip_bad: bool,
+) -> Tuple[List[BagPlan], List[Dict[str, Dict[str, Any]]], List[str]]:
     """Each bag's plan and what its data says of each input (``probe_inputs``); bags that
     cannot be read are errors, or skipped and named with ``skip_bad``."""
     if truth_file is not None and len(bags) > 1:
-        raise TrainingDataError('--truth labels a single bag; for several, put <bag>.labels.csv next to each '
-                                'or give each bag a label topic')
+        raise TrainingDataError(
+            '--truth labels a single bag; for several, put <bag>.labels.csv next to each '
+            'or give each bag a label topic'
+        )
     reads, probes, skipped = [], [], []
     for bag in bags:
         try:
             read = plan_bag(bag, inputs, user_map, truth_file)
             probe = probe_inputs(read, inputs)
             if read.truth is None:
-                raise GroundTruthError(f'{Path(bag).name}: no ground truth: put {Path(bag).name}.labels.csv '
-                                       '(start,end,label; seconds from the first message) next to it, map a '
-                                       'label topic with --map TOPIC:=ground_truth, or pass --truth')
+                raise GroundTruthError(
+                    f'{Path(bag).name}: no ground truth: put {Path(bag).name}.labels.csv '
+                    '(start,end,label; seconds from the first message) next to it, map a '
+                    'label topic with --map TOPIC:=ground_truth, or pass --truth'
+                )
         except (BagError, GroundTruthError) as exc:
             if not skip_bad:
-                raise TrainingDataError(f'{exc}\n(pass --skip-bad to leave such bags out)') from exc
+                raise TrainingDataError(
+                    f'{exc}\n(pass --skip-bad to leave such bags out)'
+                ) from exc
             skipped.append(str(exc))
             continue
         reads.append(read)
@@ -95,10 +129,13 @@ def _plan_all(bags: Sequence[Path], user_map: Mapping[str, str], truth_file: Opt
     return reads, probes, skipped
 
 
-def _encoder_configs(reads: Sequence[BagPlan], probes: Sequence[Dict[str, Dict[str, Any]]],
-                     inputs: Sequence[ModelInput], init: Optional[Checkpoint],
-                     overrides: Mapping[str, Mapping[str, Any]]
-                     ) -> Tuple[List[ModelInput], Dict[str, Dict[str, Any]], List[Dict[str, float]]]:
+def _encoder_configs(
+    reads: Sequence[BagPlan],
+    probes: Sequence[Dict[str, Dict[str, Any]]],
+    inputs: Sequence[ModelInput],
+    init: Optional[Checkpoint],
+    overrides: Mapping[str, Mapping[str, Any]],
+) -> Tuple[List[ModelInput], Dict[str, Dict[str, Any]], List[Dict[str, float]]]:
     """Encoder configs from what the data says (every bag must agree) and the user's
     ``overrides`` (per input, e.g. a longer IMU resampling ``length``), each input's measured
     rate (the median over bags), and per bag the rates its windows are cut at."""
@@ -110,18 +147,28 @@ def _encoder_configs(reads: Sequence[BagPlan], probes: Sequence[Dict[str, Dict[s
             for key in ('depth', 'channels', 'sample_rate', 'height', 'width'):
                 if probe[spec.name].get(key) != first.get(key):
                     raise TrainingDataError(
-                        f"input '{spec.name}': {read.bag.name} has {key}={probe[spec.name].get(key)!r}, "
-                        f'{reads[0].bag.name} has {first.get(key)!r}: one model input needs one kind of sensor')
+                        f"input '{spec.name}': {read.bag.name} has"
+                        f' {key}={probe[spec.name].get(key)!r}, {reads[0].bag.name} has'
+                        f' {first.get(key)!r}: one model input needs one kind of sensor'
+                    )
         cfg = dict(first)
-        cfg['expected_rate_hz'] = float(np.median([p[spec.name]['expected_rate_hz'] for p in probes]))
-        if init is not None and spec.name in init.encoders and init.input(spec.name).sensor_type == spec.sensor_type:
+        cfg['expected_rate_hz'] = float(
+            np.median([p[spec.name]['expected_rate_hz'] for p in probes])
+        )
+        if (
+            init is not None
+            and spec.name in init.encoders
+            and init.input(spec.name).sensor_type == spec.sensor_type
+        ):
             # Start from the checkpoint's encoder: its preprocessing and statistics come with it,
             # so what the data says must fit them.
             old = dict(init.encoders[spec.name]['config'])
             for key in ('depth', 'channels', 'sample_rate'):
                 if key in cfg and key in old and cfg[key] != old[key]:
-                    raise TrainingDataError(f"--from: input '{spec.name}' of the checkpoint has {key}={old[key]!r}, "
-                                            f'the recordings have {cfg[key]!r}')
+                    raise TrainingDataError(
+                        f"--from: input '{spec.name}' of the checkpoint has {key}={old[key]!r}, "
+                        f'the recordings have {cfg[key]!r}'
+                    )
             old['expected_rate_hz'] = cfg['expected_rate_hz']
             cfg = old
             spec = replace(spec, encoder=init.encoders[spec.name]['name'])
@@ -133,19 +180,30 @@ def _encoder_configs(reads: Sequence[BagPlan], probes: Sequence[Dict[str, Dict[s
     return out, configs, rates
 
 
-def load_recordings(bags: Sequence[Path], user_map: Mapping[str, str], spec: WindowSpec,
-                    truth_file: Optional[Path] = None, init: Optional[Checkpoint] = None,
-                    cache_root: Optional[Path] = None, jobs: int = 0, skip_bad: bool = False,
-                    progress: bool = True, encoder_overrides: Optional[Mapping[str, Mapping[str, Any]]] = None,
-                    encoder_names: Optional[Mapping[str, str]] = None) -> RecordingSet:
+def load_recordings(
+    bags: Sequence[Path],
+    user_map: Mapping[str, str],
+    spec: WindowSpec,
+    truth_file: Optional[Path] = None,
+    init: Optional[Checkpoint] = None,
+    cache_root: Optional[Path] = None,
+    jobs: int = 0,
+    skip_bad: bool = False,
+    progress: bool = True,
+    encoder_overrides: Optional[Mapping[str, Mapping[str, Any]]] = None,
+    encoder_names: Optional[Mapping[str, str]] = None,
+) -> RecordingSet:
     """Plan, probe, window (cached) and label every bag; errors name what to fix."""
     from .evaluation.inputs import parse_target
     from .recordings import default_cache_dir
+
     if not bags:
         raise TrainingDataError('no bags given')
     declared = [v for v in user_map.values() if parse_target(v)[0] != 'ground_truth']
     if init is not None and not declared:
-        inputs = init.inputs   # no inputs declared: the checkpoint's, found by their training topics
+        inputs = (
+            init.inputs
+        )  # no inputs declared: the checkpoint's, found by their training topics
     else:
         inputs = _declared_inputs(bags[0], user_map)
     # The encoder plugin per input, when the user names one (config `encoders:`); else the
@@ -153,20 +211,40 @@ def load_recordings(bags: Sequence[Path], user_map: Mapping[str, str], spec: Win
     inputs = [replace(i, encoder=(encoder_names or {}).get(i.name, i.encoder)) for i in inputs]
     if init is not None:
         for item in inputs:
-            if item.name in init.encoders and init.input(item.name).sensor_type != item.sensor_type:
-                raise TrainingDataError(f"--from: input '{item.name}' is of sensor type "
-                                        f'{init.input(item.name).sensor_type} in the checkpoint and '
-                                        f'{item.sensor_type} here: rename one')
+            if (
+                item.name in init.encoders
+                and init.input(item.name).sensor_type != item.sensor_type
+            ):
+                raise TrainingDataError(
+                    f"--from: input '{item.name}' is of sensor type "
+                    f'{init.input(item.name).sensor_type} in the checkpoint and '
+                    f'{item.sensor_type} here: rename one'
+                )
     reads, probes, skipped = _plan_all(bags, user_map, truth_file, inputs, skip_bad)
     overrides = dict(encoder_overrides or {})
     # One config file serves a dataset's fused run and its single-input runs: entries for inputs
     # this run does not map are left out, and said so.
     unused = sorted(set(overrides) - {i.name for i in inputs})
-    notes = [f'encoder_configs for input(s) {unused} not used: this run\'s inputs are '
-             f'{[i.name for i in inputs]}'] if unused else []
+    notes = (
+        [
+            f"encoder_configs for input(s) {unused} not used: this run's inputs are "
+            f'{[i.name for i in inputs]}'
+        ]
+        if unused
+        else []
+    )
     inputs, configs, rates = _encoder_configs(reads, probes, inputs, init, overrides)
-    recordings, bad, figures = build_all(reads, inputs, configs, spec, cache_root or default_cache_dir(), rates,
-                                         jobs, progress, skip_bad)
+    recordings, bad, figures = build_all(
+        reads,
+        inputs,
+        configs,
+        spec,
+        cache_root or default_cache_dir(),
+        rates,
+        jobs,
+        progress,
+        skip_bad,
+    )
     skipped += bad
     by_bag = {r.bag: r for r in reads}
     truths = [by_bag[rec.bag].truth for rec in recordings]
@@ -175,18 +253,24 @@ def load_recordings(bags: Sequence[Path], user_map: Mapping[str, str], spec: Win
     for rec, truth in zip(recordings, truths):
         labels = {truth.at(float(e) - centre) for e in rec.ends} - {None}
         if not labels:
-            raise TrainingDataError(f'{rec.bag.name}: its labels ({truth.source}) cover none of its {len(rec.ends)} '
-                                    'windows (times are seconds from the bag\'s first message, or absolute stamps)')
+            raise TrainingDataError(
+                f'{rec.bag.name}: its labels ({truth.source}) cover none of its {len(rec.ends)} '
+                "windows (times are seconds from the bag's first message, or absolute stamps)"
+            )
         found |= labels
     classes = sorted(found)
     if len(classes) < 2:
-        raise TrainingDataError(f'the labels name one class only ({classes}): a classifier needs two or more')
+        raise TrainingDataError(
+            f'the labels name one class only ({classes}): a classifier needs two or more'
+        )
     sequences, unlabelled = [], 0
     for rec, truth in zip(recordings, truths):
         seqs, n = labelled_sequences(rec, truth, classes, spec)
         sequences.append(seqs)
         unlabelled += n
-    return RecordingSet(inputs, configs, classes, recordings, sequences, skipped, unlabelled, figures, notes)
+    return RecordingSet(
+        inputs, configs, classes, recordings, sequences, skipped, unlabelled, figures, notes
+    )
 
 
 # --- splits -----------------------------------------------------------------------------------
@@ -208,18 +292,24 @@ def groups_of(names: Sequence[str], pattern: Optional[str]) -> List[str]:
 def fold_groups(groups: Sequence[str], folds: int, seed: int) -> List[List[str]]:
     unique = sorted(set(groups))
     if not 2 <= folds <= len(unique):
-        raise TrainingDataError(f'--folds {folds}: the recordings form {len(unique)} group(s); folds must be '
-                                f'between 2 and {len(unique)}')
+        raise TrainingDataError(
+            f'--folds {folds}: the recordings form {len(unique)} group(s); folds must be '
+            f'between 2 and {len(unique)}'
+        )
     order = np.random.default_rng(seed).permutation(len(unique))
     return [sorted(unique[i] for i in order[k::folds]) for k in range(folds)]
 
 
-def hold_out(idx: Sequence[int], groups: Sequence[str], seed: int, fraction: float = 0.2) -> Tuple[List[int], List[int]]:
+def hold_out(
+    idx: Sequence[int], groups: Sequence[str], seed: int, fraction: float = 0.2
+) -> Tuple[List[int], List[int]]:
     """Recordings ``idx`` split by group into training and validation (early stopping)."""
     unique = sorted({groups[i] for i in idx})
     if len(unique) < 2:
-        raise TrainingDataError('early stopping needs a validation split: give --val bags, or at least two '
-                                'recordings (groups) to train on')
+        raise TrainingDataError(
+            'early stopping needs a validation split: give --val bags, or at least two '
+            'recordings (groups) to train on'
+        )
     rng = np.random.default_rng(seed + 7919)
     n_val = max(1, int(round(fraction * len(unique))))
     val = set(rng.permutation(unique)[:n_val].tolist())
@@ -230,8 +320,10 @@ def check_classes(data: RecordingSet, idx: Sequence[int], what: str) -> None:
     seen = {int(c) for i in idx for s in data.sequences[i] for c in np.unique(s.labels)}
     missing = [c for k, c in enumerate(data.classes) if k not in seen]
     if missing:
-        raise TrainingDataError(f'the {what} split has no windows of class(es) {missing}: too few recordings of '
-                                'them to split by recording (add recordings, or fewer folds)')
+        raise TrainingDataError(
+            f'the {what} split has no windows of class(es) {missing}: too few recordings of '
+            'them to split by recording (add recordings, or fewer folds)'
+        )
 
 
 # --- normalization and training ---------------------------------------------------------------
@@ -242,17 +334,26 @@ def normalization(seqs: Sequence[SequenceData], name: str) -> Tuple[List[float],
         x = np.asarray(s.inputs[name], dtype=np.float64)
         axes = (0,) + tuple(range(2, x.ndim))
         total = x.sum(axis=axes) + (0 if total is None else total)
-        sq = (x ** 2).sum(axis=axes) + (0 if sq is None else sq)
+        sq = (x**2).sum(axis=axes) + (0 if sq is None else sq)
         count += x.size // x.shape[1]
     mean = total / count
-    std = np.sqrt(np.maximum(sq / count - mean ** 2, 0.0))
+    std = np.sqrt(np.maximum(sq / count - mean**2, 0.0))
     return mean.tolist(), std.tolist()
 
 
-def train_on(data: RecordingSet, train_idx: Sequence[int], val_idx: Sequence[int], config, init: Optional[Checkpoint],
-             freeze: bool, progress: bool, metadata: Optional[Dict[str, Any]] = None):
+def train_on(
+    data: RecordingSet,
+    train_idx: Sequence[int],
+    val_idx: Sequence[int],
+    config,
+    init: Optional[Checkpoint],
+    freeze: bool,
+    progress: bool,
+    metadata: Optional[Dict[str, Any]] = None,
+):
     """Train encoders + fusion on recordings ``train_idx``, early-stopping on ``val_idx``."""
     from .core.train import train
+
     check_classes(data, train_idx, 'training')
     train_seqs, val_seqs = data.subset(train_idx), data.subset(val_idx)
     configs = {}
@@ -260,49 +361,81 @@ def train_on(data: RecordingSet, train_idx: Sequence[int], val_idx: Sequence[int
     frozen = []
     for spec in data.inputs:
         cfg = dict(data.encoder_configs[spec.name])
-        reuse = init is not None and spec.name in init.encoders and \
-            init.encoders[spec.name]['name'] == spec.encoder
+        reuse = (
+            init is not None
+            and spec.name in init.encoders
+            and init.encoders[spec.name]['name'] == spec.encoder
+        )
         if reuse:
             init_weights[spec.name] = init.encoders[spec.name]['state_dict']
             if freeze:
                 frozen.append(spec.name)
-        if not reuse:   # weights taken from a checkpoint keep the statistics they were trained with
+        if not reuse:  # weights taken from a checkpoint keep the statistics they were trained with
             cfg['norm_mean'], cfg['norm_std'] = normalization(train_seqs, spec.name)
         configs[spec.name] = cfg
-    cfg = replace(config, encoders={i.name: i.encoder for i in data.inputs},
-                  input_types={i.name: i.sensor_type for i in data.inputs}, encoder_configs=configs,
-                  frozen_encoders=frozen)
-    return train(cfg, train_seqs, val_seqs, data.classes, progress=progress, metadata=metadata,
-                 inputs={i.name: i for i in data.inputs}, init_encoders=init_weights)
+    cfg = replace(
+        config,
+        encoders={i.name: i.encoder for i in data.inputs},
+        input_types={i.name: i.sensor_type for i in data.inputs},
+        encoder_configs=configs,
+        frozen_encoders=frozen,
+    )
+    return train(
+        cfg,
+        train_seqs,
+        val_seqs,
+        data.classes,
+        progress=progress,
+        metadata=metadata,
+        inputs={i.name: i for i in data.inputs},
+        init_encoders=init_weights,
+    )
 
 
 def mean_std(values: Sequence[float]) -> Dict[str, float]:
     arr = np.asarray(values, dtype=np.float64)
-    return {'mean': float(arr.mean()), 'std': float(arr.std(ddof=1)) if arr.size > 1 else 0.0, 'n': int(arr.size)}
+    return {
+        'mean': float(arr.mean()),
+        'std': float(arr.std(ddof=1)) if arr.size > 1 else 0.0,
+        'n': int(arr.size),
+    }
 
 
-def baseline_scores(data: RecordingSet, train_idx: Sequence[int], test_idx: Sequence[int], spec: WindowSpec,
-                    seed: int, names: Optional[Sequence[str]] = None) -> Dict[str, Any]:
+def baseline_scores(
+    data: RecordingSet,
+    train_idx: Sequence[int],
+    test_idx: Sequence[int],
+    spec: WindowSpec,
+    seed: int,
+    names: Optional[Sequence[str]] = None,
+) -> Dict[str, Any]:
     """Engineered features + random forest on the same windows."""
-    from .core.baseline import random_forest, window_feature_matrix
+    from .core.baseline import random_forest
+    from .core.baseline import window_feature_matrix
     from .core.metrics import classification_report
+
     names = list(names or [i.name for i in data.inputs])
     types = {i.name: i.sensor_type for i in data.inputs}
 
     def xy(idx):
         seqs = data.subset(idx)
-        x = np.concatenate([window_feature_matrix(s.inputs, types, spec.length, names) for s in seqs])
+        x = np.concatenate(
+            [window_feature_matrix(s.inputs, types, spec.length, names) for s in seqs]
+        )
         return x, np.concatenate([s.labels for s in seqs])
+
     x_train, y_train = xy(train_idx)
     x_test, y_test = xy(test_idx)
     forest = random_forest(seed).fit(x_train, y_train)
     return classification_report(y_test, forest.predict(x_test), data.classes)
 
 
-def network_scores(model, data: RecordingSet, test_idx: Sequence[int], mask: Sequence[str] = ()) -> Dict[str, Any]:
+def network_scores(
+    model, data: RecordingSet, test_idx: Sequence[int], mask: Sequence[str] = ()
+) -> Dict[str, Any]:
     from .core.metrics import classification_report
     from .core.train import predict
+
     seqs = data.subset(test_idx)
     y = np.concatenate([s.labels for s in seqs])
     return classification_report(y, predict(model, seqs, mask), data.classes)
-

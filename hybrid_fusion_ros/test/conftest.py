@@ -1,3 +1,17 @@
+# Copyright 2026 The hybrid_fusion_ros authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Shared fixtures: a private rclpy context per ROS test, an executor spinning in the
 background, waiting on conditions (not sleeps), and small generated data.
 
@@ -7,15 +21,16 @@ with ``HF_WITHOUT_ROS=1``, a test whose own code imports a ROS module (an rclpy 
 stamp, say) is reported as skipped; an import of ROS from the package itself still fails.
 That lane has no torch either: with ``HF_WITHOUT_TORCH=1``, a test that needs torch, directly
 or through the package, is reported as skipped."""
+
 from __future__ import annotations
 
 import os
+from pathlib import Path
 import random
 import threading
 import time
-import uuid
-from pathlib import Path
 from typing import Callable, Iterator
+import uuid
 
 import pytest
 
@@ -31,9 +46,21 @@ if os.environ.get('ROS_DISTRO', '').lower() == 'humble':
 
 
 # Top-level Python packages that only a ROS install (apt or the PyPI wheels) provides.
-ROS_MODULES = frozenset({'rclpy', 'builtin_interfaces', 'std_msgs', 'sensor_msgs', 'diagnostic_msgs',
-                         'rosgraph_msgs', 'lifecycle_msgs', 'std_srvs', 'rcl_interfaces',
-                         'ament_index_python', 'hybrid_fusion_msgs'})
+ROS_MODULES = frozenset(
+    {
+        'rclpy',
+        'builtin_interfaces',
+        'std_msgs',
+        'sensor_msgs',
+        'diagnostic_msgs',
+        'rosgraph_msgs',
+        'lifecycle_msgs',
+        'std_srvs',
+        'rcl_interfaces',
+        'ament_index_python',
+        'hybrid_fusion_msgs',
+    }
+)
 TEST_DIR = Path(__file__).resolve().parent
 
 
@@ -66,7 +93,9 @@ def pytest_runtest_makereport(item, call):
         report.longrepr = (str(entry.path), entry.lineno + 1, f'Skipped: needs {missing}')
 
 
-def wait_until(condition: Callable[[], bool], timeout: float = 20.0, what: str = 'condition') -> None:
+def wait_until(
+    condition: Callable[[], bool], timeout: float = 20.0, what: str = 'condition'
+) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
@@ -79,6 +108,7 @@ class RosHarness:
 
     def __init__(self, context) -> None:
         from rclpy.executors import SingleThreadedExecutor
+
         self.context = context
         self.executor = SingleThreadedExecutor(context=context)
         self.namespace = '/t' + uuid.uuid4().hex[:8]
@@ -88,6 +118,7 @@ class RosHarness:
 
     def _spin(self) -> None:
         from rclpy.executors import ExternalShutdownException
+
         try:
             self.executor.spin()
         except ExternalShutdownException:
@@ -103,14 +134,19 @@ class RosHarness:
 
     def node(self, name: str):
         import rclpy
+
         return self.add(rclpy.create_node(name, namespace=self.namespace, context=self.context))
 
     def kwargs(self, **params):
         """Keyword arguments for a node of ours: this test's context and namespace, and
         parameter overrides."""
         from rclpy.parameter import Parameter
-        return {'context': self.context, 'namespace': self.namespace,
-                'parameter_overrides': [Parameter(k, value=v) for k, v in params.items()]}
+
+        return {
+            'context': self.context,
+            'namespace': self.namespace,
+            'parameter_overrides': [Parameter(k, value=v) for k, v in params.items()],
+        }
 
     def close(self) -> None:
         # Stop spinning and let the current callback finish before any node is destroyed.
@@ -124,6 +160,7 @@ class RosHarness:
 @pytest.fixture
 def ros() -> Iterator[RosHarness]:
     import rclpy
+
     context = rclpy.Context()
     rclpy.init(context=context)
     harness = RosHarness(context)
@@ -137,6 +174,7 @@ def ros() -> Iterator[RosHarness]:
 @pytest.fixture(scope='session')
 def default_checkpoint():
     from hybrid_fusion_ros.core.checkpoint import Checkpoint
+
     return Checkpoint.load()
 
 
@@ -144,4 +182,5 @@ def default_checkpoint():
 def demo_bag(tmp_path_factory) -> Path:
     """A 20 s simulated bag (MCAP), written once per test session."""
     from hybrid_fusion_ros.demo_data import generate_bag
+
     return generate_bag(tmp_path_factory.mktemp('bags') / 'demo20', seconds=20.0, seed=11)

@@ -1,6 +1,21 @@
+# Copyright 2026 The hybrid_fusion_ros authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """The node graph on the ONNX Runtime backend: the same bag through `hybrid-fusion eval` with
 ``inference_backend: torch`` and ``onnxruntime`` gives the same label for every window, with
 the same confidence to 1e-4, and no node process of the onnxruntime run imports torch."""
+
 import csv
 import subprocess
 import sys
@@ -13,9 +28,23 @@ from hybrid_fusion_ros.graph import default_config_path
 
 
 def _eval(bag, out, config):
-    proc = subprocess.run([sys.executable, '-m', 'hybrid_fusion_ros.cli', 'eval', str(bag),
-                           '--out', str(out), '--config', str(config), '--verbose-nodes'],
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            '-m',
+            'hybrid_fusion_ros.cli',
+            'eval',
+            str(bag),
+            '--out',
+            str(out),
+            '--config',
+            str(config),
+            '--verbose-nodes',
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
     with (out / 'windows.csv').open() as f:
         rows = list(csv.DictReader(f))

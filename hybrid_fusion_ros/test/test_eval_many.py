@@ -1,38 +1,63 @@
+# Copyright 2026 The hybrid_fusion_ros authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """`hybrid-fusion eval` over several bags: one node graph replays them one after another and one
 report covers them all. Every bag must come out as it does replayed alone (fast mode is
 deterministic), whether the clock jumps forward to it (bags recorded one after another) or back
 (bags recorded at the same time). Each eval starts several node processes, so the bags are
 short and the evals few: one over three bags (the third is the first one again: the generator
 is deterministic), and each of the two different bags alone."""
+
 import csv
 import json
+from pathlib import Path
 import subprocess
 import sys
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
-from hybrid_fusion_ros.bag import BagWriter, open_reader, read_messages, topics_and_types
+from hybrid_fusion_ros.bag import BagWriter
+from hybrid_fusion_ros.bag import open_reader
+from hybrid_fusion_ros.bag import read_messages
+from hybrid_fusion_ros.bag import topics_and_types
 from hybrid_fusion_ros.core.windows import WindowSpec
 from hybrid_fusion_ros.demo_data import generate_bag
 from hybrid_fusion_ros.evaluation.runner import replay_shifts
 from hybrid_fusion_ros.replay import shift_stamp
 
 SECONDS = 8.0
-LATER = 3600 * 10**9   # ns: the second bag was recorded an hour after the first
+LATER = 3600 * 10**9  # ns: the second bag was recorded an hour after the first
 
 
 def eval_cli(*args, timeout=240):
-    return subprocess.run([sys.executable, '-m', 'hybrid_fusion_ros.cli', 'eval', *map(str, args)],
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, '-m', 'hybrid_fusion_ros.cli', 'eval', *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def windows(out_dir: Path, bag=None):
     """(end, truth, label, confidence) of every window of the report, or of one bag's."""
     with (out_dir / 'windows.csv').open() as f:
-        return [(r['end'], r['truth'], r['label'], r['confidence']) for r in csv.DictReader(f)
-                if bag is None or r['bag'] == str(bag)]
+        return [
+            (r['end'], r['truth'], r['label'], r['confidence'])
+            for r in csv.DictReader(f)
+            if bag is None or r['bag'] == str(bag)
+        ]
 
 
 def shifted_copy(src: Path, dst: Path, shift_ns: int) -> Path:
@@ -54,7 +79,9 @@ def bags(tmp_path_factory):
     folder = root / 'bags'
     folder.mkdir()
     first = generate_bag(folder / '1_first', SECONDS, seed=1)
-    later = shifted_copy(generate_bag(root / 'seed2', SECONDS, seed=2), folder / '2_an_hour_later', LATER)
+    later = shifted_copy(
+        generate_bag(root / 'seed2', SECONDS, seed=2), folder / '2_an_hour_later', LATER
+    )
     again = generate_bag(folder / '3_first_again', SECONDS, seed=1)
     return root, folder, [first, later, again]
 
@@ -103,7 +130,9 @@ def test_each_bag_gives_the_windows_it_gives_alone(bags, together):
         assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
         assert windows(out, bag) == windows(alone), bag
         report = json.loads((alone / 'report.json').read_text())
-        assert 'per_bag' not in report and 'bag' not in next(csv.reader((alone / 'windows.csv').open()))
+        assert 'per_bag' not in report and 'bag' not in next(
+            csv.reader((alone / 'windows.csv').open())
+        )
     # Labels and confidences of the first bag, after another bag, with the clock jumping back.
     assert windows(out, again) == windows(out, first)
 
@@ -111,10 +140,14 @@ def test_each_bag_gives_the_windows_it_gives_alone(bags, together):
 def test_compare_runs_each_mode_over_all_the_bags(bags, together, tmp_path):
     _, _, (first, later, _) = bags
     out = tmp_path / 'cmp'
-    proc = eval_cli(first, later, '--compare', 'fusion_mode:=early', 'fusion_mode:=late', '--out', out)
+    proc = eval_cli(
+        first, later, '--compare', 'fusion_mode:=early', 'fusion_mode:=late', '--out', out
+    )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
     table = (out / 'compare.md').read_text()
-    assert '2 bags' in table and '| fusion_mode=early |' in table and '| fusion_mode=late |' in table
+    assert (
+        '2 bags' in table and '| fusion_mode=early |' in table and '| fusion_mode=late |' in table
+    )
     runs = json.loads((out / 'compare.json').read_text())
     assert [r['meta']['fusion_mode'] for r in runs] == ['early', 'late']
     for run in runs:
@@ -145,7 +178,9 @@ def test_truth_file_is_for_a_single_bag(bags, tmp_path):
 
 
 def _setup(start: float, end: float, hop: float = 0.5):
-    return SimpleNamespace(start=start, end=end, checkpoint=SimpleNamespace(window=WindowSpec(1.0, hop)))
+    return SimpleNamespace(
+        start=start, end=end, checkpoint=SimpleNamespace(window=WindowSpec(1.0, hop))
+    )
 
 
 def test_replay_shifts_move_only_bags_that_do_not_start_well_before_the_last_one_ended():
@@ -160,6 +195,10 @@ def test_replay_shifts_move_only_bags_that_do_not_start_well_before_the_last_one
     shifts = replay_shifts([_setup(t0, t0 + 8, 0.3), _setup(t0 + 100, t0 + 108, 0.3)])
     assert shifts[1] < 0 and shifts[1] % (3 * 10**9) == 0
     # A fusion node that only takes a larger jump for one gets a larger one.
-    small = replay_shifts([_setup(t0, t0 + 8), _setup(t0 + 3600, t0 + 3608)], jump_threshold=1.0)[1]
-    large = replay_shifts([_setup(t0, t0 + 8), _setup(t0 + 3600, t0 + 3608)], jump_threshold=30.0)[1]
+    small = replay_shifts([_setup(t0, t0 + 8), _setup(t0 + 3600, t0 + 3608)], jump_threshold=1.0)[
+        1
+    ]
+    large = replay_shifts([_setup(t0, t0 + 8), _setup(t0 + 3600, t0 + 3608)], jump_threshold=30.0)[
+        1
+    ]
     assert large <= small - 29 * 10**9

@@ -1,9 +1,24 @@
+# Copyright 2026 The hybrid_fusion_ros authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """The whole graph (three encoder nodes + fusion node), fed by replaying a generated bag in
 real time with stamps shifted to now (live-like, so late/async modes' max_age applies), in
 each fusion mode."""
-import pytest
 
 from conftest import wait_until
+import pytest
+
 from hybrid_fusion_ros.core.windows import WindowSpec
 from hybrid_fusion_ros.encoder_node import EncoderNode
 from hybrid_fusion_ros.evaluator import LabelEvaluator
@@ -23,12 +38,17 @@ def test_replayed_bag_is_labelled_through_the_node_graph(ros, demo_bag, mode):
     topic_map = {t: ns + t for t in (*SENSORS, '/activity_ground_truth')}
     replayer = BagReplayer(node, demo_bag, rate=1.0, restamp=True, topic_map=topic_map)
     evaluator = LabelEvaluator(node, f'{ns}/activity', f'{ns}/activity_ground_truth')
-    wait_until(lambda: all(replayer.publisher_for(t).get_subscription_count() > 0 for t in SENSORS),
-               what='encoder subscriptions')
+    wait_until(
+        lambda: all(replayer.publisher_for(t).get_subscription_count() > 0 for t in SENSORS),
+        what='encoder subscriptions',
+    )
     replayer.run()
     expected = 37  # grid windows fully inside the 20 s recording
-    wait_until(lambda: len({round(r.stamp, 3) for r in evaluator.labels}) >= int(0.95 * expected), timeout=15,
-               what='labels for 95% of windows')
+    wait_until(
+        lambda: len({round(r.stamp, 3) for r in evaluator.labels}) >= int(0.95 * expected),
+        timeout=15,
+        what='labels for 95% of windows',
+    )
     start = (replayer.start_ns + replayer.shift_ns) / 1e9
     summary = evaluator.summary(WindowSpec(), start, (replayer.end_ns + replayer.shift_ns) / 1e9)
     assert summary['expected_windows'] == expected
@@ -37,4 +57,6 @@ def test_replayed_bag_is_labelled_through_the_node_graph(ros, demo_bag, mode):
     if mode == 'early':
         assert fusion.pipeline.sync.stats.matched == summary['labels']
     else:
-        assert summary['labels'] > summary['expected_windows']  # labels at fusion_rate_hz, not per window
+        assert (
+            summary['labels'] > summary['expected_windows']
+        )  # labels at fusion_rate_hz, not per window

@@ -1,14 +1,33 @@
+# Copyright 2026 The hybrid_fusion_ros authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Encoders, fusion model and checkpoints (ROS-free core)."""
+
 import numpy as np
 import pytest
 import torch
 
-from hybrid_fusion_ros.core.checkpoint import Checkpoint, CheckpointError
+from hybrid_fusion_ros.core.checkpoint import Checkpoint
+from hybrid_fusion_ros.core.checkpoint import CheckpointError
 from hybrid_fusion_ros.core.dataset import cut_windows
-from hybrid_fusion_ros.core.encoders import available_encoders, create_encoder
-from hybrid_fusion_ros.core.fusion import FusionConfig, FusionModel
+from hybrid_fusion_ros.core.encoders import available_encoders
+from hybrid_fusion_ros.core.encoders import create_encoder
+from hybrid_fusion_ros.core.fusion import FusionConfig
+from hybrid_fusion_ros.core.fusion import FusionModel
 from hybrid_fusion_ros.core.plugins import PluginError
-from hybrid_fusion_ros.core.simulation import Episode, episode_streams
+from hybrid_fusion_ros.core.simulation import Episode
+from hybrid_fusion_ros.core.simulation import episode_streams
 from hybrid_fusion_ros.core.windows import WindowSpec
 
 BUILTIN = ['audio_logmel_cnn', 'camera_cnn', 'imu_cnn1d']
@@ -82,19 +101,24 @@ def test_masked_modality_has_no_influence():
 def test_attention_weights_cover_present_modalities_only(strategy):
     model = FusionModel(FusionConfig(['a', 'b', 'c'], [4, 4, 4], 3, strategy)).eval()
     with torch.no_grad():
-        out = model.step([torch.randn(2, 4) for _ in range(3)], torch.tensor([[1.0, 1.0, 0.0], [0.0, 0.0, 0.0]]))
+        out = model.step(
+            [torch.randn(2, 4) for _ in range(3)], torch.tensor([[1.0, 1.0, 0.0], [0.0, 0.0, 0.0]])
+        )
     w = out.modality_weights
     assert torch.allclose(w[0].sum(), torch.tensor(1.0)) and w[0, 2] == 0
     assert torch.all(w[1] == 0)
 
 
-@pytest.mark.parametrize('kwargs, match', [
-    ({'strategy': 'nope'}, 'unknown fusion strategy'),
-    ({'modalities': ['a', 'a'], 'feature_dims': [1, 1]}, 'duplicate'),
-    ({'num_classes': 1}, 'num_classes'),
-])
+@pytest.mark.parametrize(
+    'kwargs, match',
+    [
+        ({'strategy': 'nope'}, 'unknown fusion strategy'),
+        ({'modalities': ['a', 'a'], 'feature_dims': [1, 1]}, 'duplicate'),
+        ({'num_classes': 1}, 'num_classes'),
+    ],
+)
 def test_bad_fusion_config(kwargs, match):
-    base = dict(modalities=['a', 'b'], feature_dims=[2, 2], num_classes=3)
+    base = {'modalities': ['a', 'b'], 'feature_dims': [2, 2], 'num_classes': 3}
     base.update(kwargs)
     with pytest.raises(ValueError, match=match):
         FusionConfig(**base)

@@ -1,15 +1,30 @@
+# Copyright 2026 The hybrid_fusion_ros authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """The ONNX Runtime backend: a process that never imports torch gives the torch backend's
 features, probabilities and labels (1e-4) over whole simulated sequences, LSTM state carried,
 in every fusion strategy and with every input mask; each bad input raises its own error."""
+
 from __future__ import annotations
 
 import itertools
 import json
 import logging
+from pathlib import Path
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,14 +34,15 @@ from hybrid_fusion_ros.core import onnx_backend as ob
 from hybrid_fusion_ros.core.checkpoint import Checkpoint
 from hybrid_fusion_ros.core.dataset import cut_windows
 from hybrid_fusion_ros.core.export import export_bundle
-from hybrid_fusion_ros.core.simulation import Episode, episode_streams
+from hybrid_fusion_ros.core.simulation import Episode
+from hybrid_fusion_ros.core.simulation import episode_streams
 from hybrid_fusion_ros.core.windows import window_ends_between
 
 SECONDS, SEED = 24.0, 31
 
 # Runs in a child process: numpy + onnxruntime only. It writes what it computed to an .npz
 # and fails if torch was imported on the way.
-TORCH_FREE_RUN = '''
+TORCH_FREE_RUN = """
 import itertools, sys
 import numpy as np
 from hybrid_fusion_ros.core.onnx_backend import OnnxBundle, load_onnx_encoder, load_onnx_steppers
@@ -80,13 +96,14 @@ np.savez(out, **results)
 loaded = sorted(m for m in sys.modules if m == 'torch' or m.startswith('torch.'))
 assert not loaded, f'the ONNX Runtime path imported {loaded[:5]}'
 print('torch-free run ok:', len(ends), 'windows')
-'''
+"""
 
 
 @pytest.fixture(scope='module')
 def packaged(tmp_path_factory):
     """A copy of the packaged checkpoint with its bundle exported next to it."""
     from hybrid_fusion_ros.core.checkpoint import default_checkpoint_path
+
     path = tmp_path_factory.mktemp('packaged') / 'default.pt'
     shutil.copyfile(default_checkpoint_path(), path)
     export_bundle(path, ob.bundle_dir_next_to(path))
@@ -106,11 +123,16 @@ def normalized(tmp_path_factory, default_checkpoint):
         enc.set_normalization(x.mean(axis=axes) + 0.1, x.std(axis=axes) * 1.5)
     fusion = {s: ckpt.build_fusion(s) for s in ckpt.fusion_strategies}
     primary = ckpt.fusion_strategies[0]
-    made = Checkpoint.from_models(ckpt.classes, ckpt.window, encoders,
-                                  {m: ckpt.encoders[m]['name'] for m in encoders},
-                                  fusion[primary], {'note': 'normalized for the ONNX test'},
-                                  {s: f for s, f in fusion.items() if s != primary},
-                                  {i.name: i for i in ckpt.inputs})
+    made = Checkpoint.from_models(
+        ckpt.classes,
+        ckpt.window,
+        encoders,
+        {m: ckpt.encoders[m]['name'] for m in encoders},
+        fusion[primary],
+        {'note': 'normalized for the ONNX test'},
+        {s: f for s, f in fusion.items() if s != primary},
+        {i.name: i for i in ckpt.inputs},
+    )
     path = made.save(tmp_path_factory.mktemp('normalized') / 'normalized.pt')
     export_bundle(path, ob.bundle_dir_next_to(path))
     return path
@@ -119,13 +141,18 @@ def normalized(tmp_path_factory, default_checkpoint):
 def _windows(ckpt, seconds: float, seed: int):
     spec = ckpt.window
     ends = window_ends_between(spec, spec.length + 0.1, seconds - 0.5)
-    return cut_windows(episode_streams(Episode(seconds, seed=seed, t0=0.0)), spec, ends,
-                       {'audio': 16000.0})
+    return cut_windows(
+        episode_streams(Episode(seconds, seed=seed, t0=0.0)), spec, ends, {'audio': 16000.0}
+    )
 
 
 def _torch_free_run(checkpoint: Path, out: Path) -> dict:
-    done = subprocess.run([sys.executable, '-c', TORCH_FREE_RUN, str(checkpoint), str(SECONDS),
-                           str(SEED), str(out)], capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, '-c', TORCH_FREE_RUN, str(checkpoint), str(SECONDS), str(SEED), str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     assert 'torch-free run ok' in done.stdout
     return dict(np.load(out))
@@ -142,19 +169,20 @@ def _torch_features(ckpt):
 def _assert_same_decisions(expected: np.ndarray, got: np.ndarray, what: str) -> None:
     np.testing.assert_allclose(got, expected, atol=1e-4, err_msg=what)
     top2 = np.sort(expected, axis=1)[:, -2:]
-    clear = top2[:, 1] - top2[:, 0] > 2e-4   # a label is compared where it is not a tie
-    if np.ptp(expected) > 0:   # late with no input present is uniform: all ties, by design
+    clear = top2[:, 1] - top2[:, 0] > 2e-4  # a label is compared where it is not a tie
+    if np.ptp(expected) > 0:  # late with no input present is uniform: all ties, by design
         assert clear.mean() > 0.95, what
     assert np.array_equal(expected.argmax(1)[clear], got.argmax(1)[clear]), what
 
 
 @torch.no_grad()
-def test_torch_free_process_matches_torch_over_a_sequence_in_every_mode_and_mask(packaged,
-                                                                                   tmp_path):
+def test_torch_free_process_matches_torch_over_a_sequence_in_every_mode_and_mask(
+    packaged, tmp_path
+):
     got = _torch_free_run(packaged, tmp_path / 'onnx.npz')
     ckpt = Checkpoint.load(packaged)
     pre, feats = _torch_features(ckpt)
-    for m in ckpt.modalities:   # the shared numpy preprocessing: bit-identical
+    for m in ckpt.modalities:  # the shared numpy preprocessing: bit-identical
         assert np.array_equal(got[f'pre_{m}'], pre[m]), m
         np.testing.assert_allclose(got[f'feat_{m}'], feats[m], atol=1e-4, err_msg=m)
     steps = len(feats['camera'])
@@ -169,7 +197,7 @@ def test_torch_free_process_matches_torch_over_a_sequence_in_every_mode_and_mask
             mask_t = torch.tensor([mask])
             state, probs, weights = None, [], []
             for t in range(steps):
-                out = model.step([x[t:t + 1] for x in xs], mask_t, state)
+                out = model.step([x[t : t + 1] for x in xs], mask_t, state)
                 state = out.state
                 probs.append(torch.softmax(out.logits[0], 0).numpy())
                 if out.modality_weights is not None:
@@ -177,12 +205,13 @@ def test_torch_free_process_matches_torch_over_a_sequence_in_every_mode_and_mask
             what = f'{strategy}, mask {mask}'
             _assert_same_decisions(np.stack(probs), got[f'{strategy}_{k}_probs'], what)
             if weights:
-                np.testing.assert_allclose(got[f'{strategy}_{k}_weights'], np.stack(weights),
-                                           atol=1e-4, err_msg=what)
+                np.testing.assert_allclose(
+                    got[f'{strategy}_{k}_weights'], np.stack(weights), atol=1e-4, err_msg=what
+                )
                 seen_weights += 1
             else:
                 assert got[f'{strategy}_{k}_weights'].size == 0, what
-    assert seen_weights == 3 * len(masks)   # attention, gmu and late give weights
+    assert seen_weights == 3 * len(masks)  # attention, gmu and late give weights
     late = ckpt.build_fusion('late')
     xs = [torch.from_numpy(got[f'feat_{m}']) for m in ckpt.modalities]
     eye = torch.eye(len(xs))
@@ -190,21 +219,26 @@ def test_torch_free_process_matches_torch_over_a_sequence_in_every_mode_and_mask
         state, probs = late.initial_state(1), []
         for t in range(steps):
             for i in np.flatnonzero(mask):
-                alone = [x[t:t + 1] if j == i else torch.zeros_like(x[t:t + 1])
-                         for j, x in enumerate(xs)]
-                state = late.step(alone, eye[i:i + 1], state).state
+                alone = [
+                    x[t : t + 1] if j == i else torch.zeros_like(x[t : t + 1])
+                    for j, x in enumerate(xs)
+                ]
+                state = late.step(alone, eye[i : i + 1], state).state
             probs.append(torch.softmax(late.decide(state, torch.tensor([mask]))[0][0], 0).numpy())
         _assert_same_decisions(np.stack(probs), got[f'late_timer_{k}_probs'], f'late timer {mask}')
     # The early model, all inputs present, recognises the simulated activities: the sequence
     # compared is a meaningful one, not noise.
-    truth = Episode(SECONDS, seed=SEED, t0=0.0).labels(window_ends_between(
-        ckpt.window, ckpt.window.length + 0.1, SECONDS - 0.5) - ckpt.window.length / 2)
+    truth = Episode(SECONDS, seed=SEED, t0=0.0).labels(
+        window_ends_between(ckpt.window, ckpt.window.length + 0.1, SECONDS - 0.5)
+        - ckpt.window.length / 2
+    )
     assert (got['early_7_probs'].argmax(1) == truth).mean() > 0.8
 
 
 @torch.no_grad()
 def test_normalization_statistics_and_encoder_description_travel_with_the_bundle(
-        normalized, default_checkpoint):
+    normalized, default_checkpoint
+):
     bundle = ob.OnnxBundle.find(normalized)
     ckpt = Checkpoint.load(normalized)
     windows = _windows(ckpt, 8.0, 3)
@@ -221,13 +255,14 @@ def test_normalization_statistics_and_encoder_description_travel_with_the_bundle
         for w in windows[m][:6]:
             got = onnx_enc.encode(w)
             np.testing.assert_allclose(got, torch_enc.encode(w), atol=1e-4, err_msg=m)
-            assert np.abs(got - plain.encode(w)).max() > 1e-2   # the statistics act
+            assert np.abs(got - plain.encode(w)).max() > 1e-2  # the statistics act
 
 
 def test_onnx_steppers_are_interchangeable_with_the_torch_steppers(packaged):
     """Both backends behind core/fusion_runtime.py's stepper interface, call for call."""
     from hybrid_fusion_ros.core.fusion_backend import load_torch_steppers
     from hybrid_fusion_ros.core.fusion_runtime import StepResult
+
     torch_classes, torch_steppers = load_torch_steppers(str(packaged))
     classes, steppers = ob.load_onnx_steppers(str(packaged))
     assert classes == torch_classes and list(steppers) == list(torch_steppers)
@@ -240,8 +275,9 @@ def test_onnx_steppers_are_interchangeable_with_the_torch_steppers(packaged):
         for _ in range(30):
             feats = [rng.standard_normal(d).astype(np.float32) for d in stepper.feature_dims]
             mask = rng.integers(0, 2, len(feats)).astype(np.float32)
-            got, expected = stepper.step(feats, mask, state), reference.step(feats, mask,
-                                                                               expected_state)
+            got, expected = stepper.step(feats, mask, state), reference.step(
+                feats, mask, expected_state
+            )
             assert isinstance(got, StepResult)
             np.testing.assert_allclose(got.scores, expected.scores, atol=1e-4)
             assert (got.weights is None) == (expected.weights is None)
@@ -253,8 +289,9 @@ def test_onnx_steppers_are_interchangeable_with_the_torch_steppers(packaged):
             state = stepper.late_update(feats, alone, state)
             expected_state = reference.late_update(feats, alone, expected_state)
             for mask in (np.ones(3, np.float32), np.array([1, 0, 1], np.float32)):
-                for a, b in zip(stepper.decide(state, mask), reference.decide(expected_state,
-                                                                              mask)):
+                for a, b in zip(
+                    stepper.decide(state, mask), reference.decide(expected_state, mask)
+                ):
                     np.testing.assert_allclose(a, b, atol=1e-4)
 
 
@@ -287,30 +324,40 @@ def _rehash(directory: Path, entry: dict) -> None:
 
 
 def test_a_bundle_of_another_checkpoint_is_refused(packaged, normalized):
-    with pytest.raises(ob.OnnxBundleMismatchError,
-                       match=r'exported from default\.pt .* not from .*normalized\.pt.*'
-                             r're-export it with `hybrid-fusion export --bundle'):
+    with pytest.raises(
+        ob.OnnxBundleMismatchError,
+        match=r'exported from default\.pt .* not from .*normalized\.pt.*'
+        r're-export it with `hybrid-fusion export --bundle',
+    ):
         ob.OnnxBundle.find(normalized, onnx_dir=ob.bundle_dir_next_to(packaged))
 
 
 def test_files_that_do_not_match_the_manifest_are_refused(packaged, tmp_path):
-    def swap(directory, manifest):   # another export's file under the same name
+    def swap(directory, manifest):  # another export's file under the same name
         shutil.copyfile(directory / 'fusion_gmu.onnx', directory / 'fusion_early.onnx')
-    with pytest.raises(ob.OnnxBundleMismatchError,
-                       match=r'fusion_early.onnx .*\(sha256 differs\)'):
+
+    with pytest.raises(
+        ob.OnnxBundleMismatchError, match=r'fusion_early.onnx .*\(sha256 differs\)'
+    ):
         ob.OnnxBundle.load(_doctored(packaged, tmp_path / 'a', swap), packaged)
 
-    def other_input(directory, manifest):   # the IMU's file now takes audio windows
+    def other_input(directory, manifest):  # the IMU's file now takes audio windows
         shutil.copyfile(directory / 'encoder_audio.onnx', directory / 'encoder_imu.onnx')
         _rehash(directory, manifest['encoders']['imu'])
+
     bundle = ob.OnnxBundle.load(_doctored(packaged, tmp_path / 'b', other_input), packaged)
     with pytest.raises(ob.OnnxBundleMismatchError, match=r'takes windows of shape \[1, 40, 61\]'):
         ob.OnnxEncoder(bundle, 'imu')
 
-    def other_inputs(directory, manifest):   # a fusion model over other inputs
+    def other_inputs(directory, manifest):  # a fusion model over other inputs
         entry = manifest['fusion']['models']['early']
-        entry['inputs'] = [*entry['inputs'][:3], 'feature_front_depth', 'feature_wrist_imu',
-                           'feature_audio']
+        entry['inputs'] = [
+            *entry['inputs'][:3],
+            'feature_front_depth',
+            'feature_wrist_imu',
+            'feature_audio',
+        ]
+
     bundle = ob.OnnxBundle.load(_doctored(packaged, tmp_path / 'c', other_inputs), packaged)
     with pytest.raises(ob.OnnxBundleMismatchError, match='takes inputs .*feature_camera'):
         ob.OnnxFusion(bundle, 'early')
@@ -328,21 +375,25 @@ def test_an_opset_this_onnxruntime_lacks_is_named(packaged, tmp_path):
         onnx.save(model, str(path))
         _rehash(directory, manifest['encoders']['imu'])
         manifest['opset'] = 40
+
     bundle = ob.OnnxBundle.load(_doctored(packaged, tmp_path, newer), packaged)
-    with pytest.raises(ob.OnnxOpsetError, match=r'opset 40, which onnxruntime \S+ cannot run '
-                                                r'\(it supports opset \d+\).*--opset'):
+    with pytest.raises(
+        ob.OnnxOpsetError,
+        match=r'opset 40, which onnxruntime \S+ cannot run ' r'\(it supports opset \d+\).*--opset',
+    ):
         ob.OnnxEncoder(bundle, 'imu')
 
 
 def test_onnxruntime_missing_is_named_with_the_install(packaged, monkeypatch):
     bundle = ob.OnnxBundle.find(packaged)
-    monkeypatch.setitem(sys.modules, 'onnxruntime', None)   # `import onnxruntime` now fails
+    monkeypatch.setitem(sys.modules, 'onnxruntime', None)  # `import onnxruntime` now fails
     with pytest.raises(ob.OnnxRuntimeMissingError, match='pip install onnxruntime.*edge-onnx'):
         ob.OnnxEncoder(bundle, 'imu')
 
 
 def test_providers_used_in_the_order_asked_with_a_warning_on_fallback(packaged, caplog):
     import onnxruntime as ort
+
     available = ort.get_available_providers()
     bundle = ob.OnnxBundle.find(packaged)
     jetson = ['TensorrtExecutionProvider', 'CUDAExecutionProvider', 'CPUExecutionProvider']
@@ -357,14 +408,17 @@ def test_providers_used_in_the_order_asked_with_a_warning_on_fallback(packaged, 
     assert fusion.warnings[0].startswith(f'{jetson[0]} is not available')
     assert f'running on {first}' in fusion.warnings[0]
     assert fusion.warnings[0] in caplog.text
-    assert ob.OnnxFusion(bundle, 'attention').warnings == []   # CPU asked, CPU used
+    assert ob.OnnxFusion(bundle, 'attention').warnings == []  # CPU asked, CPU used
     only = missing[-1]
-    with pytest.raises(ob.OnnxProviderError,
-                       match=rf'no execution provider of \[{only}\] is available .*'
-                             rf'available: .*CPUExecutionProvider'):
+    with pytest.raises(
+        ob.OnnxProviderError,
+        match=rf'no execution provider of \[{only}\] is available .*'
+        rf'available: .*CPUExecutionProvider',
+    ):
         ob.OnnxEncoder(bundle, 'camera', providers=[only])
-    with pytest.raises(ob.OnnxProviderError, match='unknown .* CPUExecutionProvder: check the '
-                                                   'spelling'):
+    with pytest.raises(
+        ob.OnnxProviderError, match='unknown .* CPUExecutionProvder: check the spelling'
+    ):
         ob.OnnxEncoder(bundle, 'camera', providers=['CPUExecutionProvder'])
 
 
@@ -372,18 +426,20 @@ def test_other_refusals(packaged, tmp_path):
     bundle = ob.OnnxBundle.find(packaged)
     with pytest.raises(ob.OnnxBundleMismatchError, match="no 'nope' fusion model"):
         ob.OnnxFusion(bundle, 'nope')
-    with pytest.raises(ValueError, match="decide\\(\\) needs the late fusion model"):
+    with pytest.raises(ValueError, match='decide\\(\\) needs the late fusion model'):
         ob.OnnxFusion(bundle, 'early').decide(None, np.ones(3))
     with pytest.raises(ob.OnnxBundleNotFoundError, match='no manifest.json'):
         ob.OnnxBundle.load(tmp_path)
 
     def torch_only(directory, manifest):
         manifest['encoders']['audio']['preprocessor'] = None
+
     doctored = ob.OnnxBundle.load(_doctored(packaged, tmp_path / 'p', torch_only), packaged)
     with pytest.raises(ob.OnnxBackendError, match='runs only with inference_backend torch'):
         ob.OnnxEncoder(doctored, 'audio')
 
     def old_format(directory, manifest):
         manifest['format'] = 0
+
     with pytest.raises(ob.OnnxBundleMismatchError, match='format 0, this version reads format 1'):
         ob.OnnxBundle.load(_doctored(packaged, tmp_path / 'f', old_format))

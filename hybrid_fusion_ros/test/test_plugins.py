@@ -1,16 +1,32 @@
+# Copyright 2026 The hybrid_fusion_ros authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """An encoder from outside this repository, registered through an entry point in a
 ``dist-info`` on a temporary path, is loaded by name by the encoder node."""
+
 import textwrap
 
-import numpy as np
-
 from conftest import wait_until
+from hybrid_fusion_msgs.msg import FeatureVector
+import numpy as np
+from sensor_msgs.msg import Imu
+
 from hybrid_fusion_ros import conversions as conv
 from hybrid_fusion_ros.core.encoders import available_encoders
 from hybrid_fusion_ros.encoder_node import EncoderNode
-from hybrid_fusion_ros.qos import RESULT_QOS, sensor_qos
-from hybrid_fusion_msgs.msg import FeatureVector
-from sensor_msgs.msg import Imu
+from hybrid_fusion_ros.qos import RESULT_QOS
+from hybrid_fusion_ros.qos import sensor_qos
 
 PLUGIN = '''
 from dataclasses import dataclass
@@ -55,10 +71,10 @@ def install_plugin(root):
     info = root / 'ext_encoders-0.1.dist-info'
     info.mkdir()
     (info / 'METADATA').write_text('Metadata-Version: 2.1\nName: ext-encoders\nVersion: 0.1\n')
-    (info / 'entry_points.txt').write_text(textwrap.dedent('''
+    (info / 'entry_points.txt').write_text(textwrap.dedent("""
         [hybrid_fusion_ros.encoders]
         mean_std_imu = ext_encoders:MeanStdImu
-    '''))
+    """))
 
 
 def test_external_encoder_is_loaded_by_name(ros, tmp_path, monkeypatch):
@@ -67,8 +83,9 @@ def test_external_encoder_is_loaded_by_name(ros, tmp_path, monkeypatch):
     monkeypatch.syspath_prepend(str(tmp_path))
     assert 'mean_std_imu' in available_encoders()
 
-    node = ros.add(EncoderNode('imu_encoder', **ros.kwargs(encoder='mean_std_imu',
-                                                           input_queue_depth=500)))
+    node = ros.add(
+        EncoderNode('imu_encoder', **ros.kwargs(encoder='mean_std_imu', input_queue_depth=500))
+    )
     assert node.encoder_name == 'mean_std_imu'
     helper = ros.node('feeder')
     features = []

@@ -1,21 +1,36 @@
+# Copyright 2026 The hybrid_fusion_ros authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """What keeps the package working on ROS 2 Humble and Jazzy as well as Kilted: the Fast DDS
 profile that matches the installed Fast DDS, bags Humble's ``ros2 bag`` opens, discovery
 limited to the host on every distro, a pytest that launch_testing accepts, and package.xml
 declaring what the code imports."""
+
 from __future__ import annotations
 
 import ast
 import json
 import os
+from pathlib import Path
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
-from pathlib import Path
 
-import pytest
-import yaml
 from packaging.requirements import Requirement
 from packaging.version import Version
+import pytest
+import yaml
 
 PKG = Path(__file__).resolve().parents[1]
 REPO = PKG.parent
@@ -24,13 +39,18 @@ PROFILE_VARS = ('FASTDDS_DEFAULT_PROFILES_FILE', 'FASTRTPS_DEFAULT_PROFILES_FILE
 
 # --- 1. Fast DDS profile per major version ---------------------------------------------------
 
-@pytest.mark.parametrize('distro, variable, name', [
-    ('humble', 'FASTRTPS_DEFAULT_PROFILES_FILE', 'fastdds2_replay.xml'),
-    ('jazzy', 'FASTRTPS_DEFAULT_PROFILES_FILE', 'fastdds2_replay.xml'),
-    ('kilted', 'FASTDDS_DEFAULT_PROFILES_FILE', 'fastdds_replay.xml'),
-])
+
+@pytest.mark.parametrize(
+    'distro, variable, name',
+    [
+        ('humble', 'FASTRTPS_DEFAULT_PROFILES_FILE', 'fastdds2_replay.xml'),
+        ('jazzy', 'FASTRTPS_DEFAULT_PROFILES_FILE', 'fastdds2_replay.xml'),
+        ('kilted', 'FASTDDS_DEFAULT_PROFILES_FILE', 'fastdds_replay.xml'),
+    ],
+)
 def test_replay_profile_matches_the_distros_fast_dds(monkeypatch, distro, variable, name):
     from hybrid_fusion_ros.evaluation.runner import use_replay_dds_profile
+
     for var in PROFILE_VARS:
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv('ROS_DISTRO', distro)
@@ -43,6 +63,7 @@ def test_replay_profile_matches_the_distros_fast_dds(monkeypatch, distro, variab
 
 def test_a_profile_the_user_set_is_kept(monkeypatch, tmp_path):
     from hybrid_fusion_ros.evaluation.runner import use_replay_dds_profile
+
     for var in PROFILE_VARS:
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv('ROS_DISTRO', 'humble')
@@ -66,29 +87,43 @@ def _duration_ns(root: ET.Element, tag: str) -> int:
 def test_fast_dds_2_profile_uses_the_2x_tags_and_the_same_settings():
     v2, v3 = PKG / 'config' / 'fastdds2_replay.xml', PKG / 'config' / 'fastdds_replay.xml'
     tags2, tags3 = _tags(v2), _tags(v3)
-    for tag in ('heartbeatPeriod', 'initialHeartbeatDelay', 'leaseAnnouncement', 'initialAnnouncements'):
+    for tag in (
+        'heartbeatPeriod',
+        'initialHeartbeatDelay',
+        'leaseAnnouncement',
+        'initialAnnouncements',
+    ):
         assert tag in tags2, tag
     assert 'heartbeat_period' not in tags2 and 'initial_heartbeat_delay' not in tags2
     assert 'heartbeat_period' in tags3 and 'heartbeatPeriod' not in tags3
     r2, r3 = ET.parse(v2).getroot(), ET.parse(v3).getroot()
-    for t2, t3 in [('heartbeatPeriod', 'heartbeat_period'),
-                   ('initialHeartbeatDelay', 'initial_heartbeat_delay'),
-                   ('leaseAnnouncement', 'leaseAnnouncement'), ('period', 'period')]:
+    for t2, t3 in [
+        ('heartbeatPeriod', 'heartbeat_period'),
+        ('initialHeartbeatDelay', 'initial_heartbeat_delay'),
+        ('leaseAnnouncement', 'leaseAnnouncement'),
+        ('period', 'period'),
+    ]:
         assert _duration_ns(r2, t2) == _duration_ns(r3, t3), t2
     assert tags2['count'] == tags3['count']
 
 
 # --- 2. bags Humble's rosbag2 reads ---------------------------------------------------------
 
+
 @pytest.mark.parametrize('storage', ['sqlite3', 'mcap'])
 def test_bags_are_written_in_a_metadata_version_humble_reads(tmp_path, storage):
     from hybrid_fusion_ros import conversions as conv
-    from hybrid_fusion_ros.bag import BagWriter, open_reader, read_messages
+    from hybrid_fusion_ros.bag import BagWriter
+    from hybrid_fusion_ros.bag import open_reader
+    from hybrid_fusion_ros.bag import read_messages
+
     path = tmp_path / 'bag'
     with BagWriter(path, storage=storage) as writer:
         for i in range(3):
             t = 1_700_000_000 * 10**9 + i * 10**7
-            writer.write('/imu', conv.row_to_imu([i, 0, 9.8, 0, 0, 0], conv.sec_to_stamp(t / 1e9)), t)
+            writer.write(
+                '/imu', conv.row_to_imu([i, 0, 9.8, 0, 0, 0], conv.sec_to_stamp(t / 1e9)), t
+            )
     info = yaml.safe_load((path / 'metadata.yaml').read_text())['rosbag2_bagfile_information']
     assert info['version'] == 8
     for topic in info['topics_with_message_count']:
@@ -104,9 +139,12 @@ def test_bags_are_written_in_a_metadata_version_humble_reads(tmp_path, storage):
 def test_metadata_version_9_stays_available(tmp_path):
     from hybrid_fusion_ros import conversions as conv
     from hybrid_fusion_ros.bag import BagWriter
+
     with BagWriter(tmp_path / 'bag', storage='sqlite3', metadata_version=9) as writer:
         writer.write('/imu', conv.row_to_imu([0, 0, 9.8, 0, 0, 0], conv.sec_to_stamp(1.0)), 10**9)
-    info = yaml.safe_load((tmp_path / 'bag' / 'metadata.yaml').read_text())['rosbag2_bagfile_information']
+    info = yaml.safe_load((tmp_path / 'bag' / 'metadata.yaml').read_text())[
+        'rosbag2_bagfile_information'
+    ]
     assert info['version'] == 9
     with pytest.raises(ValueError, match='metadata_version'):
         BagWriter(tmp_path / 'other', metadata_version=5)
@@ -114,34 +152,53 @@ def test_metadata_version_9_stays_available(tmp_path):
 
 # --- 3. discovery on the host only, on every distro -----------------------------------------
 
+
 def _conftest_environment(distro: str | None) -> dict:
     """The discovery variables after conftest.py's defaults, in a fresh process."""
-    env = {k: v for k, v in os.environ.items()
-           if k not in ('ROS_DISTRO', 'ROS_AUTOMATIC_DISCOVERY_RANGE', 'ROS_LOCALHOST_ONLY')}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ('ROS_DISTRO', 'ROS_AUTOMATIC_DISCOVERY_RANGE', 'ROS_LOCALHOST_ONLY')
+    }
     if distro:
         env['ROS_DISTRO'] = distro
-    code = ('import json, os, runpy, sys; runpy.run_path(sys.argv[1]); print(json.dumps({k: os.environ.get(k)'
-            ' for k in ("ROS_AUTOMATIC_DISCOVERY_RANGE", "ROS_LOCALHOST_ONLY")}))')
-    out = subprocess.run([sys.executable, '-c', code, str(Path(__file__).with_name('conftest.py'))],
-                         env=env, capture_output=True, text=True, check=True, timeout=60)
+    code = (
+        'import json, os, runpy, sys; runpy.run_path(sys.argv[1]); print(json.dumps({k:'
+        ' os.environ.get(k) for k in ("ROS_AUTOMATIC_DISCOVERY_RANGE", "ROS_LOCALHOST_ONLY")}))'
+    )
+    out = subprocess.run(
+        [sys.executable, '-c', code, str(Path(__file__).with_name('conftest.py'))],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def test_discovery_is_limited_to_the_host_on_humble_and_later():
-    assert os.environ.get('ROS_AUTOMATIC_DISCOVERY_RANGE')   # this test process (Iron and later)
+    assert os.environ.get('ROS_AUTOMATIC_DISCOVERY_RANGE')  # this test process (Iron and later)
     humble = _conftest_environment('humble')
     assert humble == {'ROS_AUTOMATIC_DISCOVERY_RANGE': 'LOCALHOST', 'ROS_LOCALHOST_ONLY': '1'}
-    # Kilted (ROS_DISTRO set, or unset with the PyPI wheels): the range alone, no deprecation warning.
+    # Kilted (ROS_DISTRO set, or unset with the PyPI wheels): the range alone, no deprecation
+    # warning.
     for distro in ('kilted', None):
-        assert _conftest_environment(distro) == {'ROS_AUTOMATIC_DISCOVERY_RANGE': 'LOCALHOST',
-                                                 'ROS_LOCALHOST_ONLY': None}
+        assert _conftest_environment(distro) == {
+            'ROS_AUTOMATIC_DISCOVERY_RANGE': 'LOCALHOST',
+            'ROS_LOCALHOST_ONLY': None,
+        }
 
 
 # --- 4. a pytest that Humble's and Jazzy's launch_testing plugin accepts --------------------
 
+
 def _requirements(name: str) -> list:
     """The requirements of requirements/<name>, without comments and ``-r`` includes."""
-    lines = [line.split('#')[0].strip() for line in (REPO / 'requirements' / name).read_text().splitlines()]
+    lines = [
+        line.split('#')[0].strip()
+        for line in (REPO / 'requirements' / name).read_text().splitlines()
+    ]
     return [Requirement(line) for line in lines if line and not line.startswith('-')]
 
 
@@ -157,7 +214,7 @@ def test_jazzy_lane_installs_the_jazzy_twin_of_every_kilted_ros_wheel():
     kilted = {r.name for r in _requirements('ros-pypi.txt') if r.name.startswith('ros-')}
     jazzy = _requirements('ros-pypi-jazzy.txt')
     assert all(r.name.startswith('ros-jazzy-') and len(r.specifier) == 1 for r in jazzy), jazzy
-    twins = {'ros-' + r.name[len('ros-jazzy-'):] for r in jazzy}
+    twins = {'ros-' + r.name[len('ros-jazzy-') :] for r in jazzy}
     # Kilted's ros-ament-cmake-ros-core has no Jazzy wheel, and the Jazzy build does not need it.
     assert twins == kilted - {'ros-ament-cmake-ros-core'}
     others = {r.name for r in _requirements('colcon.txt')}
@@ -165,6 +222,7 @@ def test_jazzy_lane_installs_the_jazzy_twin_of_every_kilted_ros_wheel():
 
 
 # --- 5. package.xml declares what the code imports ------------------------------------------
+
 
 def _package_deps() -> dict:
     root = ET.parse(PKG / 'package.xml').getroot()
@@ -180,9 +238,20 @@ TEST_TAGS = {'depend', 'test_depend'}
 
 # Python modules that are ROS packages of the same name (message packages are found by their
 # .msg / .srv / .action submodule).
-ROS_PYTHON_PACKAGES = {'rclpy', 'rcl_interfaces', 'ament_index_python', 'launch', 'launch_ros',
-                       'launch_testing', 'launch_testing_ros', 'message_filters', 'cv_bridge',
-                       'rosbag2_py', 'tf2_ros', 'builtin_interfaces'}
+ROS_PYTHON_PACKAGES = {
+    'rclpy',
+    'rcl_interfaces',
+    'ament_index_python',
+    'launch',
+    'launch_ros',
+    'launch_testing',
+    'launch_testing_ros',
+    'message_filters',
+    'cv_bridge',
+    'rosbag2_py',
+    'tf2_ros',
+    'builtin_interfaces',
+}
 
 
 def _imports(folder: Path) -> set:
@@ -200,7 +269,9 @@ def _ros_packages(modules: set) -> set:
     out = set()
     for mod in modules:
         parts = mod.split('.')
-        if parts[0] in ROS_PYTHON_PACKAGES or (len(parts) > 1 and parts[1] in ('msg', 'srv', 'action')):
+        if parts[0] in ROS_PYTHON_PACKAGES or (
+            len(parts) > 1 and parts[1] in ('msg', 'srv', 'action')
+        ):
             out.add(parts[0])
     return out
 

@@ -1,9 +1,24 @@
+# Copyright 2026 The hybrid_fusion_ros authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """The synchronizer and the other message filters, tested as ros2/message_filters specifies them.
 
 Every expectation below comes from upstream's Python implementation (humble, jazzy, kilted and
 rolling agree unless a test says otherwise): plain fake messages, no rclpy.init, except the one
 test that runs the Subscriber adapter on a real node in its own context.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -41,9 +56,15 @@ def collect(filt: mf.SimpleFilter) -> List[Tuple[Optional[float], ...]]:
     return out
 
 
-def run(arrivals: Sequence[Tuple[int, float]], n_inputs: int, queue_size: int = 10, slop: Any = 0.05,
-        **kwargs: Any) -> Tuple[List[Tuple[Optional[float], ...]], mf.ApproximateTimeSynchronizer]:
-    """arrivals: (input index, stamp) in arrival order; returns the matched stamp tuples and the sync."""
+def run(
+    arrivals: Sequence[Tuple[int, float]],
+    n_inputs: int,
+    queue_size: int = 10,
+    slop: Any = 0.05,
+    **kwargs: Any,
+) -> Tuple[List[Tuple[Optional[float], ...]], mf.ApproximateTimeSynchronizer]:
+    """arrivals: (input index, stamp) in arrival order; returns the matched stamp tuples and the
+    sync."""
     inputs = [mf.Input() for _ in range(n_inputs)]
     sync = mf.ApproximateTimeSynchronizer(inputs, queue_size, slop, **kwargs)
     out = collect(sync)
@@ -62,11 +83,20 @@ def queued(sync: mf.TimeSynchronizer) -> List[List[float]]:
 CASES = [
     # name, inputs, arrivals, expected matches
     ('exact', 2, [(0, 1.0), (1, 1.0), (0, 2.0), (1, 2.0)], [(1.0, 1.0), (2.0, 2.0)]),
-    ('imperfect within slop', 2, [(0, 1.0), (1, 1.03), (0, 2.0), (1, 1.98)], [(1.0, 1.03), (2.0, 1.98)]),
+    (
+        'imperfect within slop',
+        2,
+        [(0, 1.0), (1, 1.03), (0, 2.0), (1, 1.98)],
+        [(1.0, 1.03), (2.0, 1.98)],
+    ),
     ('outside slop never matches', 2, [(0, 1.0), (1, 1.2)], []),
     ('closest candidate wins', 2, [(1, 0.98), (1, 1.01), (0, 1.0)], [(1.0, 1.01)]),
-    ('dropped message leaves that set unmatched', 3,
-     [(0, 1.0), (1, 1.0), (0, 2.0), (1, 2.0), (2, 2.0)], [(2.0, 2.0, 2.0)]),
+    (
+        'dropped message leaves that set unmatched',
+        3,
+        [(0, 1.0), (1, 1.0), (0, 2.0), (1, 2.0), (2, 2.0)],
+        [(2.0, 2.0, 2.0)],
+    ),
     ('four inputs', 4, [(i, t) for t in (1.0, 1.5) for i in range(4)], [(1.0,) * 4, (1.5,) * 4]),
 ]
 
@@ -80,28 +110,81 @@ def test_matching(name, n, arrivals, expected):
 UPSTREAM_CASES = [
     # name, queue_size, slop, arrivals, expected sets, stats.dropped, stamps left per queue
     # A message older than everything in its full queue is evicted on arrival; upstream then finds
-    # no set that holds it (the new stamp is no longer queued) and the waiting partner stays queued.
-    ('evicted on arrival, partner queued on an earlier input', 2, 0.05,
-     [(0, 1.0), (1, 2.0), (1, 3.0), (1, 1.0)], [], [0, 1], [[1.0], [2.0, 3.0]]),
-    ('evicted on arrival, partner queued on a later input', 2, 0.05,
-     [(1, 1.0), (0, 2.0), (0, 3.0), (0, 1.0)], [], [1, 0], [[2.0, 3.0], [1.0]]),
-    ('the partner still matches once its set arrives', 2, 0.05,
-     [(0, 1.0), (1, 2.0), (1, 3.0), (1, 1.0), (0, 3.01)], [(3.01, 3.0)], [0, 1], [[1.0], [2.0]]),
+    # no set that holds it (the new stamp is no longer queued) and the waiting partner stays
+    # queued.
+    (
+        'evicted on arrival, partner queued on an earlier input',
+        2,
+        0.05,
+        [(0, 1.0), (1, 2.0), (1, 3.0), (1, 1.0)],
+        [],
+        [0, 1],
+        [[1.0], [2.0, 3.0]],
+    ),
+    (
+        'evicted on arrival, partner queued on a later input',
+        2,
+        0.05,
+        [(1, 1.0), (0, 2.0), (0, 3.0), (0, 1.0)],
+        [],
+        [1, 0],
+        [[2.0, 3.0], [1.0]],
+    ),
+    (
+        'the partner still matches once its set arrives',
+        2,
+        0.05,
+        [(0, 1.0), (1, 2.0), (1, 3.0), (1, 1.0), (0, 3.01)],
+        [(3.01, 3.0)],
+        [0, 1],
+        [[1.0], [2.0]],
+    ),
     # Candidates are ranked by distance with a stable sort over the queue's insertion order.
-    ('equal distances: the one queued first wins (later stamp first)', 10, 0.05,
-     [(1, 1.02), (1, 0.98), (0, 1.0)], [(1.0, 1.02)], [0, 0], [[], [0.98]]),
-    ('equal distances: the one queued first wins (earlier stamp first)', 10, 0.05,
-     [(1, 0.98), (1, 1.02), (0, 1.0)], [(1.0, 0.98)], [0, 0], [[], [1.02]]),
+    (
+        'equal distances: the one queued first wins (later stamp first)',
+        10,
+        0.05,
+        [(1, 1.02), (1, 0.98), (0, 1.0)],
+        [(1.0, 1.02)],
+        [0, 0],
+        [[], [0.98]],
+    ),
+    (
+        'equal distances: the one queued first wins (earlier stamp first)',
+        10,
+        0.05,
+        [(1, 0.98), (1, 1.02), (0, 1.0)],
+        [(1.0, 0.98)],
+        [0, 0],
+        [[], [1.02]],
+    ),
     # Candidates need |delta| <= slop, the set needs max - min < slop: with slop 0 nothing matches.
-    ('slop 0 never matches, even equal stamps', 10, 0.0,
-     [(0, 1.0), (1, 1.0)], [], [0, 0], [[1.0], [1.0]]),
-    ('a spread of exactly slop does not match', 10, 0.05,
-     [(0, 1.0), (1, 1.05)], [], [0, 0], [[1.0], [1.05]]),
+    (
+        'slop 0 never matches, even equal stamps',
+        10,
+        0.0,
+        [(0, 1.0), (1, 1.0)],
+        [],
+        [0, 0],
+        [[1.0], [1.0]],
+    ),
+    (
+        'a spread of exactly slop does not match',
+        10,
+        0.05,
+        [(0, 1.0), (1, 1.05)],
+        [],
+        [0, 0],
+        [[1.0], [1.05]],
+    ),
 ]
 
 
-@pytest.mark.parametrize('name, queue_size, slop, arrivals, expected, dropped, left', UPSTREAM_CASES,
-                         ids=[c[0] for c in UPSTREAM_CASES])
+@pytest.mark.parametrize(
+    'name, queue_size, slop, arrivals, expected, dropped, left',
+    UPSTREAM_CASES,
+    ids=[c[0] for c in UPSTREAM_CASES],
+)
 def test_matching_as_upstream(name, queue_size, slop, arrivals, expected, dropped, left):
     out, sync = run(arrivals, 2, queue_size=queue_size, slop=slop)
     assert out == expected
@@ -111,11 +194,13 @@ def test_matching_as_upstream(name, queue_size, slop, arrivals, expected, droppe
 
 def _rclpy_stamp(t: float) -> Any:
     from rclpy.time import Time
+
     return Time(nanoseconds=int(round(t * NS)))
 
 
 def _msg_stamp(t: float) -> Any:
     from builtin_interfaces.msg import Time as TimeMsg
+
     s = stamp(t)
     return TimeMsg(sec=s.sec, nanosec=s.nanosec)
 
@@ -141,6 +226,7 @@ def test_header_stamp_kinds(name, make_stamp):
 
 def test_scrambled_arrival_order_still_matches_every_set():
     import random
+
     rng = random.Random(3)
     arrivals = [(i, round(0.5 * k, 3)) for k in range(1, 21) for i in range(3)]
     rng.shuffle(arrivals)
@@ -164,7 +250,9 @@ DROP_CASES = [
 ]
 
 
-@pytest.mark.parametrize('name, queue_size, stamps, expected', DROP_CASES, ids=[c[0] for c in DROP_CASES])
+@pytest.mark.parametrize(
+    'name, queue_size, stamps, expected', DROP_CASES, ids=[c[0] for c in DROP_CASES]
+)
 def test_drop_callback_reports_reason(name, queue_size, stamps, expected):
     inputs = [mf.Input(), mf.Input()]
     sync = mf.ApproximateTimeSynchronizer(inputs, queue_size, 0.05)
@@ -188,15 +276,17 @@ def test_headerless_dropped_unless_allowed(name, make):
     inputs = [mf.Input(), mf.Input()]
     sync = mf.ApproximateTimeSynchronizer(inputs, 5, 0.1)
     out = collect(sync)
-    inputs[0].add(make())                                  # upstream: a warning, no exception
+    inputs[0].add(make())  # upstream: a warning, no exception
     inputs[1].add(msg(0.0))
     assert out == [] and sync.stats.headerless == [1, 0] and queued(sync) == [[], [0.0]]
 
     now = [5 * NS]
     inputs = [mf.Input(), mf.Input()]
-    sync = mf.ApproximateTimeSynchronizer(inputs, 5, 0.1, allow_headerless=True, clock=lambda: now[0])
+    sync = mf.ApproximateTimeSynchronizer(
+        inputs, 5, 0.1, allow_headerless=True, clock=lambda: now[0]
+    )
     out = collect(sync)
-    inputs[0].add(make())                                  # stamped with the clock: 5.0 s
+    inputs[0].add(make())  # stamped with the clock: 5.0 s
     inputs[1].add(msg(5.02))
     assert out == [(0.0, 5.02)] and sync.stats.headerless == [0, 0]
 
@@ -212,17 +302,31 @@ def _add_indexed(sync: mf.TimeSynchronizer, i: int, t: float) -> None:
 UNINDEXED = [
     # name, calls (adder, input, stamp), expected sets, received per input
     # Two empty queues compare equal: the queue must be told apart by identity, not equality.
-    ('into the second of two empty queues', [(_add_unindexed, 1, 1.0), (_add_unindexed, 0, 1.0)],
-     [(1.0, 1.0)], [1, 1]),
-    ('without index after one with index', [(_add_indexed, 1, 2.0), (_add_unindexed, 0, 2.02)],
-     [(2.02, 2.0)], [1, 1]),
-    ('with index after one without', [(_add_unindexed, 1, 3.0), (_add_indexed, 0, 3.01)],
-     [(3.01, 3.0)], [1, 1]),
+    (
+        'into the second of two empty queues',
+        [(_add_unindexed, 1, 1.0), (_add_unindexed, 0, 1.0)],
+        [(1.0, 1.0)],
+        [1, 1],
+    ),
+    (
+        'without index after one with index',
+        [(_add_indexed, 1, 2.0), (_add_unindexed, 0, 2.02)],
+        [(2.02, 2.0)],
+        [1, 1],
+    ),
+    (
+        'with index after one without',
+        [(_add_unindexed, 1, 3.0), (_add_indexed, 0, 3.01)],
+        [(3.01, 3.0)],
+        [1, 1],
+    ),
     ('no partner yet', [(_add_unindexed, 1, 1.0), (_add_unindexed, 1, 1.01)], [], [0, 2]),
 ]
 
 
-@pytest.mark.parametrize('name, calls, expected, received', UNINDEXED, ids=[c[0] for c in UNINDEXED])
+@pytest.mark.parametrize(
+    'name, calls, expected, received', UNINDEXED, ids=[c[0] for c in UNINDEXED]
+)
 def test_add_without_queue_index_searches_every_queue(name, calls, expected, received):
     sync = mf.ApproximateTimeSynchronizer([mf.Input(), mf.Input()], 5, 0.05)
     out = collect(sync)
@@ -234,6 +338,7 @@ def test_add_without_queue_index_searches_every_queue(name, calls, expected, rec
 
 def _duration(seconds: float) -> Any:
     from rclpy.duration import Duration
+
     return Duration(seconds=seconds)
 
 
@@ -253,7 +358,7 @@ def test_slop_accepts_seconds_or_a_duration(name, slop, matches):
         slop = _duration(float(slop.split()[1]))
     out, sync = run([(0, 1.0), (1, 1.08)], 2, slop=slop)
     assert (out == [(1.0, 1.08)]) is matches
-    assert sync.slop is slop                        # the same kind the user gave back
+    assert sync.slop is slop  # the same kind the user gave back
 
 
 @pytest.mark.parametrize('new_slop', [0.1, 'duration'], ids=['float', 'rclpy Duration'])
@@ -285,8 +390,11 @@ ARRIVAL_CLOCKS = [
 
 
 @pytest.mark.parametrize('name, make_clock', ARRIVAL_CLOCKS, ids=[c[0] for c in ARRIVAL_CLOCKS])
-@pytest.mark.parametrize('sync_arrival_time, expected', [(True, [(1.0, 100.0, 0.0)]), (False, [])],
-                         ids=['arrival time', 'header stamps'])
+@pytest.mark.parametrize(
+    'sync_arrival_time, expected',
+    [(True, [(1.0, 100.0, 0.0)]), (False, [])],
+    ids=['arrival time', 'header stamps'],
+)
 def test_sync_arrival_time_stamps_by_the_clock(name, make_clock, sync_arrival_time, expected):
     now = [50 * NS]
     if make_clock == 'fake clock':
@@ -296,9 +404,15 @@ def test_sync_arrival_time_stamps_by_the_clock(name, make_clock, sync_arrival_ti
         fake = None
         clock = make_clock(now)
     inputs = [mf.Input() for _ in range(3)]
-    sync = mf.ApproximateTimeSynchronizer(inputs, 5, 0.05, sync_arrival_time=sync_arrival_time, clock=clock)
+    sync = mf.ApproximateTimeSynchronizer(
+        inputs, 5, 0.05, sync_arrival_time=sync_arrival_time, clock=clock
+    )
     out = collect(sync)
-    for i, m, at in [(0, msg(1.0), 50.0), (1, msg(100.0), 50.02), (2, SimpleNamespace(t=0.0), 50.03)]:
+    for i, m, at in [
+        (0, msg(1.0), 50.0),
+        (1, msg(100.0), 50.02),
+        (2, SimpleNamespace(t=0.0), 50.03),
+    ]:
         now[0] = int(at * NS)
         if fake is not None:
             fake.ns = now[0]
@@ -321,27 +435,30 @@ def test_rate_bounds_pair_each_slow_message_once(rate_a, rate_b):
 
 # --- ApproximateTimeSynchronizer: per-input timeouts (this project's addition) ----------------
 
+
 def test_timed_out_input_stops_holding_the_others_back():
     inputs = [mf.Input(), mf.Input(), mf.Input()]
     sync = mf.ApproximateTimeSynchronizer(inputs, 10, 0.05, timeouts=[None, None, 1.0])
     out = collect(sync)
-    for t in (1.0, 1.5):                      # all three present
+    for t in (1.0, 1.5):  # all three present
         for i in range(3):
             inputs[i].add(msg(t))
-    for t in (2.0, 2.5, 3.0):                 # input 2 goes silent
+    for t in (2.0, 2.5, 3.0):  # input 2 goes silent
         inputs[0].add(msg(t))
         inputs[1].add(msg(t))
     # 2.0 and 2.5 wait (input 2 silent for <= 1 s); from 3.0 on it has timed out.
     assert out == [(1.0, 1.0, 1.0), (1.5, 1.5, 1.5), (3.0, 3.0, None)]
     assert sync.stats.partial == 1
-    inputs[2].add(msg(3.5))                   # it speaks again: full sets resume
+    inputs[2].add(msg(3.5))  # it speaks again: full sets resume
     inputs[0].add(msg(3.5))
     inputs[1].add(msg(3.5))
     assert out[-1] == (3.5, 3.5, 3.5)
 
 
 def test_without_timeouts_a_silent_input_blocks_as_in_message_filters():
-    out, _ = run([(0, t) for t in (1.0, 2.0, 30.0)] + [(1, t) for t in (1.0, 2.0, 30.0)] + [(2, 1.0)], 3)
+    out, _ = run(
+        [(0, t) for t in (1.0, 2.0, 30.0)] + [(1, t) for t in (1.0, 2.0, 30.0)] + [(2, 1.0)], 3
+    )
     assert out == [(1.0, 1.0, 1.0)]
 
 
@@ -354,33 +471,72 @@ def test_reset_drops_and_counts_every_queued_message():
     assert sorted(drops) == [(0, 1.0, 'reset'), (0, 2.0, 'reset'), (1, 5.0, 'reset')]
 
 
-@pytest.mark.parametrize('queue_size, slop, timeouts', [(0, 0.1, None), (5, -0.1, None), (5, 0.1, [1.0])],
-                         ids=['queue size 0', 'negative slop', 'timeouts for 1 of 2 inputs'])
+@pytest.mark.parametrize(
+    'queue_size, slop, timeouts',
+    [(0, 0.1, None), (5, -0.1, None), (5, 0.1, [1.0])],
+    ids=['queue size 0', 'negative slop', 'timeouts for 1 of 2 inputs'],
+)
 def test_invalid_arguments_are_refused(queue_size, slop, timeouts):
     with pytest.raises(ValueError):
-        mf.ApproximateTimeSynchronizer([mf.Input(), mf.Input()], queue_size, slop, timeouts=timeouts)
+        mf.ApproximateTimeSynchronizer(
+            [mf.Input(), mf.Input()], queue_size, slop, timeouts=timeouts
+        )
 
 
 # --- TimeSynchronizer (exact stamps) ----------------------------------------------------------
 
 EXACT_CASES = [
     # name, queue_size, arrivals, expected sets, stats.dropped, stamps left per queue
-    ('needs exact stamps', 5, [(0, 1.0), (1, 1.001), (1, 1.0)], [(1.0, 1.0)], [0, 0], [[], [1.001]]),
-    ('pairs in order', 3, [(0, t) for t in (0.0, 1.0, 2.0)] + [(1, t) for t in (0.0, 1.0, 2.0)],
-     [(0.0, 0.0), (1.0, 1.0), (2.0, 2.0)], [0, 0], [[], []]),
+    (
+        'needs exact stamps',
+        5,
+        [(0, 1.0), (1, 1.001), (1, 1.0)],
+        [(1.0, 1.0)],
+        [0, 0],
+        [[], [1.001]],
+    ),
+    (
+        'pairs in order',
+        3,
+        [(0, t) for t in (0.0, 1.0, 2.0)] + [(1, t) for t in (0.0, 1.0, 2.0)],
+        [(0.0, 0.0), (1.0, 1.0), (2.0, 2.0)],
+        [0, 0],
+        [[], []],
+    ),
     # ros2/message_filters#238 (all distros since January 2026): after a set is emitted, every
     # queued message older than it is dropped, so a late partner of an older stamp never matches.
-    ('older messages leave after a match', 10, [(0, 0.0), (1, 1.0), (0, 1.0), (1, 0.0)],
-     [(1.0, 1.0)], [1, 0], [[], [0.0]]),
-    ('shifted arrivals', 10, [(0, 0.0), (0, 1.0), (1, 0.0), (1, 1.0)],
-     [(0.0, 0.0), (1.0, 1.0)], [0, 0], [[], []]),
-    ('evicted on arrival while a partner waits', 2, [(0, 1.0), (1, 2.0), (1, 3.0), (1, 1.0)],
-     [], [0, 1], [[1.0], [2.0, 3.0]]),
+    (
+        'older messages leave after a match',
+        10,
+        [(0, 0.0), (1, 1.0), (0, 1.0), (1, 0.0)],
+        [(1.0, 1.0)],
+        [1, 0],
+        [[], [0.0]],
+    ),
+    (
+        'shifted arrivals',
+        10,
+        [(0, 0.0), (0, 1.0), (1, 0.0), (1, 1.0)],
+        [(0.0, 0.0), (1.0, 1.0)],
+        [0, 0],
+        [[], []],
+    ),
+    (
+        'evicted on arrival while a partner waits',
+        2,
+        [(0, 1.0), (1, 2.0), (1, 3.0), (1, 1.0)],
+        [],
+        [0, 1],
+        [[1.0], [2.0, 3.0]],
+    ),
 ]
 
 
-@pytest.mark.parametrize('name, queue_size, arrivals, expected, dropped, left', EXACT_CASES,
-                         ids=[c[0] for c in EXACT_CASES])
+@pytest.mark.parametrize(
+    'name, queue_size, arrivals, expected, dropped, left',
+    EXACT_CASES,
+    ids=[c[0] for c in EXACT_CASES],
+)
 def test_time_synchronizer_as_upstream(name, queue_size, arrivals, expected, dropped, left):
     inputs = [mf.Input(), mf.Input()]
     sync = mf.TimeSynchronizer(inputs, queue_size)
@@ -414,6 +570,7 @@ def test_synchronizers_keep_upstreams_class_tree_and_connect_input():
 
 # --- SimpleFilter, Chain -------------------------------------------------------------------------
 
+
 def test_register_and_unregister_callbacks():
     f = mf.Input()
     got: List[Tuple[Any, ...]] = []
@@ -421,7 +578,7 @@ def test_register_and_unregister_callbacks():
     second = f.registerCallback(lambda m: got.append(('second', m)))
     f.add(1)
     f.unregisterCallback(first)
-    f.unregisterCallback(first)                   # unknown connection: ignored
+    f.unregisterCallback(first)  # unknown connection: ignored
     # Deliberately unlike upstream, whose len(callbacks) numbering would now reuse the number of
     # 'second' and replace it: numbers are never reused.
     third = f.registerCallback(lambda m: got.append(('third', m)))
@@ -468,6 +625,7 @@ def test_chain_connects_one_input_only():
 
 # --- Cache -------------------------------------------------------------------------------------
 
+
 def filled_cache(stamps: Sequence[float], cache_size: int = 10) -> mf.Cache:
     source = mf.Input()
     cache = mf.Cache(source, cache_size)
@@ -485,7 +643,9 @@ CACHE_SIZES = [
 ]
 
 
-@pytest.mark.parametrize('cache_size, added, kept', CACHE_SIZES, ids=[f'size {c[0]}' for c in CACHE_SIZES])
+@pytest.mark.parametrize(
+    'cache_size, added, kept', CACHE_SIZES, ids=[f'size {c[0]}' for c in CACHE_SIZES]
+)
 def test_cache_keeps_the_last_n(cache_size, added, kept):
     source = mf.Input()
     cache = mf.Cache(source, cache_size)
@@ -495,7 +655,7 @@ def test_cache_keeps_the_last_n(cache_size, added, kept):
         source.add(msg(t))
     assert [m.t for m in cache.cache_msgs] == kept
     assert len(cache.cache_times) == len(kept)
-    assert signalled == added                          # every message is passed on, kept or not
+    assert signalled == added  # every message is passed on, kept or not
 
 
 def _as(kind: str, t: float) -> Any:
@@ -503,6 +663,7 @@ def _as(kind: str, t: float) -> Any:
     if kind == 'rclpy':
         from rclpy.clock import ClockType
         from rclpy.time import Time
+
         return Time(nanoseconds=int(round(t * NS)), clock_type=ClockType.ROS_TIME)
     if kind == 'int':
         return int(round(t * NS))
@@ -513,13 +674,16 @@ def _seconds(t: Any) -> float:
     """A time the Cache gave back, in seconds: an rclpy Time, or int nanoseconds where rclpy is
     not installed (the module's fallback; CI's Python 3.10 lane has no rclpy)."""
     if isinstance(t, int):
-        assert importlib.util.find_spec('rclpy') is None, 'int nanoseconds although rclpy is installed'
+        assert (
+            importlib.util.find_spec('rclpy') is None
+        ), 'int nanoseconds although rclpy is installed'
         return t / NS
     return t.nanoseconds / NS
 
 
 CACHE_QUERIES = [
-    # name, stamps in arrival order, method, query stamps (s), expected (message stamps or a time in s)
+    # name, stamps in arrival order, method, query stamps (s), expected (message stamps or a time
+    # in s)
     ('interval inside', [0, 1, 2, 3, 4], 'getInterval', (2.5, 3.5), [3]),
     ('interval bounds are inclusive', [0, 1, 2, 3, 4], 'getInterval', (2, 3), [2, 3]),
     ('interval over everything', [0, 1, 2, 3, 4], 'getInterval', (0, 4), [0, 1, 2, 3, 4]),
@@ -531,7 +695,8 @@ CACHE_QUERIES = [
     ('elem before: newest at or before', [0, 1, 2, 3, 4], 'getElemBeforeTime', (3.5,), 3),
     ('elem before: none', [2, 3], 'getElemBeforeTime', (1,), None),
     ('elem before: last in arrival order', [1, 3, 2], 'getElemBeforeTime', (5,), 2),
-    # getLast is getElemAfterTime(getLatestTime()): with stamps out of order it is not the last arrival.
+    # getLast is getElemAfterTime(getLatestTime()): with stamps out of order it is not the last
+    # arrival.
     ('last, in order', [1, 2, 3], 'getLast', (), 3),
     ('last, out of order', [3, 1], 'getLast', (), 3),
     ('last, three out of order', [1, 3, 2], 'getLast', (), 3),
@@ -545,8 +710,9 @@ CACHE_QUERIES = [
 
 
 @pytest.mark.parametrize('kind', ['rclpy', 'int', 'time-like'])
-@pytest.mark.parametrize('name, stamps, method, args, expected', CACHE_QUERIES,
-                         ids=[c[0] for c in CACHE_QUERIES])
+@pytest.mark.parametrize(
+    'name, stamps, method, args, expected', CACHE_QUERIES, ids=[c[0] for c in CACHE_QUERIES]
+)
 def test_cache_queries(name, stamps, method, args, expected, kind):
     cache = filled_cache([float(t) for t in stamps])
     result = getattr(cache, method)(*[_as(kind, a) for a in args])
@@ -574,11 +740,13 @@ CACHE_TIME_KINDS = [
 ]
 
 
-@pytest.mark.parametrize('name, make_stamp, same_object', CACHE_TIME_KINDS,
-                         ids=[c[0] for c in CACHE_TIME_KINDS])
+@pytest.mark.parametrize(
+    'name, make_stamp, same_object', CACHE_TIME_KINDS, ids=[c[0] for c in CACHE_TIME_KINDS]
+)
 def test_cache_returns_rclpy_time(name, make_stamp, same_object):
     from rclpy.clock import ClockType
     from rclpy.time import Time
+
     source = mf.Input()
     cache = mf.Cache(source, 5)
     given = [make_stamp(t) for t in (1.0, 2.5)]
@@ -593,7 +761,7 @@ def test_cache_returns_rclpy_time(name, make_stamp, same_object):
 
 
 def test_cache_returns_int_nanoseconds_without_rclpy(monkeypatch):
-    monkeypatch.setitem(sys.modules, 'rclpy.time', None)          # "import rclpy.time" now fails
+    monkeypatch.setitem(sys.modules, 'rclpy.time', None)  # "import rclpy.time" now fails
     cache = filled_cache([1.0, 2.5])
     assert cache.getLatestTime() == 2_500_000_000 and cache.getOldestTime() == NS
     assert [m.t for m in cache.getInterval(NS, 3 * NS)] == [1.0, 2.5]
@@ -607,7 +775,9 @@ HEADERLESS_CACHE = [
 
 
 @pytest.mark.parametrize('make', [c[1] for c in HEADERLESS], ids=[c[0] for c in HEADERLESS])
-@pytest.mark.parametrize('name, allow, cached', HEADERLESS_CACHE, ids=[c[0] for c in HEADERLESS_CACHE])
+@pytest.mark.parametrize(
+    'name, allow, cached', HEADERLESS_CACHE, ids=[c[0] for c in HEADERLESS_CACHE]
+)
 def test_cache_headerless(name, allow, cached, make):
     source = mf.Input()
     cache = mf.Cache(source, 5, allow_headerless=allow, clock=lambda: 7 * NS)
@@ -630,23 +800,57 @@ def test_cache_connect_input():
 # --- TimeSequencer -----------------------------------------------------------------------------
 
 SEQUENCES = [
-    # name, delay (s), queue size, steps: ('add', stamp) or ('dispatch', clock time), expected output
-    ('waits for the delay, then in stamp order', 0.5, 10,
-     [('add', 2.0), ('add', 1.0), ('dispatch', 1.4), ('dispatch', 1.5), ('dispatch', 9.0)], [1.0, 2.0]),
-    ('older than the last dispatched: thrown away', 0.5, 10,
-     [('add', 2.0), ('dispatch', 3.0), ('add', 1.0), ('add', 2.0), ('add', 3.0), ('dispatch', 9.0)],
-     [2.0, 2.0, 3.0]),
-    ('queue size drops the earliest', 0.0, 2,
-     [('add', 3.0), ('add', 1.0), ('add', 2.0), ('dispatch', 9.0)], [2.0, 3.0]),
-    ('queue size 0: no limit', 0.0, 0,
-     [('add', float(t)) for t in range(5)] + [('dispatch', 9.0)], [0.0, 1.0, 2.0, 3.0, 4.0]),
-    ('equal stamps keep arrival order', 0.0, 10,
-     [('add', 1.0), ('add', 1.0), ('dispatch', 9.0)], [1.0, 1.0]),
+    # name, delay (s), queue size, steps: ('add', stamp) or ('dispatch', clock time), expected
+    # output
+    (
+        'waits for the delay, then in stamp order',
+        0.5,
+        10,
+        [('add', 2.0), ('add', 1.0), ('dispatch', 1.4), ('dispatch', 1.5), ('dispatch', 9.0)],
+        [1.0, 2.0],
+    ),
+    (
+        'older than the last dispatched: thrown away',
+        0.5,
+        10,
+        [
+            ('add', 2.0),
+            ('dispatch', 3.0),
+            ('add', 1.0),
+            ('add', 2.0),
+            ('add', 3.0),
+            ('dispatch', 9.0),
+        ],
+        [2.0, 2.0, 3.0],
+    ),
+    (
+        'queue size drops the earliest',
+        0.0,
+        2,
+        [('add', 3.0), ('add', 1.0), ('add', 2.0), ('dispatch', 9.0)],
+        [2.0, 3.0],
+    ),
+    (
+        'queue size 0: no limit',
+        0.0,
+        0,
+        [('add', float(t)) for t in range(5)] + [('dispatch', 9.0)],
+        [0.0, 1.0, 2.0, 3.0, 4.0],
+    ),
+    (
+        'equal stamps keep arrival order',
+        0.0,
+        10,
+        [('add', 1.0), ('add', 1.0), ('dispatch', 9.0)],
+        [1.0, 1.0],
+    ),
 ]
 
 
 @pytest.mark.parametrize('delay_kind', ['seconds', 'duration'])
-@pytest.mark.parametrize('name, delay, queue_size, steps, expected', SEQUENCES, ids=[c[0] for c in SEQUENCES])
+@pytest.mark.parametrize(
+    'name, delay, queue_size, steps, expected', SEQUENCES, ids=[c[0] for c in SEQUENCES]
+)
 def test_time_sequencer(name, delay, queue_size, steps, expected, delay_kind):
     now = [0]
     source = mf.Input()
@@ -681,9 +885,17 @@ class FakeNode:
         self.subscriptions: List[Dict[str, Any]] = []
         self.timers: List[Tuple[float, Callable[[], None]]] = []
 
-    def create_subscription(self, msg_type: Any, topic: str, callback: Callable[[Any], None],
-                            qos_profile: Any, **kwargs: Any) -> SimpleNamespace:
-        self.subscriptions.append(dict(msg_type=msg_type, topic=topic, qos_profile=qos_profile, **kwargs))
+    def create_subscription(
+        self,
+        msg_type: Any,
+        topic: str,
+        callback: Callable[[Any], None],
+        qos_profile: Any,
+        **kwargs: Any,
+    ) -> SimpleNamespace:
+        self.subscriptions.append(
+            dict(msg_type=msg_type, topic=topic, qos_profile=qos_profile, **kwargs)
+        )
         return SimpleNamespace(topic_name='/resolved' + topic, callback=callback)
 
     def create_timer(self, period: float, callback: Callable[[], None]) -> SimpleNamespace:
@@ -706,7 +918,7 @@ def test_time_sequencer_dispatches_on_a_node_timer():
     source.add(msg(4.5))
     [(period, tick)] = node.timers
     assert period == 0.25
-    tick()                                    # node clock at 5 s: only 3.0 is 1 s old
+    tick()  # node clock at 5 s: only 3.0 is 1 s old
     assert out == [(3.0,)]
     seq.shutdown()
     assert node.timers == []
@@ -719,19 +931,27 @@ SUBSCRIBER_ARGS = [
     ('default qos', (), {}, 10, {}),
     ('qos by keyword', (), {'qos_profile': 3}, 3, {}),
     ('qos positional', (5,), {}, 5, {}),
-    ('extra keywords reach create_subscription', (), {'callback_group': 'group'}, 10,
-     {'callback_group': 'group'}),
+    (
+        'extra keywords reach create_subscription',
+        (),
+        {'callback_group': 'group'},
+        10,
+        {'callback_group': 'group'},
+    ),
 ]
 
 
-@pytest.mark.parametrize('name, args, kwargs, qos, extra', SUBSCRIBER_ARGS,
-                         ids=[c[0] for c in SUBSCRIBER_ARGS])
+@pytest.mark.parametrize(
+    'name, args, kwargs, qos, extra', SUBSCRIBER_ARGS, ids=[c[0] for c in SUBSCRIBER_ARGS]
+)
 def test_subscriber_adapter_with_a_fake_node(name, args, kwargs, qos, extra):
     node = FakeNode()
     sub = mf.Subscriber(node, 'MsgType', '/topic', *args, **kwargs)
-    assert node.subscriptions == [dict(msg_type='MsgType', topic='/topic', qos_profile=qos, **extra)]
+    assert node.subscriptions == [
+        dict(msg_type='MsgType', topic='/topic', qos_profile=qos, **extra)
+    ]
     assert sub.getTopic() == '/topic' and sub.node is node
-    assert sub.topic_name == '/resolved/topic'          # passed through to the subscription
+    assert sub.topic_name == '/resolved/topic'  # passed through to the subscription
     out = collect(sub)
     sub.sub.callback(msg(1.0))
     assert out == [(1.0,)]
@@ -743,7 +963,8 @@ def test_subscriber_adapter_on_a_real_node(ros):
     from conftest import wait_until
     from rclpy.clock import ClockType
     from rclpy.time import Time
-    from sensor_msgs.msg import FluidPressure, Temperature
+    from sensor_msgs.msg import FluidPressure
+    from sensor_msgs.msg import Temperature
 
     node = ros.node('sync_adapter')
     temp = mf.Subscriber(node, Temperature, 'temp')
@@ -753,8 +974,13 @@ def test_subscriber_adapter_on_a_real_node(ros):
     pairs: List[Tuple[float, float]] = []
     sync.registerCallback(lambda a, b: pairs.append((a.temperature, b.fluid_pressure)))
     cache = mf.Cache(temp, 5)
-    pubs = [node.create_publisher(Temperature, 'temp', 10), node.create_publisher(FluidPressure, 'fluid', 10)]
-    wait_until(lambda: all(p.get_subscription_count() > 0 for p in pubs), what='subscriptions matched')
+    pubs = [
+        node.create_publisher(Temperature, 'temp', 10),
+        node.create_publisher(FluidPressure, 'fluid', 10),
+    ]
+    wait_until(
+        lambda: all(p.get_subscription_count() > 0 for p in pubs), what='subscriptions matched'
+    )
     a, b = Temperature(temperature=21.5), FluidPressure(fluid_pressure=101.3)
     a.header.stamp.sec, b.header.stamp.sec, b.header.stamp.nanosec = 7, 7, 20_000_000
     pubs[0].publish(a)
@@ -767,8 +993,9 @@ def test_subscriber_adapter_on_a_real_node(ros):
 
 # --- import without rclpy -----------------------------------------------------------------------
 
+
 def test_module_works_without_rclpy():
-    code = textwrap.dedent('''
+    code = textwrap.dedent("""
         import sys
         sys.modules['rclpy'] = None
         from types import SimpleNamespace as N
@@ -783,6 +1010,8 @@ def test_module_works_without_rclpy():
         assert len(out) == 1 and c.getLatestTime() == 1_000_000_000, (out, c.cache_times)
         assert 'rclpy' not in {k.split('.')[0] for k, v in sys.modules.items() if v is not None}
         print('ok')
-    ''')
-    result = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=60)
+    """)
+    result = subprocess.run(
+        [sys.executable, '-c', code], capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 0 and result.stdout.strip() == 'ok', result.stderr

@@ -1,11 +1,26 @@
+# Copyright 2026 The hybrid_fusion_ros authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Training on labelled recordings of a robot's own sensor set (a depth camera and two IMUs, no
 microphone), then running the written checkpoint through the real node graph."""
+
 from __future__ import annotations
 
 import json
+from pathlib import Path
 import re
 import shutil
-from pathlib import Path
 
 import pytest
 import torch
@@ -14,8 +29,14 @@ from hybrid_fusion_ros.cli import main as cli
 from hybrid_fusion_ros.core.checkpoint import Checkpoint
 from hybrid_fusion_ros.demo_data import generate_robot_bag
 
-MAPS = ['--map', '/front_depth/depth/image_raw:=front_depth', '--map', '/wrist_imu/imu:=wrist_imu:imu',
-        '--map', '/thigh_imu/imu:=thigh_imu']
+MAPS = [
+    '--map',
+    '/front_depth/depth/image_raw:=front_depth',
+    '--map',
+    '/wrist_imu/imu:=wrist_imu:imu',
+    '--map',
+    '/thigh_imu/imu:=thigh_imu',
+]
 FAST = ['--epochs', '20', '--jobs', '2']
 
 
@@ -44,8 +65,25 @@ def quick(tmp_path_factory) -> Path:
 def trained(robot_bags, quick, tmp_path_factory):
     out = tmp_path_factory.mktemp('model')
     cache = out / 'cache'
-    assert cli(['train', str(robot_bags / 'train'), *MAPS, *FAST, '--config', str(quick),
-                '--cache-dir', str(cache), '-o', str(out / 'robot.pt'), '--report', str(out / 'report')]) == 0
+    assert (
+        cli(
+            [
+                'train',
+                str(robot_bags / 'train'),
+                *MAPS,
+                *FAST,
+                '--config',
+                str(quick),
+                '--cache-dir',
+                str(cache),
+                '-o',
+                str(out / 'robot.pt'),
+                '--report',
+                str(out / 'report'),
+            ]
+        )
+        == 0
+    )
     return out / 'robot.pt', cache
 
 
@@ -53,11 +91,15 @@ def test_checkpoint_records_the_named_inputs(trained):
     ckpt = Checkpoint.load(trained[0])
     assert [(i.name, i.sensor_type, i.encoder, i.topic) for i in ckpt.inputs] == [
         ('front_depth', 'camera', 'camera_cnn', '/front_depth/depth/image_raw'),
-        ('wrist_imu', 'imu', 'imu_cnn1d', '/wrist_imu/imu'), ('thigh_imu', 'imu', 'imu_cnn1d', '/thigh_imu/imu')]
-    assert ckpt.inputs[0].rate_hz == pytest.approx(10.0, abs=0.1)      # measured, not assumed
+        ('wrist_imu', 'imu', 'imu_cnn1d', '/wrist_imu/imu'),
+        ('thigh_imu', 'imu', 'imu_cnn1d', '/thigh_imu/imu'),
+    ]
+    assert ckpt.inputs[0].rate_hz == pytest.approx(10.0, abs=0.1)  # measured, not assumed
     assert ckpt.inputs[1].rate_hz == pytest.approx(50.0, abs=0.5)
     depth = ckpt.encoders['front_depth']['config']
-    assert depth['depth'] is True and len(depth['norm_mean']) == 4       # statistics of the training split
+    assert (
+        depth['depth'] is True and len(depth['norm_mean']) == 4
+    )  # statistics of the training split
     assert ckpt.encoders['wrist_imu']['config']['channels'] == 6
     assert sorted(ckpt.classes) == ckpt.classes and 'waving' in ckpt.classes
 
@@ -65,19 +107,39 @@ def test_checkpoint_records_the_named_inputs(trained):
 def test_second_run_reuses_the_cache(robot_bags, trained, quick, tmp_path, capsys):
     _, cache = trained
     entries = sorted(p.name for p in cache.iterdir())
-    assert cli(['train', str(robot_bags / 'train'), *MAPS, '--epochs', '1', '--config', str(quick),
-                '--cache-dir', str(cache), '-o', str(tmp_path / 'again.pt')]) == 0
+    assert (
+        cli(
+            [
+                'train',
+                str(robot_bags / 'train'),
+                *MAPS,
+                '--epochs',
+                '1',
+                '--config',
+                str(quick),
+                '--cache-dir',
+                str(cache),
+                '-o',
+                str(tmp_path / 'again.pt'),
+            ]
+        )
+        == 0
+    )
     assert 'cache: 0 built, 12 reused' in capsys.readouterr().out
     assert sorted(p.name for p in cache.iterdir()) == entries
 
 
 def _offline_labels(ckpt_path: Path, bag: Path, cache: Path) -> dict:
     """The checkpoint's labels for every window of ``bag``, computed without ROS nodes."""
-    from hybrid_fusion_ros.core.train import ActivityModel, predict
+    from hybrid_fusion_ros.core.train import ActivityModel
+    from hybrid_fusion_ros.core.train import predict
     from hybrid_fusion_ros.training import load_recordings
+
     ckpt = Checkpoint.load(ckpt_path)
     data = load_recordings([bag], {}, ckpt.window, init=ckpt, cache_root=cache, progress=False)
-    model = ActivityModel({n: ckpt.build_encoder(n)[0] for n in ckpt.modalities}, ckpt.build_fusion())
+    model = ActivityModel(
+        {n: ckpt.build_encoder(n)[0] for n in ckpt.modalities}, ckpt.build_fusion()
+    )
     seqs = data.sequences[0]
     labels = predict(model, seqs)
     ends = [e for s in seqs for e in s.ends]
@@ -86,16 +148,24 @@ def _offline_labels(ckpt_path: Path, bag: Path, cache: Path) -> dict:
 
 def test_the_checkpoint_runs_in_the_node_graph_on_other_bags(robot_bags, trained, tmp_path):
     import csv
-    for name in ('held_out_a', 'held_out_b'):   # labels in a sidecar file, then on a topic
+
+    for name in ('held_out_a', 'held_out_b'):  # labels in a sidecar file, then on a topic
         bag = robot_bags / 'test' / name
-        assert cli(['eval', str(bag), '--checkpoint', str(trained[0]), '--out', str(tmp_path / name)]) == 0
+        assert (
+            cli(['eval', str(bag), '--checkpoint', str(trained[0]), '--out', str(tmp_path / name)])
+            == 0
+        )
         m = json.loads((tmp_path / name / 'report.json').read_text())['metrics']
         assert m['coverage'] >= 0.95
-        assert m['accuracy'] > 0.45, m         # four classes: chance is 0.25
+        assert m['accuracy'] > 0.45, m  # four classes: chance is 0.25
         # The graph runs the checkpoint unchanged: its labels are the offline model's.
         with (tmp_path / name / 'windows.csv').open() as f:
-            graph = {round(float(r['end']), 3): r['label'] for r in csv.DictReader(f) if r['label']}
-        offline = _offline_labels(trained[0], bag, tmp_path / 'cache') if name == 'held_out_a' else None
+            graph = {
+                round(float(r['end']), 3): r['label'] for r in csv.DictReader(f) if r['label']
+            }
+        offline = (
+            _offline_labels(trained[0], bag, tmp_path / 'cache') if name == 'held_out_a' else None
+        )
         if offline is not None:
             shared = set(graph) & set(offline)
             assert len(shared) >= 0.9 * len(graph)
@@ -105,19 +175,45 @@ def test_the_checkpoint_runs_in_the_node_graph_on_other_bags(robot_bags, trained
             assert agree >= 0.9, agree
 
 
-def test_from_keeps_matching_encoders_bit_identical_when_frozen(robot_bags, trained, quick, tmp_path):
+def test_from_keeps_matching_encoders_bit_identical_when_frozen(
+    robot_bags, trained, quick, tmp_path
+):
     base, cache = trained
     out = tmp_path / 'tuned.pt'
     # A model of two inputs: wrist_imu matches the base checkpoint, chest_imu is new.
     maps = ['--map', '/wrist_imu/imu:=wrist_imu', '--map', '/thigh_imu/imu:=chest_imu']
-    assert cli(['train', str(robot_bags / 'train'), *maps, '--epochs', '2', '--config', str(quick),
-                '--cache-dir', str(cache), '--from', str(base), '--freeze-encoders', '-o', str(out)]) == 0
+    assert (
+        cli(
+            [
+                'train',
+                str(robot_bags / 'train'),
+                *maps,
+                '--epochs',
+                '2',
+                '--config',
+                str(quick),
+                '--cache-dir',
+                str(cache),
+                '--from',
+                str(base),
+                '--freeze-encoders',
+                '-o',
+                str(out),
+            ]
+        )
+        == 0
+    )
     old, new = Checkpoint.load(base), Checkpoint.load(out)
     for key, value in old.encoders['wrist_imu']['state_dict'].items():
         assert torch.equal(value, new.encoders['wrist_imu']['state_dict'][key]), key
-    assert new.encoders['wrist_imu']['config']['norm_mean'] == old.encoders['wrist_imu']['config']['norm_mean']
-    assert not torch.equal(old.encoders['thigh_imu']['state_dict']['project.weight'],
-                           new.encoders['chest_imu']['state_dict']['project.weight'])
+    assert (
+        new.encoders['wrist_imu']['config']['norm_mean']
+        == old.encoders['wrist_imu']['config']['norm_mean']
+    )
+    assert not torch.equal(
+        old.encoders['thigh_imu']['state_dict']['project.weight'],
+        new.encoders['chest_imu']['state_dict']['project.weight'],
+    )
 
 
 def _corrupt_copy(src: Path, dst: Path) -> Path:
@@ -139,12 +235,16 @@ def _bad_cases(robot_bags: Path, tmp: Path):
     for k, b in enumerate(bags[:4]):
         shutil.copytree(b, rare / b.name)
         label = 'jumping' if k == 0 else 'walking'
-        (rare / (b.name + '.labels.csv')).write_text(f'start,end,label\n0,15,{label}\n15,30,idle\n')
+        (rare / (b.name + '.labels.csv')).write_text(
+            f'start,end,label\n0,15,{label}\n15,30,idle\n'
+        )
     mixed = tmp / 'mixed'
     mixed.mkdir()
     shutil.copytree(bags[0], mixed / 'a')
     shutil.copy(train / (bags[0].name + '.labels.csv'), mixed / 'a.labels.csv')
-    generate_robot_bag(mixed / 'b', seconds=10.0, seed=5, sensors={'front_depth': 'depth', 'wrist_imu': 'imu'})
+    generate_robot_bag(
+        mixed / 'b', seconds=10.0, seed=5, sensors={'front_depth': 'depth', 'wrist_imu': 'imu'}
+    )
     corrupt = tmp / 'corrupt'
     corrupt.mkdir()
     for b in bags[:2]:
@@ -154,28 +254,53 @@ def _bad_cases(robot_bags: Path, tmp: Path):
     return [
         ([str(train), '--map', '/nowhere:=x'], 'has no topic /nowhere'),
         ([str(no_cover), *MAPS], 'cover none of its'),
-        ([str(rare), *MAPS, '--folds', '2'], r"split has no windows of class\(es\) \['(jumping|walking)'\]"),
-        ([str(mixed), *MAPS], r'b has no topic /thigh_imu/imu'),   # a bag missing an input the others have
-        ([str(train), '--map', '/wrist_imu/imu:=wrist_imu:camera'],
-         r"is sensor_msgs/msg/Imu; input 'wrist_imu' \(camera\) reads sensor_msgs/msg/Image"),
-        ([str(train), '--map', '/front_depth/depth/image_raw:=wrist_imu', '--from', 'CKPT'],
-         "input 'wrist_imu' is of sensor type imu in the checkpoint and camera here"),
+        (
+            [str(rare), *MAPS, '--folds', '2'],
+            r"split has no windows of class\(es\) \['(jumping|walking)'\]",
+        ),
+        (
+            [str(mixed), *MAPS],
+            r'b has no topic /thigh_imu/imu',
+        ),  # a bag missing an input the others have
+        (
+            [str(train), '--map', '/wrist_imu/imu:=wrist_imu:camera'],
+            r"is sensor_msgs/msg/Imu; input 'wrist_imu' \(camera\) reads sensor_msgs/msg/Image",
+        ),
+        (
+            [str(train), '--map', '/front_depth/depth/image_raw:=wrist_imu', '--from', 'CKPT'],
+            "input 'wrist_imu' is of sensor type imu in the checkpoint and camera here",
+        ),
         ([str(corrupt), *MAPS], 'zz_broken'),
     ]
 
 
-def test_bad_recordings_are_refused_before_training_and_nothing_is_written(robot_bags, trained, tmp_path, capsys):
+def test_bad_recordings_are_refused_before_training_and_nothing_is_written(
+    robot_bags, trained, tmp_path, capsys
+):
     for args, message in _bad_cases(robot_bags, tmp_path):
         args = [str(trained[0]) if a == 'CKPT' else a for a in args]
         out = tmp_path / 'never.pt'
-        code = cli(['train', *args, '--epochs', '1', '--cache-dir', str(tmp_path / 'cache'), '-o', str(out)])
+        code = cli(
+            [
+                'train',
+                *args,
+                '--epochs',
+                '1',
+                '--cache-dir',
+                str(tmp_path / 'cache'),
+                '-o',
+                str(out),
+            ]
+        )
         err = capsys.readouterr().err
         assert code == 2, (args, err)
         assert re.search(message, err), (message, err)
         assert 'nothing written' in err and not out.exists()
 
 
-def test_skip_bad_leaves_out_a_corrupt_bag_and_no_half_entry_is_cached(robot_bags, quick, tmp_path, capsys):
+def test_skip_bad_leaves_out_a_corrupt_bag_and_no_half_entry_is_cached(
+    robot_bags, quick, tmp_path, capsys
+):
     bags = sorted(p for p in (robot_bags / 'train').iterdir() if p.is_dir())
     folder = tmp_path / 'set'
     folder.mkdir()
@@ -184,9 +309,25 @@ def test_skip_bad_leaves_out_a_corrupt_bag_and_no_half_entry_is_cached(robot_bag
         shutil.copy(b.with_name(b.name + '.labels.csv'), folder / (b.name + '.labels.csv'))
     _corrupt_copy(bags[6], folder / 'zz_broken')
     cache = tmp_path / 'cache'
-    assert cli(['train', str(folder), *MAPS, '--epochs', '1', '--config', str(quick), '--cache-dir', str(cache),
+    assert (
+        cli(
+            [
+                'train',
+                str(folder),
+                *MAPS,
+                '--epochs',
+                '1',
+                '--config',
+                str(quick),
+                '--cache-dir',
+                str(cache),
                 '--skip-bad',
-                '-o', str(tmp_path / 'm.pt')]) == 0
+                '-o',
+                str(tmp_path / 'm.pt'),
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert 'skipped:' in out and 'zz_broken' in out and 'dataset: 6 recordings' in out
-    assert len([p for p in cache.iterdir()]) == 6 and not list(cache.glob('*partial*'))
+    assert len(list(cache.iterdir())) == 6 and not list(cache.glob('*partial*'))

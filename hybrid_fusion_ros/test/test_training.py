@@ -1,17 +1,41 @@
+# Copyright 2026 The hybrid_fusion_ros authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """A tiny end-to-end training run and the checks that run before training."""
+
 import numpy as np
 import pytest
+import torch
 
 from hybrid_fusion_ros.core.checkpoint import Checkpoint
 from hybrid_fusion_ros.core.dataset import SequenceData
-import torch
-
-from hybrid_fusion_ros.core.train import LinearFrontEnd, TrainConfig, add_heads, train
+from hybrid_fusion_ros.core.train import add_heads
+from hybrid_fusion_ros.core.train import LinearFrontEnd
+from hybrid_fusion_ros.core.train import train
+from hybrid_fusion_ros.core.train import TrainConfig
 
 
 def tiny_config(**kw):
-    base = dict(train_episodes=3, val_episodes=1, episode_seconds=40.0, epochs=2, seq_len=8, batch_size=4,
-                extra_epochs=1)
+    base = {
+        'train_episodes': 3,
+        'val_episodes': 1,
+        'episode_seconds': 40.0,
+        'epochs': 2,
+        'seq_len': 8,
+        'batch_size': 4,
+        'extra_epochs': 1,
+    }
     base.update(kw)
     return TrainConfig(**base)
 
@@ -37,7 +61,10 @@ def test_tiny_training_run_writes_a_loadable_checkpoint(tmp_path):
     assert 0.0 <= grown.metadata['extra_val']['gmu']['macro_f1'] <= 1.0
     for key, value in ckpt.extra_fusion['late']['state_dict'].items():
         assert torch.equal(grown.extra_fusion['late']['state_dict'][key], value)
-    assert Checkpoint.load(grown.save(tmp_path / 'grown.pt')).build_fusion('gmu').config.strategy == 'gmu'
+    assert (
+        Checkpoint.load(grown.save(tmp_path / 'grown.pt')).build_fusion('gmu').config.strategy
+        == 'gmu'
+    )
 
 
 def test_linear_front_end_ablation_trains_without_a_checkpoint():
@@ -49,24 +76,33 @@ def test_linear_front_end_ablation_trains_without_a_checkpoint():
 
 
 def test_ablation_summary_checks_the_targets():
-    from hybrid_fusion_ros.core.ablation import AblationConfig, markdown, summarize
+    from hybrid_fusion_ros.core.ablation import AblationConfig
+    from hybrid_fusion_ros.core.ablation import markdown
+    from hybrid_fusion_ros.core.ablation import summarize
 
     def seed(single, pair, full, removed):
-        rows = {f'{m} only': {'macro_f1': single[i], 'accuracy': single[i]}
-                for i, m in enumerate(('camera', 'imu', 'audio'))}
+        rows = {
+            f'{m} only': {'macro_f1': single[i], 'accuracy': single[i]}
+            for i, m in enumerate(('camera', 'imu', 'audio'))
+        }
         for name in ('imu + audio', 'camera + audio', 'camera + imu'):
             rows[name] = {'macro_f1': pair, 'accuracy': pair}
         rows['all, early'] = {'macro_f1': full, 'accuracy': full}
         for m in ('camera', 'imu', 'audio'):
             rows[f'all, early, {m} removed at test'] = {'macro_f1': removed, 'accuracy': removed}
         return rows
-    s = summarize([seed([0.5, 0.6, 0.4], 0.7, 0.75, 0.72), seed([0.5, 0.6, 0.4], 0.7, 0.65, 0.68)],
-                  AblationConfig(seeds=2))
+
+    s = summarize(
+        [seed([0.5, 0.6, 0.4], 0.7, 0.75, 0.72), seed([0.5, 0.6, 0.4], 0.7, 0.65, 0.68)],
+        AblationConfig(seeds=2),
+    )
     t = s['targets']
     assert t['fused_vs_best_single']['margin_points'] == pytest.approx(10.0)
-    assert t['fused_vs_best_single']['met'] is True          # 0.70 >= 0.60 + 0.10
-    assert t['imu_removed']['met'] is True                    # 0.70 >= 0.70
-    assert s['table']['all, early']['macro_f1']['std'] == pytest.approx(np.std([0.75, 0.65], ddof=1))
+    assert t['fused_vs_best_single']['met'] is True  # 0.70 >= 0.60 + 0.10
+    assert t['imu_removed']['met'] is True  # 0.70 >= 0.70
+    assert s['table']['all, early']['macro_f1']['std'] == pytest.approx(
+        np.std([0.75, 0.65], ddof=1)
+    )
     text = markdown(s)
     assert '| all, early | 0.700 ± 0.071 |' in text and '(+10.0 points) | yes |' in text
 
@@ -75,7 +111,9 @@ def _seq(label_values, nan=False):
     x = np.zeros((len(label_values), 6, 64), np.float32)
     if nan:
         x[0, 0, 0] = np.nan
-    return SequenceData({'imu': x}, np.array(label_values), np.arange(len(label_values), dtype=float))
+    return SequenceData(
+        {'imu': x}, np.array(label_values), np.arange(len(label_values), dtype=float)
+    )
 
 
 def test_nan_in_training_data_is_refused_before_training():
@@ -95,11 +133,14 @@ def test_unknown_strategy_is_refused():
         TrainConfig(strategy='late-ish')
 
 
-@pytest.mark.parametrize('encoders, match', [
-    ({'lidar': 'lidar_cnn'}, "unknown encoder 'lidar_cnn'"),
-    ({'lidar': 'imu_cnn1d'}, "encoder 'imu_cnn1d' is for sensor type 'imu', not 'lidar'"),
-    ({}, 'encoders is empty'),
-])
+@pytest.mark.parametrize(
+    'encoders, match',
+    [
+        ({'lidar': 'lidar_cnn'}, "unknown encoder 'lidar_cnn'"),
+        ({'lidar': 'imu_cnn1d'}, "encoder 'imu_cnn1d' is for sensor type 'imu', not 'lidar'"),
+        ({}, 'encoders is empty'),
+    ],
+)
 def test_unknown_modality_or_encoder_is_refused_before_training(encoders, match):
     with pytest.raises(ValueError, match=match):
         TrainConfig(encoders=encoders)
@@ -111,14 +152,43 @@ def test_train_command_reports_mean_and_std_over_seeds(tmp_path):
     import sys
 
     import yaml
+
     config = tmp_path / 'tiny.yaml'
-    config.write_text(yaml.safe_dump(dict(encoders={'imu': 'imu_cnn1d'}, train_episodes=5, val_episodes=1,
-                                          episode_seconds=40.0, epochs=1, seq_len=8, batch_size=4,
-                                          extra_epochs=1, extra_strategies=['gmu'])))
+    config.write_text(
+        yaml.safe_dump(
+            {
+                'encoders': {'imu': 'imu_cnn1d'},
+                'train_episodes': 5,
+                'val_episodes': 1,
+                'episode_seconds': 40.0,
+                'epochs': 1,
+                'seq_len': 8,
+                'batch_size': 4,
+                'extra_epochs': 1,
+                'extra_strategies': ['gmu'],
+            }
+        )
+    )
     out = tmp_path / 'report'
-    proc = subprocess.run([sys.executable, '-m', 'hybrid_fusion_ros.cli', 'train', '--config', str(config),
-                           '--seeds', '2', '--report', str(out), '-o', str(tmp_path / 'm.pt')],
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            '-m',
+            'hybrid_fusion_ros.cli',
+            'train',
+            '--config',
+            str(config),
+            '--seeds',
+            '2',
+            '--report',
+            str(out),
+            '-o',
+            str(tmp_path / 'm.pt'),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     metrics = json.loads((out / 'metrics.json').read_text())
     assert metrics['seeds'] == [0, 1] and metrics['val_macro_f1']['n'] == 2

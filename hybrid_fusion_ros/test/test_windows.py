@@ -1,15 +1,32 @@
+# Copyright 2026 The hybrid_fusion_ros authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 import numpy as np
 import pytest
 
-from hybrid_fusion_ros.core.windows import (ChunkBuffer, StreamWindower, WindowGrid, WindowSpec,
-                                            window_ends_between)
+from hybrid_fusion_ros.core.windows import ChunkBuffer
+from hybrid_fusion_ros.core.windows import StreamWindower
+from hybrid_fusion_ros.core.windows import window_ends_between
+from hybrid_fusion_ros.core.windows import WindowGrid
+from hybrid_fusion_ros.core.windows import WindowSpec
 
 
 def feed(windower, stamps, samples=None, chunk=1):
     samples = np.zeros((len(stamps), 2)) if samples is None else samples
     out = []
     for i in range(0, len(stamps), chunk):
-        out += windower.push(stamps[i:i + chunk], samples[i:i + chunk])
+        out += windower.push(stamps[i : i + chunk], samples[i : i + chunk])
     return out
 
 
@@ -43,14 +60,28 @@ def test_window_holds_exactly_the_samples_in_start_end():
         np.testing.assert_allclose(win.samples[:, 0], expected)
 
 
-@pytest.mark.parametrize('case, stamps, expect', [
-    ('out of order is dropped and counted', [0.0, 0.01, 0.02, 0.015, 0.03], {'out_of_order': 1, 'time_jumps': 0}),
-    ('duplicate stamp counts as out of order', [0.0, 0.01, 0.01, 0.02], {'out_of_order': 1}),
-    ('a jump back resets', [5.0, 5.01, 5.02, 1.0, 1.01], {'time_jumps': 1, 'out_of_order': 0}),
-    ('a gap is counted with its missing samples', [0.0, 0.01, 0.02, 0.10, 0.11], {'gaps': 1, 'missing_samples': 7}),
-    ('a break longer than a window is an interruption, not a loss', [0.0, 0.01, 3.0, 3.01],
-     {'interruptions': 1, 'gaps': 0, 'missing_samples': 0}),
-])
+@pytest.mark.parametrize(
+    'case, stamps, expect',
+    [
+        (
+            'out of order is dropped and counted',
+            [0.0, 0.01, 0.02, 0.015, 0.03],
+            {'out_of_order': 1, 'time_jumps': 0},
+        ),
+        ('duplicate stamp counts as out of order', [0.0, 0.01, 0.01, 0.02], {'out_of_order': 1}),
+        ('a jump back resets', [5.0, 5.01, 5.02, 1.0, 1.01], {'time_jumps': 1, 'out_of_order': 0}),
+        (
+            'a gap is counted with its missing samples',
+            [0.0, 0.01, 0.02, 0.10, 0.11],
+            {'gaps': 1, 'missing_samples': 7},
+        ),
+        (
+            'a break longer than a window is an interruption, not a loss',
+            [0.0, 0.01, 3.0, 3.01],
+            {'interruptions': 1, 'gaps': 0, 'missing_samples': 0},
+        ),
+    ],
+)
 def test_stream_anomalies_are_counted(case, stamps, expect):
     w = StreamWindower('imu', WindowSpec(1.0, 0.5), expected_rate=100.0)
     feed(w, np.array(stamps))
@@ -82,10 +113,14 @@ def test_grid_limits_backlog_after_a_long_gap():
 
 
 def test_window_ends_between():
-    np.testing.assert_allclose(window_ends_between(WindowSpec(1.0, 0.5), 1.0, 2.6), [1.5, 2.0, 2.5])
+    np.testing.assert_allclose(
+        window_ends_between(WindowSpec(1.0, 0.5), 1.0, 2.6), [1.5, 2.0, 2.5]
+    )
 
 
-@pytest.mark.parametrize('length, hop, fill', [(0, 0.5, 0.5), (1.0, 0, 0.5), (1.0, 2.0, 0.5), (1.0, 0.5, 1.5)])
+@pytest.mark.parametrize(
+    'length, hop, fill', [(0, 0.5, 0.5), (1.0, 0, 0.5), (1.0, 2.0, 0.5), (1.0, 0.5, 1.5)]
+)
 def test_invalid_window_spec_is_rejected(length, hop, fill):
     with pytest.raises(ValueError):
         WindowSpec(length, hop, fill)
@@ -141,18 +176,22 @@ def _closed_on(windower, stamps, samples, chunk):
     """For each window: the index of the chunk whose push closed it."""
     closed = {}
     for k, i in enumerate(range(0, len(stamps), chunk)):
-        for win in windower.push(stamps[i:i + chunk], samples[i:i + chunk]):
+        for win in windower.push(stamps[i : i + chunk], samples[i : i + chunk]):
             closed[win.end] = k
     return closed
 
 
-@pytest.mark.parametrize('case, rate, chunk, sample_rate, closed_early', [
-    ('camera at 15 fps: a window ending between two frames', 15.0, 1, None, 3),
-    ('imu at 100 Hz: every end is a sample instant', 100.0, 1, None, 0),
-    ('audio in 0.1 s chunks: no jitter in sample-rate stamps', 16000.0, 1600, 16000.0, 7),
-])
-def test_a_window_closes_as_soon_as_no_sample_can_fall_in_it(case, rate, chunk, sample_rate,
-                                                             closed_early):
+@pytest.mark.parametrize(
+    'case, rate, chunk, sample_rate, closed_early',
+    [
+        ('camera at 15 fps: a window ending between two frames', 15.0, 1, None, 3),
+        ('imu at 100 Hz: every end is a sample instant', 100.0, 1, None, 0),
+        ('audio in 0.1 s chunks: no jitter in sample-rate stamps', 16000.0, 1600, 16000.0, 7),
+    ],
+)
+def test_a_window_closes_as_soon_as_no_sample_can_fall_in_it(
+    case, rate, chunk, sample_rate, closed_early
+):
     """Closed on the push after which the next sample, expected one period on, cannot be
     stamped before the end even a quarter period early (audio: not early at all). A camera
     window ending between frames, and every audio window, closes on its own last sample,
@@ -176,18 +215,45 @@ def test_a_sample_jittered_into_a_closed_window_is_counted_not_lost():
     w = StreamWindower('camera', spec, expected_rate=10.0)
     # Frames every 0.1 s, jittered: 1.46 closes the window ending at 1.5 (the next frame
     # cannot come before 1.535), then a frame stamped 1.49 arrives for it.
-    stamps = np.array([0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.1, 1.2, 1.3,
-                       1.4, 1.46, 1.49, 1.6, 1.7, 1.8, 1.9, 2.0, 2.1])
+    stamps = np.array(
+        [
+            0.0,
+            0.1,
+            0.2,
+            0.3,
+            0.4,
+            0.5,
+            0.6,
+            0.7,
+            0.8,
+            0.9,
+            1.0,
+            1.1,
+            1.2,
+            1.3,
+            1.4,
+            1.46,
+            1.49,
+            1.6,
+            1.7,
+            1.8,
+            1.9,
+            2.0,
+            2.1,
+        ]
+    )
     windows = feed(w, stamps)
     assert w.stats.late_samples == 1
     later = [win for win in windows if win.end == 2.0]
     assert later and 1.49 in later[0].stamps, 'the late sample still serves the next window'
 
 
-@pytest.mark.parametrize('rate, chunk, sample_rate', [(15.0, 1, None), (100.0, 1, None),
-                                                      (16000.0, 1600, 16000.0)])
+@pytest.mark.parametrize(
+    'rate, chunk, sample_rate', [(15.0, 1, None), (100.0, 1, None), (16000.0, 1600, 16000.0)]
+)
 def test_streaming_windows_equal_batch_windows(rate, chunk, sample_rate):
     from hybrid_fusion_ros.core.dataset import cut_windows
+
     spec = WindowSpec(1.0, 0.5)
     w = StreamWindower('x', spec, expected_rate=rate, sample_rate=sample_rate)
     stamps = 3.2 + np.arange(int(6 * rate)) / rate

@@ -1,12 +1,28 @@
+# Copyright 2026 The hybrid_fusion_ros authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """``hybrid-fusion``: one CLI whose subcommands are entry-point plugins
 (group ``hybrid_fusion_ros.commands``), as ros2cli's verbs are."""
+
 from __future__ import annotations
 
 import argparse
 import sys
 from typing import List, Optional
 
-from ..core.plugins import PluginError, PluginRegistry
+from ..core.plugins import PluginError
+from ..core.plugins import PluginRegistry
 
 COMMAND_GROUP = 'hybrid_fusion_ros.commands'
 command_registry: PluginRegistry[type] = PluginRegistry(COMMAND_GROUP, 'command')
@@ -25,8 +41,9 @@ class Command:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog='hybrid-fusion',
-                                     description='Multimodal CNN-LSTM activity fusion for ROS 2.')
+    parser = argparse.ArgumentParser(
+        prog='hybrid-fusion', description='Multimodal CNN-LSTM activity fusion for ROS 2.'
+    )
     sub = parser.add_subparsers(dest='command', metavar='COMMAND')
     commands = {}
     for name in command_registry.names():

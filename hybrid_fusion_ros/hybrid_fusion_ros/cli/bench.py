@@ -1,18 +1,33 @@
+# Copyright 2026 The hybrid_fusion_ros authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """``hybrid-fusion bench``: per-window inference time of each encoder (preprocessing and
 network) and of one fusion step, on this machine's CPU. Prints figures; asserts nothing.
 ``--backend torch onnxruntime`` times both backends on the same windows (the ONNX bundle is
 exported into the cache first if there is none)."""
+
 from __future__ import annotations
 
 import argparse
 import json
 import os
+from pathlib import Path
 import platform
 import time
-from pathlib import Path
 
-from ..core.machine import cpu_name as _cpu_name
 from . import Command
+from ..core.machine import cpu_name as _cpu_name
 
 
 class BenchCommand(Command):
@@ -21,9 +36,16 @@ class BenchCommand(Command):
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument('--checkpoint', type=Path)
         parser.add_argument('--windows', type=int, default=200, help='windows timed per encoder')
-        parser.add_argument('--threads', type=int, default=1, help='torch intra-op threads (the nodes use 1)')
-        parser.add_argument('--backend', nargs='+', choices=['torch', 'onnxruntime'],
-                            default=['torch'], help='inference backend(s) to time')
+        parser.add_argument(
+            '--threads', type=int, default=1, help='torch intra-op threads (the nodes use 1)'
+        )
+        parser.add_argument(
+            '--backend',
+            nargs='+',
+            choices=['torch', 'onnxruntime'],
+            default=['torch'],
+            help='inference backend(s) to time',
+        )
         parser.add_argument('--json', type=Path)
 
     def run(self, args: argparse.Namespace) -> int:
@@ -33,13 +55,17 @@ class BenchCommand(Command):
         from ..core.checkpoint import Checkpoint
         from ..core.dataset import cut_windows
         from ..core.metrics import percentiles
-        from ..core.simulation import Episode, episode_streams
+        from ..core.simulation import Episode
+        from ..core.simulation import episode_streams
         from ..core.windows import window_ends_between
+
         torch.set_num_threads(args.threads)
         ckpt = Checkpoint.load(args.checkpoint)
         seconds = args.windows * ckpt.window.hop + ckpt.window.length + 1.0
         ep = Episode(seconds, seed=4242, t0=0.0)
-        ends = window_ends_between(ckpt.window, ckpt.window.length + 0.1, seconds - 0.5)[:args.windows]
+        ends = window_ends_between(ckpt.window, ckpt.window.length + 0.1, seconds - 0.5)[
+            : args.windows
+        ]
         windows = cut_windows(episode_streams(ep), ckpt.window, ends, {'audio': 16000.0})
         rows = {}
         both = len(args.backend) > 1
@@ -62,7 +88,8 @@ class BenchCommand(Command):
                 rows[f'encoder {m} ({ckpt.encoders[m]["name"]}){tag}'] = {
                     'preprocess': percentiles(pre, (50, 95)),
                     'network': percentiles(net, (50, 95)),
-                    'total': percentiles(np.add(pre, net), (50, 95))}
+                    'total': percentiles(np.add(pre, net), (50, 95)),
+                }
             for strategy, step in steppers.items():
                 dims = ckpt.build_fusion(strategy).config.feature_dims
                 rng = np.random.default_rng(0)
@@ -76,20 +103,33 @@ class BenchCommand(Command):
                         if i >= 10:
                             times.append((time.perf_counter() - t0) * 1e3)
                 rows[f'fusion step ({strategy}){tag}'] = {'total': percentiles(times, (50, 95))}
-        machine = {'cpu': _cpu_name(), 'logical_cpus': os.cpu_count(), 'torch': torch.__version__,
-                   'torch_threads': args.threads, 'python': platform.python_version()}
+        machine = {
+            'cpu': _cpu_name(),
+            'logical_cpus': os.cpu_count(),
+            'torch': torch.__version__,
+            'torch_threads': args.threads,
+            'python': platform.python_version(),
+        }
         if 'onnxruntime' in args.backend:
             import onnxruntime
+
             machine['onnxruntime'] = onnxruntime.__version__
-        print(f"{machine['cpu']}, {machine['logical_cpus']} logical CPUs, torch {machine['torch']}, "
-              f"{args.threads} thread(s); {args.windows - 10} windows each (simulated data), ms per window")
-        print(f"{'stage':<52} {'preprocess p50':>15} {'network p50':>12} {'total p50':>10} "
-              f"{'total p95':>10}")
+        print(
+            f"{machine['cpu']}, {machine['logical_cpus']} logical CPUs, torch {machine['torch']},"
+            f' {args.threads} thread(s); {args.windows - 10} windows each (simulated data), ms per'
+            ' window'
+        )
+        print(
+            f"{'stage':<52} {'preprocess p50':>15} {'network p50':>12} {'total p50':>10} "
+            f"{'total p95':>10}"
+        )
         for name, r in rows.items():
             pre = f"{r['preprocess']['p50']:.3f}" if 'preprocess' in r else '-'
             net = f"{r['network']['p50']:.3f}" if 'network' in r else '-'
-            print(f"{name:<52} {pre:>15} {net:>12} {r['total']['p50']:>10.3f} "
-                  f"{r['total']['p95']:>10.3f}")
+            print(
+                f"{name:<52} {pre:>15} {net:>12} {r['total']['p50']:>10.3f} "
+                f"{r['total']['p95']:>10.3f}"
+            )
         if args.json:
             args.json.write_text(json.dumps({'machine': machine, 'ms_per_window': rows}, indent=2))
         return 0
@@ -99,14 +139,19 @@ class BenchCommand(Command):
         """Per input ``(preprocess, network)``, and per fusion strategy a step function
         ``(features, mask, state) -> state``, of one backend; both take numpy."""
         import torch
+
         if backend == 'onnxruntime':
-            from ..core.onnx_backend import OnnxBundle, OnnxEncoder, OnnxFusion
+            from ..core.onnx_backend import OnnxBundle
+            from ..core.onnx_backend import OnnxEncoder
+            from ..core.onnx_backend import OnnxFusion
+
             bundle = OnnxBundle.find(ckpt.path, export_if_missing=True)
             encoders = {m: OnnxEncoder(bundle, m, threads=threads) for m in ckpt.modalities}
             fusion = {s: OnnxFusion(bundle, s, threads=threads) for s in ckpt.fusion_strategies}
-            return ({m: (e.preprocess, e.forward) for m, e in encoders.items()},
-                    {s: (lambda f, m, st, fu=fu: fu.step(f, m, st).state)
-                     for s, fu in fusion.items()})
+            return (
+                {m: (e.preprocess, e.forward) for m, e in encoders.items()},
+                {s: lambda f, m, st, fu=fu: fu.step(f, m, st).state for s, fu in fusion.items()},
+            )
         encoders = {m: ckpt.build_encoder(m)[0] for m in ckpt.modalities}
         models = {s: ckpt.build_fusion(s) for s in ckpt.fusion_strategies}
 
@@ -114,7 +159,13 @@ class BenchCommand(Command):
             def step(features, mask, state):
                 feats = [torch.from_numpy(f).reshape(1, -1) for f in features]
                 return model.step(feats, torch.from_numpy(mask).reshape(1, -1), state).state
+
             return step
-        return ({m: (e.preprocess, lambda x, e=e: e(torch.from_numpy(x)))
-                 for m, e in encoders.items()},
-                {s: torch_step(model) for s, model in models.items()})
+
+        return (
+            {
+                m: (e.preprocess, lambda x, e=e: e(torch.from_numpy(x)))
+                for m, e in encoders.items()
+            },
+            {s: torch_step(model) for s, model in models.items()},
+        )

@@ -1,3 +1,17 @@
+# Copyright 2026 The hybrid_fusion_ros authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """``hybrid-fusion bench-soak --minutes N``: the node graph fed the demo's simulated sensors live,
 at their nominal rates, for N minutes, with a fault of the fault matrix injected every
 ``--fault-every`` seconds, picked at random (seeded). Prints, once a minute, the RSS of each
@@ -10,21 +24,22 @@ too: the demo's SIMULATED streams, published from a thread and stamped with the 
 each message is due at, with per-sensor offsets (clock faults), rate factors (bursts,
 floods) and hooks (bad messages).
 """
+
 from __future__ import annotations
 
 import argparse
+from collections import Counter
 import json
 import os
+from pathlib import Path
 import random
 import signal
 import subprocess
 import tempfile
 import threading
 import time
-import uuid
-from collections import Counter
-from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
+import uuid
 
 import numpy as np
 
@@ -33,8 +48,12 @@ from . import Command
 SENSORS = ('camera', 'imu', 'audio')
 # Messages per second of each simulated sensor (audio: 0.1 s chunks of 16 kHz).
 RATES = {'camera': 15.0, 'camera_compressed': 15.0, 'imu': 100.0, 'audio': 10.0}
-TOPICS = {'camera': 'camera/image_raw', 'camera_compressed': 'camera/image_raw/compressed',
-          'imu': 'imu/data', 'audio': 'audio/chunk'}
+TOPICS = {
+    'camera': 'camera/image_raw',
+    'camera_compressed': 'camera/image_raw/compressed',
+    'imu': 'imu/data',
+    'audio': 'audio/chunk',
+}
 Hook = Callable[[object, float], Sequence[object]]
 
 
@@ -49,11 +68,15 @@ class LiveSensors:
 
     def __init__(self, node, namespace: str = '', seconds: float = 12.0, seed: int = 3) -> None:
         from hybrid_fusion_msgs.msg import AudioChunk
-        from sensor_msgs.msg import CompressedImage, Image, Imu
+        from sensor_msgs.msg import CompressedImage
+        from sensor_msgs.msg import Image
+        from sensor_msgs.msg import Imu
 
         from .. import conversions as conv
-        from ..core.simulation import Episode, episode_streams
+        from ..core.simulation import Episode
+        from ..core.simulation import episode_streams
         from ..qos import DRIVER_QOS
+
         self._conv = conv
         streams = episode_streams(Episode(seconds, seed=seed))
         zero = conv.sec_to_stamp(0.0)
@@ -62,23 +85,32 @@ class LiveSensors:
             'camera': [conv.rgb_to_image(f, zero) for f in frames],
             'camera_compressed': [conv.rgb_to_compressed(f, zero) for f in frames],
             'imu': [conv.row_to_imu(r, zero) for r in streams['imu'][1]],
-            'audio': [conv.samples_to_audio(audio[i:i + 1600], 16000, zero)
-                      for i in range(0, len(audio) - 1599, 1600)],
+            'audio': [
+                conv.samples_to_audio(audio[i : i + 1600], 16000, zero)
+                for i in range(0, len(audio) - 1599, 1600)
+            ],
         }
-        types = {'camera': Image, 'camera_compressed': CompressedImage, 'imu': Imu,
-                 'audio': AudioChunk}
+        types = {
+            'camera': Image,
+            'camera_compressed': CompressedImage,
+            'imu': Imu,
+            'audio': AudioChunk,
+        }
         # Reliable, as drivers publish (REP-2003); the encoders subscribe best effort.
-        self.publishers = {s: node.create_publisher(
-            t, f'{namespace}/{TOPICS[s]}' if namespace else TOPICS[s], DRIVER_QOS)
-            for s, t in types.items()}
+        self.publishers = {
+            s: node.create_publisher(
+                t, f'{namespace}/{TOPICS[s]}' if namespace else TOPICS[s], DRIVER_QOS
+            )
+            for s, t in types.items()
+        }
         self.enabled = {s: s != 'camera_compressed' for s in types}
-        self.offset = {s: 0.0 for s in types}
-        self.factor = {s: 1.0 for s in types}
+        self.offset = dict.fromkeys(types, 0.0)
+        self.factor = dict.fromkeys(types, 1.0)
         self.hooks: Dict[str, Hook] = {}
         self.sent: Counter = Counter()
         self.error: Optional[BaseException] = None
         self.lock = threading.Lock()
-        self._next: Dict[str, Optional[float]] = {s: None for s in types}
+        self._next: Dict[str, Optional[float]] = dict.fromkeys(types)
         self._index: Counter = Counter()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name='live-sensors', daemon=True)
@@ -106,7 +138,7 @@ class LiveSensors:
                         self._next[sensor] = None
                         continue
                     rate = RATES[sensor]
-                    if self._next[sensor] is None:   # (re)start on the sample grid
+                    if self._next[sensor] is None:  # (re)start on the sample grid
                         self._next[sensor] = float(np.ceil(now * rate) / rate)
                     while self._next[sensor] <= now:
                         due = self._next[sensor]
@@ -130,7 +162,7 @@ class LiveSensors:
         with self.lock:
             old = {k: getattr(self, attr).get(k) for k in values}
         self.set(attr, values)
-        time.sleep(seconds)   # the fault's own duration
+        time.sleep(seconds)  # the fault's own duration
         with self.lock:
             for k, v in old.items():
                 if v is None:
@@ -138,8 +170,9 @@ class LiveSensors:
                 else:
                     getattr(self, attr)[k] = v
 
-    def slip_in(self, sensor: str, make: Callable[[float], Sequence[object]],
-                timeout: float = 5.0) -> bool:
+    def slip_in(
+        self, sensor: str, make: Callable[[float], Sequence[object]], timeout: float = 5.0
+    ) -> bool:
         """Publish ``make(stamp)`` once, right after the next message of ``sensor``."""
         sent = threading.Event()
 
@@ -148,6 +181,7 @@ class LiveSensors:
                 return [msg]
             sent.set()
             return [msg, *make(stamp)]
+
         self.set('hooks', {sensor: hook})
         try:
             return sent.wait(timeout)
@@ -159,6 +193,7 @@ class LiveSensors:
 # --- bad messages, shared with the fault matrix ------------------------------------------------
 def _conv():
     from .. import conversions
+
     return conversions
 
 
@@ -184,8 +219,11 @@ def bad_audio_bytes(t: float) -> List[object]:
 
 def audio_at_an_absurd_rate(t: float) -> List[object]:
     """16 samples at 4 GHz: not one sample at the model's rate once resampled."""
-    return [_conv().samples_to_audio(np.zeros(16, np.float32), 4_000_000_000,
-                                     _conv().sec_to_stamp(t + 0.05))]
+    return [
+        _conv().samples_to_audio(
+            np.zeros(16, np.float32), 4_000_000_000, _conv().sec_to_stamp(t + 0.05)
+        )
+    ]
 
 
 def image(frame: np.ndarray, t: float, encoding: str = 'rgb8'):
@@ -218,6 +256,7 @@ def resized(width: int, height: int) -> Hook:
     def make(msg, t: float):
         frame = np.frombuffer(bytes(msg.data), np.uint8).reshape(msg.height, msg.width, 3)
         return [image(cv2.resize(frame, (width, height)), t)]
+
     return make
 
 
@@ -270,10 +309,11 @@ class SoakGraph:
     namespace of its own, each node's output in a log file; a node that dies is started
     again and counted."""
 
-    def __init__(self, folder: Path, namespace: str,
-                 overrides: Dict[str, Dict[str, str]]) -> None:
+    def __init__(self, folder: Path, namespace: str, overrides: Dict[str, Dict[str, str]]) -> None:
         """``overrides``: parameters by node name, ``'*'`` for every node."""
-        from ..graph import CLASSIFIER_GRAPH, default_config_path
+        from ..graph import CLASSIFIER_GRAPH
+        from ..graph import default_config_path
+
         self.folder = folder
         self.namespace = namespace
         self.overrides = overrides
@@ -285,12 +325,16 @@ class SoakGraph:
     def start(self, name: str) -> None:
         from ..launcher import node_command
         from ..qos import sensor_profile_env
+
         params = {**self.overrides.get('*', {}), **self.overrides.get(name, {})}
         cmd = node_command(self.specs[name], self.config, params, self.folder)
         with (self.folder / f'{name}.log').open('ab') as log:
             self.procs[name] = subprocess.Popen(
-                cmd + ['-r', f'__ns:={self.namespace}'], stdout=log, stderr=subprocess.STDOUT,
-                env=dict(os.environ, PYTHONUNBUFFERED='1', **sensor_profile_env(os.environ)))
+                cmd + ['-r', f'__ns:={self.namespace}'],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=dict(os.environ, PYTHONUNBUFFERED='1', **sensor_profile_env(os.environ)),
+            )
 
     def start_all(self) -> None:
         for name in self.specs:
@@ -305,6 +349,7 @@ class SoakGraph:
 
     def rss_mb(self) -> Dict[str, float]:
         from .bench_latency import rss_mb
+
         out = {}
         for name, proc in self.procs.items():
             try:
@@ -314,8 +359,10 @@ class SoakGraph:
         return out
 
     def tracebacks(self) -> Dict[str, int]:
-        return {n: (self.folder / f'{n}.log').read_text(errors='replace').count('Traceback')
-                for n in self.specs}
+        return {
+            n: (self.folder / f'{n}.log').read_text(errors='replace').count('Traceback')
+            for n in self.specs
+        }
 
     def stop(self) -> None:
         for proc in self.procs.values():
@@ -337,11 +384,13 @@ class GraphWatch:
 
         from ..diagnostics import DiagnosticsCollector
         from ..qos import RESULT_QOS
+
         self.diagnostics = DiagnosticsCollector(node)
         self.node_names = list(node_names)
-        self.labels: List[Tuple[float, float]] = []   # (monotonic arrival, stamp)
-        node.create_subscription(ActivityLabel, f'{namespace}/activity', self._on_label,
-                                 RESULT_QOS)
+        self.labels: List[Tuple[float, float]] = []  # (monotonic arrival, stamp)
+        node.create_subscription(
+            ActivityLabel, f'{namespace}/activity', self._on_label, RESULT_QOS
+        )
 
     def _on_label(self, msg) -> None:
         stamp = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
@@ -349,6 +398,7 @@ class GraphWatch:
 
     def problems(self) -> List[str]:
         from ..diagnostics import level_of
+
         out = []
         if not self.labels or time.monotonic() - self.labels[-1][0] > 1.5:
             out.append('no label for 1.5 s')
@@ -372,9 +422,15 @@ class GraphWatch:
         return time.monotonic() - start
 
 
-def unlabelled_windows(label_stamps: Sequence[float], start: float, end: float,
-                       faults: Sequence[Tuple[float, float]], hop: float = 0.5,
-                       length: float = 1.0, grace: float = 1.0) -> Tuple[int, int]:
+def unlabelled_windows(
+    label_stamps: Sequence[float],
+    start: float,
+    end: float,
+    faults: Sequence[Tuple[float, float]],
+    hop: float = 0.5,
+    length: float = 1.0,
+    grace: float = 1.0,
+) -> Tuple[int, int]:
     """(windows that should have been labelled, those of them that were not): grid windows
     ending in [start, end] that overlap no fault (from its start to its recovery, widened
     by ``grace``)."""
@@ -390,32 +446,51 @@ def unlabelled_windows(label_stamps: Sequence[float], start: float, end: float,
 
 
 class BenchSoakCommand(Command):
-    help = ('soak the node graph with live simulated sensors and random faults: RSS, drops, '
-            'recovery')
+    help = (
+        'soak the node graph with live simulated sensors and random faults: RSS, drops, recovery'
+    )
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument('--minutes', type=float, default=30.0, help='how long to run')
-        parser.add_argument('--fault-every', type=float, default=20.0,
-                            help='seconds between the starts of two faults')
-        parser.add_argument('--warmup', type=float, default=60.0,
-                            help='seconds after start-up before RSS growth is measured from')
+        parser.add_argument(
+            '--fault-every',
+            type=float,
+            default=20.0,
+            help='seconds between the starts of two faults',
+        )
+        parser.add_argument(
+            '--warmup',
+            type=float,
+            default=60.0,
+            help='seconds after start-up before RSS growth is measured from',
+        )
         parser.add_argument('--seed', type=int, default=0, help='seed of the fault sequence')
-        parser.add_argument('--recover-timeout', type=float, default=30.0,
-                            help='seconds a fault may take to be recovered from')
+        parser.add_argument(
+            '--recover-timeout',
+            type=float,
+            default=30.0,
+            help='seconds a fault may take to be recovered from',
+        )
         parser.add_argument('--json', type=Path, help='also write the figures as JSON here')
 
     def run(self, args: argparse.Namespace) -> int:
         from ..core.machine import machine_line
         from ..node_common import BackgroundSpin
+
         if args.minutes <= 0 or args.fault_every <= 0:
             raise SystemExit('error: --minutes and --fault-every must be > 0')
         namespace = '/soak_' + uuid.uuid4().hex[:8]
         folder = Path(tempfile.mkdtemp(prefix='hybrid_fusion_soak_'))
         # Recovery is judged by the statuses, refreshed twice a second. Label latency is
         # bench-latency's subject; clock faults here stamp sensors hours off on purpose.
-        graph = SoakGraph(folder, namespace, {
-            '*': {'stale_timeout': '1.5', 'diagnostics_period': '0.5'},
-            'fusion_node': {'latency_warn_ms': '1e12', 'latency_error_ms': '1e12'}})
+        graph = SoakGraph(
+            folder,
+            namespace,
+            {
+                '*': {'stale_timeout': '1.5', 'diagnostics_period': '0.5'},
+                'fusion_node': {'latency_warn_ms': '1e12', 'latency_error_ms': '1e12'},
+            },
+        )
         spinner = BackgroundSpin('hybrid_fusion_soak')
         sensors = LiveSensors(spinner.node, namespace)
         watch = GraphWatch(spinner.node, namespace, list(graph.specs))
@@ -426,8 +501,11 @@ class BenchSoakCommand(Command):
         try:
             graph.start_all()
             deadline = time.monotonic() + 120
-            while not all(p.get_subscription_count() > 0
-                          for s, p in sensors.publishers.items() if s in SENSORS):
+            while not all(
+                p.get_subscription_count() > 0
+                for s, p in sensors.publishers.items()
+                if s in SENSORS
+            ):
                 if time.monotonic() > deadline or graph.restart_dead():
                     raise SystemExit('error: the node graph did not start (see the logs above)')
                 time.sleep(0.2)
@@ -453,8 +531,9 @@ class BenchSoakCommand(Command):
                     next_line += 60
                 if now >= next_fault and now + 10 < end:
                     faults.append(self._inject(rng, sensors, watch, args.recover_timeout, t0))
-                    next_fault += args.fault_every * (1 + int((time.monotonic() - next_fault)
-                                                              // args.fault_every))
+                    next_fault += args.fault_every * (
+                        1 + int((time.monotonic() - next_fault) // args.fault_every)
+                    )
                     continue
                 time.sleep(0.2)
             wall1 = time.time()
@@ -468,63 +547,101 @@ class BenchSoakCommand(Command):
         return 0
 
     @staticmethod
-    def _inject(rng: random.Random, sensors: LiveSensors, watch: GraphWatch, timeout: float,
-                t0: float) -> Dict[str, object]:
+    def _inject(
+        rng: random.Random, sensors: LiveSensors, watch: GraphWatch, timeout: float, t0: float
+    ) -> Dict[str, object]:
         name = rng.choice(sorted(SOAK_FAULTS))
         start, wall = time.monotonic(), time.time()
         SOAK_FAULTS[name](sensors)
         over = time.time()
         recovered = watch.wait_healthy(timeout)
-        record = {'fault': name, 'at_s': round(start - t0, 1), 'wall_start': wall,
-                  'fault_over': over, 'wall_end': time.time(), 'recovered': recovered is not None,
-                  'recovery_s': None if recovered is None else round(recovered, 2)}
+        record = {
+            'fault': name,
+            'at_s': round(start - t0, 1),
+            'wall_start': wall,
+            'fault_over': over,
+            'wall_end': time.time(),
+            'recovered': recovered is not None,
+            'recovery_s': None if recovered is None else round(recovered, 2),
+        }
         if recovered is None:
             record['problems'] = watch.problems()
-        state = 'recovered in {:.1f} s'.format(recovered) if recovered is not None else \
-            f'NOT recovered: {record["problems"]}'
+        state = (
+            'recovered in {:.1f} s'.format(recovered)
+            if recovered is not None
+            else f'NOT recovered: {record["problems"]}'
+        )
         print(f'  {record["at_s"]:7.1f} s  {name}: {state}', flush=True)
         return record
 
     @staticmethod
-    def _print_minute(t: float, sample: Dict[str, object], watch: GraphWatch,
-                      faults: Sequence[Dict[str, object]]) -> None:
+    def _print_minute(
+        t: float, sample: Dict[str, object], watch: GraphWatch, faults: Sequence[Dict[str, object]]
+    ) -> None:
         now = time.monotonic()
         recent = sum(1 for arrived, _ in watch.labels if arrived > now - 60)
         mem = ', '.join(f'{k} {v:.0f}' for k, v in sample.items() if k != 't_s')
-        print(f'{t / 60:5.1f} min  RSS MB: {mem}  labels/s {recent / 60:.2f}  '
-              f'faults {len(faults)}', flush=True)
+        print(
+            f'{t / 60:5.1f} min  RSS MB: {mem}  labels/s {recent / 60:.2f}  faults {len(faults)}',
+            flush=True,
+        )
 
     @staticmethod
-    def _summary(args: argparse.Namespace, graph: SoakGraph, watch: GraphWatch,
-                 rss: List[Dict[str, object]], faults: List[Dict[str, object]], wall0: float,
-                 wall1: float, machine: str) -> Dict[str, object]:
+    def _summary(
+        args: argparse.Namespace,
+        graph: SoakGraph,
+        watch: GraphWatch,
+        rss: List[Dict[str, object]],
+        faults: List[Dict[str, object]],
+        wall0: float,
+        wall1: float,
+        machine: str,
+    ) -> Dict[str, object]:
         warm = [r for r in rss if r['t_s'] >= args.warmup] or rss[-1:]
-        growth = {n: 100.0 * (warm[-1][n] - warm[0][n]) / warm[0][n] for n in graph.specs
-                  if warm and warm[0].get(n)}
-        spans = [(f['wall_start'], f['wall_end']) for f in faults]   # the fault and its recovery
-        expected, missing = unlabelled_windows([s for _, s in watch.labels], wall0 + 2.0,
-                                               wall1 - 2.0, spans)
+        growth = {
+            n: 100.0 * (warm[-1][n] - warm[0][n]) / warm[0][n]
+            for n in graph.specs
+            if warm and warm[0].get(n)
+        }
+        spans = [(f['wall_start'], f['wall_end']) for f in faults]  # the fault and its recovery
+        expected, missing = unlabelled_windows(
+            [s for _, s in watch.labels], wall0 + 2.0, wall1 - 2.0, spans
+        )
         minutes = (wall1 - wall0) / 60
         result = {
-            'minutes': round(minutes, 2), 'seed': args.seed, 'machine': machine,
+            'minutes': round(minutes, 2),
+            'seed': args.seed,
+            'machine': machine,
             'rss_mb': rss,
             'rss_growth_after_warmup_pct': {k: round(v, 2) for k, v in growth.items()},
-            'restarts': dict(graph.restarts), 'tracebacks': graph.tracebacks(),
-            'labels': len(watch.labels), 'label_rate_hz': len(watch.labels) / (wall1 - wall0),
-            'faults': faults, 'faults_recovered': sum(bool(f['recovered']) for f in faults),
-            'windows_expected': expected, 'windows_unlabelled': missing,
+            'restarts': dict(graph.restarts),
+            'tracebacks': graph.tracebacks(),
+            'labels': len(watch.labels),
+            'label_rate_hz': len(watch.labels) / (wall1 - wall0),
+            'faults': faults,
+            'faults_recovered': sum(bool(f['recovered']) for f in faults),
+            'windows_expected': expected,
+            'windows_unlabelled': missing,
             'drops': watch.diagnostics.drops(),
         }
-        print(f'\nsoak: {minutes:.1f} min, {len(faults)} faults (seed {args.seed}), '
-              f'{result["faults_recovered"]} recovered from; {machine}')
-        print('  RSS growth after warm-up: '
-              + ', '.join(f'{k} {v:+.2f}%' for k, v in growth.items()))
-        print(f"  process restarts: {sum(graph.restarts.values())}; tracebacks in the logs: "
-              f"{sum(result['tracebacks'].values())}")
-        print(f"  labels: {result['labels']} ({result['label_rate_hz']:.2f}/s); windows that "
-              f'should have been labelled: {expected}, unlabelled: {missing}')
+        print(
+            f'\nsoak: {minutes:.1f} min, {len(faults)} faults (seed {args.seed}), '
+            f'{result["faults_recovered"]} recovered from; {machine}'
+        )
+        print(
+            '  RSS growth after warm-up: ' + ', '.join(f'{k} {v:+.2f}%' for k, v in growth.items())
+        )
+        print(
+            f'  process restarts: {sum(graph.restarts.values())}; tracebacks in the logs: '
+            f"{sum(result['tracebacks'].values())}"
+        )
+        print(
+            f"  labels: {result['labels']} ({result['label_rate_hz']:.2f}/s); windows that "
+            f'should have been labelled: {expected}, unlabelled: {missing}'
+        )
         for task, values in result['drops'].items():
-            print(f'  dropped: {task}: ' + ', '.join(f'{k[9:-1]} {v}' for k, v in values.items()
-                                                    if k != 'Dropped total'))
+            print(
+                f'  dropped: {task}: '
+                + ', '.join(f'{k[9:-1]} {v}' for k, v in values.items() if k != 'Dropped total')
+            )
         return result
-

@@ -1,9 +1,24 @@
+# Copyright 2026 The hybrid_fusion_ros authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """``hybrid-fusion export``: encoders and fusion steps to ONNX and TorchScript, each checked
 against eager PyTorch; optionally dynamic INT8 quantization with its accuracy change.
 
 ``--bundle`` writes instead the ONNX bundle that the ONNX Runtime backend runs without torch
 (``core/onnx_backend.py``): into the cache by default, next to the checkpoint with
 ``--next-to-checkpoint``, or into ``--out``."""
+
 from __future__ import annotations
 
 import argparse
@@ -18,26 +33,52 @@ class ExportCommand(Command):
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument('--checkpoint', type=Path, help='default: the packaged checkpoint')
-        parser.add_argument('--out', type=Path,
-                            help="default: 'export', or with --bundle the cache "
-                                 '(~/.cache/hybrid_fusion_ros/onnx/<checkpoint sha256>)')
-        parser.add_argument('--bundle', action='store_true',
-                            help='write the ONNX bundle (ONNX files + manifest.json) the '
-                                 'onnxruntime backend loads without torch')
-        parser.add_argument('--next-to-checkpoint', action='store_true',
-                            help='with --bundle: write it as <checkpoint>.onnx/, to copy along '
-                                 'with the checkpoint')
+        parser.add_argument(
+            '--out',
+            type=Path,
+            help=(
+                "default: 'export', or with --bundle the cache "
+                '(~/.cache/hybrid_fusion_ros/onnx/<checkpoint sha256>)'
+            ),
+        )
+        parser.add_argument(
+            '--bundle',
+            action='store_true',
+            help=(
+                'write the ONNX bundle (ONNX files + manifest.json) the '
+                'onnxruntime backend loads without torch'
+            ),
+        )
+        parser.add_argument(
+            '--next-to-checkpoint',
+            action='store_true',
+            help=(
+                'with --bundle: write it as <checkpoint>.onnx/, to copy along with the checkpoint'
+            ),
+        )
         parser.add_argument('--opset', type=int, default=17, help='ONNX opset (default 17)')
-        parser.add_argument('--format', nargs='+', choices=['onnx', 'torchscript'], default=['onnx', 'torchscript'])
-        parser.add_argument('--tolerance', type=float, default=1e-4, help='max |eager - exported| allowed')
-        parser.add_argument('--quantize', action='store_true',
-                            help='also write dynamic INT8 TorchScript models and report the accuracy change '
-                                 'on simulated episodes')
-        parser.add_argument('--episodes', type=int, default=6, help='simulated episodes for --quantize')
+        parser.add_argument(
+            '--format', nargs='+', choices=['onnx', 'torchscript'], default=['onnx', 'torchscript']
+        )
+        parser.add_argument(
+            '--tolerance', type=float, default=1e-4, help='max |eager - exported| allowed'
+        )
+        parser.add_argument(
+            '--quantize',
+            action='store_true',
+            help=(
+                'also write dynamic INT8 TorchScript models and report the accuracy change '
+                'on simulated episodes'
+            ),
+        )
+        parser.add_argument(
+            '--episodes', type=int, default=6, help='simulated episodes for --quantize'
+        )
 
     def run(self, args: argparse.Namespace) -> int:
         from ..core.checkpoint import Checkpoint
         from ..core.export import export_all
+
         if args.bundle:
             return self._bundle(args)
         if args.next_to_checkpoint:
@@ -53,21 +94,38 @@ class ExportCommand(Command):
             worst = max(worst, r.max_abs_diff)
             ok = 'ok' if r.max_abs_diff <= args.tolerance else 'MISMATCH'
             print(f'{r.path}  ({r.format}, max |eager - exported| {r.max_abs_diff:.2e}) {ok}')
-        summary = {'files': [{'name': r.name, 'format': r.format, 'path': str(r.path),
-                              'max_abs_diff': r.max_abs_diff} for r in results]}
+        summary = {
+            'files': [
+                {
+                    'name': r.name,
+                    'format': r.format,
+                    'path': str(r.path),
+                    'max_abs_diff': r.max_abs_diff,
+                }
+                for r in results
+            ]
+        }
         if args.quantize:
             summary['quantization'] = self._quantize(ckpt, encoders, fusion, args)
         (args.out / 'export.json').write_text(json.dumps(summary, indent=2))
         if worst > args.tolerance:
-            print(f'error: an export differs from eager PyTorch by {worst:.2e} > {args.tolerance:.0e}')
+            print(
+                f'error: an export differs from eager PyTorch by {worst:.2e} >'
+                f' {args.tolerance:.0e}'
+            )
             return 1
         return 0
 
     @staticmethod
     def _bundle(args: argparse.Namespace) -> int:
-        from ..core.checkpoint import CheckpointError, default_checkpoint_path
-        from ..core.export import BundleExportError, export_bundle
-        from ..core.onnx_backend import bundle_dir_next_to, cached_bundle_dir, file_sha256
+        from ..core.checkpoint import CheckpointError
+        from ..core.checkpoint import default_checkpoint_path
+        from ..core.export import BundleExportError
+        from ..core.export import export_bundle
+        from ..core.onnx_backend import bundle_dir_next_to
+        from ..core.onnx_backend import cached_bundle_dir
+        from ..core.onnx_backend import file_sha256
+
         checkpoint = args.checkpoint or default_checkpoint_path()
         if not checkpoint.is_file():
             print(f'error: checkpoint {checkpoint}: no such file')
@@ -75,8 +133,11 @@ class ExportCommand(Command):
         if args.out and args.next_to_checkpoint:
             print('error: give --out or --next-to-checkpoint, not both')
             return 2
-        out = args.out or (bundle_dir_next_to(checkpoint) if args.next_to_checkpoint
-                           else cached_bundle_dir(file_sha256(checkpoint)))
+        out = args.out or (
+            bundle_dir_next_to(checkpoint)
+            if args.next_to_checkpoint
+            else cached_bundle_dir(file_sha256(checkpoint))
+        )
         try:
             done = export_bundle(checkpoint, out, args.opset, args.tolerance)
         except (BundleExportError, CheckpointError) as exc:
@@ -93,11 +154,19 @@ class ExportCommand(Command):
         import torch
 
         from ..core.dataset import simulated_sequences
-        from ..core.export import FusionStep, encoder_example, export_torchscript, fusion_example, quantize_dynamic
+        from ..core.export import encoder_example
+        from ..core.export import export_torchscript
+        from ..core.export import fusion_example
+        from ..core.export import FusionStep
+        from ..core.export import quantize_dynamic
         from ..core.metrics import classification_report
-        from ..core.train import ActivityModel, predict
+        from ..core.train import ActivityModel
+        from ..core.train import predict
+
         primary = ckpt.fusion_strategies[0]
-        seqs = simulated_sequences(range(900_000, 900_000 + args.episodes), 40.0, ckpt.window, encoders, progress=True)
+        seqs = simulated_sequences(
+            range(900_000, 900_000 + args.episodes), 40.0, ckpt.window, encoders, progress=True
+        )
         labels = np.concatenate([s.labels for s in seqs])
         float_model = ActivityModel(encoders, fusion[primary])
         int8_model = quantize_dynamic(float_model)
@@ -110,9 +179,14 @@ class ExportCommand(Command):
         for m, enc in int8_model.encoders.items():
             export_torchscript(enc, (encoder_example(enc),), args.out / f'encoder_{m}_int8.pt')
         with torch.no_grad():
-            export_torchscript(FusionStep(int8_model.fusion), fusion_example(int8_model.fusion),
-                               args.out / f'fusion_{primary}_int8.pt')
-        print(f"dynamic INT8 ({out['windows']} simulated windows): accuracy {out['float32']['accuracy']:.4f} -> "
-              f"{out['int8_dynamic']['accuracy']:.4f}, macro-F1 {out['float32']['macro_f1']:.4f} -> "
-              f"{out['int8_dynamic']['macro_f1']:.4f}")
+            export_torchscript(
+                FusionStep(int8_model.fusion),
+                fusion_example(int8_model.fusion),
+                args.out / f'fusion_{primary}_int8.pt',
+            )
+        print(
+            f"dynamic INT8 ({out['windows']} simulated windows): accuracy"
+            f" {out['float32']['accuracy']:.4f} -> {out['int8_dynamic']['accuracy']:.4f}, macro-F1"
+            f" {out['float32']['macro_f1']:.4f} -> {out['int8_dynamic']['macro_f1']:.4f}"
+        )
         return out

@@ -1,16 +1,31 @@
+# Copyright 2026 The hybrid_fusion_ros authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """``hybrid-fusion train BAG ...``: training on labelled recordings (the body of the train
 command when bags are given)."""
+
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 from dataclasses import fields
+import json
 from pathlib import Path
+import sys
 from typing import Any, Dict, List
 
-from ..core import distributed
 from .replay import parse_map
+from ..core import distributed
 
 
 def _say(text: str) -> None:
@@ -21,18 +36,30 @@ def _say(text: str) -> None:
 
 def _summary(data, spec) -> None:
     import numpy as np
+
     counts = np.zeros(len(data.classes), dtype=np.int64)
     for seqs in data.sequences:
         for s in seqs:
             counts += np.bincount(s.labels, minlength=len(data.classes))
     b = data.build
     speed = b['seconds_of_data'] / b['wall_seconds'] if b['wall_seconds'] > 0 else float('inf')
-    _say(f"dataset: {b['bags']} recordings, {b['seconds_of_data']:.0f} s of data; cache: {int(b['built'])} built, "
-         f"{int(b['reused'])} reused, {b['wall_seconds']:.1f} s ({speed:.0f}x real time)")
-    _say('inputs: ' + ', '.join(f'{i.name} ({i.sensor_type}, {i.encoder}, {i.rate_hz:g} Hz, from {i.topic})'
-                                for i in data.inputs))
-    _say(f'windows: {spec.length:g} s every {spec.hop:g} s; ' + ', '.join(
-        f'{c} {n}' for c, n in zip(data.classes, counts)) + f'; {data.unlabelled_windows} without a label skipped')
+    _say(
+        f"dataset: {b['bags']} recordings, {b['seconds_of_data']:.0f} s of data; cache:"
+        f" {int(b['built'])} built, {int(b['reused'])} reused, {b['wall_seconds']:.1f} s"
+        f' ({speed:.0f}x real time)'
+    )
+    _say(
+        'inputs: '
+        + ', '.join(
+            f'{i.name} ({i.sensor_type}, {i.encoder}, {i.rate_hz:g} Hz, from {i.topic})'
+            for i in data.inputs
+        )
+    )
+    _say(
+        f'windows: {spec.length:g} s every {spec.hop:g} s; '
+        + ', '.join(f'{c} {n}' for c, n in zip(data.classes, counts))
+        + f'; {data.unlabelled_windows} without a label skipped'
+    )
     for why in data.skipped_bags:
         _say(f'skipped: {why}')
     for note in data.notes:
@@ -47,12 +74,17 @@ def _summary(data, spec) -> None:
 
 
 def train_recordings(args: argparse.Namespace, values: Dict[str, Any]) -> int:
-    from ..core.checkpoint import Checkpoint, CheckpointError
+    from ..bag import BagError
+    from ..core.checkpoint import Checkpoint
+    from ..core.checkpoint import CheckpointError
     from ..core.train import TrainConfig
     from ..core.windows import WindowSpec
     from ..recordings import expand_bags
-    from ..training import TrainingDataError, groups_of, hold_out, load_recordings, train_on
-    from ..bag import BagError
+    from ..training import groups_of
+    from ..training import hold_out
+    from ..training import load_recordings
+    from ..training import train_on
+    from ..training import TrainingDataError
 
     if args.add_heads:
         raise SystemExit('error: --add-heads works on the simulated data only')
@@ -67,16 +99,25 @@ def train_recordings(args: argparse.Namespace, values: Dict[str, Any]) -> int:
             init = Checkpoint.load(args.from_checkpoint)
         except CheckpointError as exc:
             raise SystemExit(f'error: {exc}')
-    distributed.init_from_env()   # torchrun: join the other ranks (a no-op in one process)
+    distributed.init_from_env()  # torchrun: join the other ranks (a no-op in one process)
     try:
         bags = expand_bags(args.bags)
         val_bags = expand_bags(args.val or [])
         # Rank 0 builds the dataset cache alone; the others then load the entries it wrote.
         with distributed.main_first():
-            data = load_recordings(bags + val_bags, parse_map(args.map), spec, args.truth, init,
-                                   args.cache_dir, args.jobs, args.skip_bad, progress=distributed.is_main(),
-                                   encoder_overrides=values.get('encoder_configs'),
-                                   encoder_names=values.get('encoders'))
+            data = load_recordings(
+                bags + val_bags,
+                parse_map(args.map),
+                spec,
+                args.truth,
+                init,
+                args.cache_dir,
+                args.jobs,
+                args.skip_bad,
+                progress=distributed.is_main(),
+                encoder_overrides=values.get('encoder_configs'),
+                encoder_names=values.get('encoders'),
+            )
     except (TrainingDataError, BagError, ValueError) as exc:
         print(f'error: {exc}', file=sys.stderr)
         print('nothing written', file=sys.stderr)
@@ -85,15 +126,37 @@ def train_recordings(args: argparse.Namespace, values: Dict[str, Any]) -> int:
     names = [r.bag.name for r in data.recordings]
     val_names = {Path(b).name for b in val_bags}
     known = {f.name for f in fields(TrainConfig)}
-    base = {k: v for k, v in values.items() if k in known and k not in ('encoders', 'encoder_configs')}
-    config = TrainConfig(**{**base, 'encoders': {i.name: i.encoder for i in data.inputs},
-                            'input_types': {i.name: i.sensor_type for i in data.inputs}})
+    base = {
+        k: v for k, v in values.items() if k in known and k not in ('encoders', 'encoder_configs')
+    }
+    config = TrainConfig(
+        **{
+            **base,
+            'encoders': {i.name: i.encoder for i in data.inputs},
+            'input_types': {i.name: i.sensor_type for i in data.inputs},
+        }
+    )
     everything = list(range(len(names)))
-    meta = {'command': 'hybrid-fusion train ' + ' '.join(sys.argv[2:]) if len(sys.argv) > 2 else 'hybrid-fusion train',
-            'data': f'{len(names)} recorded bag(s): ' + ', '.join(names[:20]) + (' ...' if len(names) > 20 else ''),
-            'inputs': [i.to_dict() for i in data.inputs]}
-    summary: Dict[str, Any] = {'classes': data.classes, 'inputs': meta['inputs'], 'recordings': len(names),
-                               'window': {'length': spec.length, 'hop': spec.hop}, 'build': data.build}
+    meta = {
+        'command': (
+            'hybrid-fusion train ' + ' '.join(sys.argv[2:])
+            if len(sys.argv) > 2
+            else 'hybrid-fusion train'
+        ),
+        'data': (
+            f'{len(names)} recorded bag(s): '
+            + ', '.join(names[:20])
+            + (' ...' if len(names) > 20 else '')
+        ),
+        'inputs': [i.to_dict() for i in data.inputs],
+    }
+    summary: Dict[str, Any] = {
+        'classes': data.classes,
+        'inputs': meta['inputs'],
+        'recordings': len(names),
+        'window': {'length': spec.length, 'hop': spec.hop},
+        'build': data.build,
+    }
     try:
         groups = groups_of(names, args.group_by)
         if args.folds:
@@ -105,28 +168,39 @@ def train_recordings(args: argparse.Namespace, values: Dict[str, Any]) -> int:
             train_idx = [i for i in everything if names[i] not in val_names]
         else:
             train_idx, val_idx = hold_out(everything, groups, config.seed)
-        _say(f'training the checkpoint on {len(train_idx)} recordings, validating on {len(val_idx)} '
-             f'({data.windows(train_idx)} / {data.windows(val_idx)} windows)')
+        _say(
+            f'training the checkpoint on {len(train_idx)} recordings, validating on {len(val_idx)}'
+            f' ({data.windows(train_idx)} / {data.windows(val_idx)} windows)'
+        )
         result = train_on(data, train_idx, val_idx, config, init, args.freeze_encoders, True, meta)
     except (TrainingDataError, ValueError) as exc:
         print(f'error: {exc}', file=sys.stderr)
         print('nothing written', file=sys.stderr)
         return 2
     if distributed.is_distributed():
-        _say(f"distributed data parallel: world size {distributed.world_size()} ({distributed.backend()}), "
-             f"optimizer steps per rank in the last epoch {result.history[-1]['steps_per_rank']}")
+        _say(
+            f'distributed data parallel: world size {distributed.world_size()}'
+            f' ({distributed.backend()}), optimizer steps per rank in the last epoch'
+            f" {result.history[-1]['steps_per_rank']}"
+        )
     # Every rank holds the same trained model; rank 0 alone writes it.
     path = result.checkpoint.save(args.output) if distributed.is_main() else args.output
     summary['checkpoint'] = str(path)
-    summary['validation'] = {'accuracy': result.val_report['accuracy'], 'macro_f1': result.val_report['macro_f1'],
-                             'recordings': [names[i] for i in val_idx]}
+    summary['validation'] = {
+        'accuracy': result.val_report['accuracy'],
+        'macro_f1': result.val_report['macro_f1'],
+        'recordings': [names[i] for i in val_idx],
+    }
     if args.report and distributed.is_main():
         from ..core.machine import machine
+
         args.report.mkdir(parents=True, exist_ok=True)
         summary['machine'] = machine()
         (args.report / 'metrics.json').write_text(json.dumps(summary, indent=2, default=str))
-    _say(f"checkpoint written to {path}: validation macro-F1 {result.val_report['macro_f1']:.3f}, accuracy "
-         f"{result.val_report['accuracy']:.3f}")
+    _say(
+        f"checkpoint written to {path}: validation macro-F1 {result.val_report['macro_f1']:.3f},"
+        f" accuracy {result.val_report['accuracy']:.3f}"
+    )
     if 'folds' in summary:
         _print_folds(summary['folds'])
     return 0
@@ -136,6 +210,7 @@ def _write_cv_only(args: argparse.Namespace, summary: Dict[str, Any]) -> int:
     """``--cv-only``: the cross-validation figures (and report), no checkpoint."""
     if args.report and distributed.is_main():
         from ..core.machine import machine
+
         args.report.mkdir(parents=True, exist_ok=True)
         summary['machine'] = machine()
         (args.report / 'metrics.json').write_text(json.dumps(summary, indent=2, default=str))
@@ -147,7 +222,13 @@ def _write_cv_only(args: argparse.Namespace, summary: Dict[str, Any]) -> int:
 def _cross_validate(args, data, config, init, groups: List[str], spec) -> Dict[str, Any]:
     import numpy as np
 
-    from ..training import baseline_scores, fold_groups, hold_out, mean_std, network_scores, train_on
+    from ..training import baseline_scores
+    from ..training import fold_groups
+    from ..training import hold_out
+    from ..training import mean_std
+    from ..training import network_scores
+    from ..training import train_on
+
     folds = fold_groups(groups, args.folds, config.seed)
     runs = []
     total_net = np.zeros((len(data.classes),) * 2, dtype=np.int64)
@@ -156,12 +237,19 @@ def _cross_validate(args, data, config, init, groups: List[str], spec) -> Dict[s
         test_idx = [i for i, g in enumerate(groups) if g in test_groups]
         rest = [i for i, g in enumerate(groups) if g not in test_groups]
         train_idx, val_idx = hold_out(rest, groups, config.seed + k)
-        _say(f'fold {k + 1}/{len(folds)}: test groups {test_groups} ({data.windows(test_idx)} windows), '
-             f'training on {len(train_idx)} recordings, validating on {len(val_idx)}')
+        _say(
+            f'fold {k + 1}/{len(folds)}: test groups {test_groups} ({data.windows(test_idx)}'
+            f' windows), training on {len(train_idx)} recordings, validating on {len(val_idx)}'
+        )
         result = train_on(data, train_idx, val_idx, config, init, args.freeze_encoders, True)
         net = network_scores(result.model, data, test_idx)
-        run = {'fold': k + 1, 'test_groups': test_groups, 'windows': net['samples'],
-               'network': {'accuracy': net['accuracy'], 'macro_f1': net['macro_f1']}, 'epochs': len(result.history)}
+        run = {
+            'fold': k + 1,
+            'test_groups': test_groups,
+            'windows': net['samples'],
+            'network': {'accuracy': net['accuracy'], 'macro_f1': net['macro_f1']},
+            'epochs': len(result.history),
+        }
         total_net += np.asarray(net['confusion_matrix'])
         if args.baseline:
             base = baseline_scores(data, train_idx + val_idx, test_idx, spec, config.seed)
@@ -169,31 +257,48 @@ def _cross_validate(args, data, config, init, groups: List[str], spec) -> Dict[s
             total_base += np.asarray(base['confusion_matrix'])
         _say('  ' + json.dumps({k2: v for k2, v in run.items() if k2 in ('network', 'baseline')}))
         runs.append(run)
-    out: Dict[str, Any] = {'k': len(folds), 'runs': runs,
-                           'network_macro_f1': mean_std([r['network']['macro_f1'] for r in runs]),
-                           'network_accuracy': mean_std([r['network']['accuracy'] for r in runs])}
+    out: Dict[str, Any] = {
+        'k': len(folds),
+        'runs': runs,
+        'network_macro_f1': mean_std([r['network']['macro_f1'] for r in runs]),
+        'network_accuracy': mean_std([r['network']['accuracy'] for r in runs]),
+    }
     if args.baseline:
         out['baseline'] = 'engineered features of the same windows + random forest (300 trees)'
         out['baseline_macro_f1'] = mean_std([r['baseline']['macro_f1'] for r in runs])
         out['baseline_accuracy'] = mean_std([r['baseline']['accuracy'] for r in runs])
     if args.report and distributed.is_main():
         from ..core.plots import plot_confusion
+
         args.report.mkdir(parents=True, exist_ok=True)
         f1 = out['network_macro_f1']
-        plot_confusion(total_net, data.classes, args.report / 'confusion.png',
-                       f"network, {len(folds)} folds summed: macro-F1 {f1['mean']:.3f} ± {f1['std']:.3f}")
+        plot_confusion(
+            total_net,
+            data.classes,
+            args.report / 'confusion.png',
+            f"network, {len(folds)} folds summed: macro-F1 {f1['mean']:.3f} ± {f1['std']:.3f}",
+        )
         if args.baseline:
             f1 = out['baseline_macro_f1']
-            plot_confusion(total_base, data.classes, args.report / 'confusion_baseline.png',
-                           f"baseline, {len(folds)} folds summed: macro-F1 {f1['mean']:.3f} ± {f1['std']:.3f}")
+            plot_confusion(
+                total_base,
+                data.classes,
+                args.report / 'confusion_baseline.png',
+                f"baseline, {len(folds)} folds summed: macro-F1 {f1['mean']:.3f} ±"
+                f" {f1['std']:.3f}",
+            )
     return out
 
 
 def _print_folds(cv: Dict[str, Any]) -> None:
     f1, acc = cv['network_macro_f1'], cv['network_accuracy']
-    _say(f"cross-validation ({cv['k']} folds, by recording group): network macro-F1 {f1['mean']:.3f} ± "
-         f"{f1['std']:.3f}, accuracy {acc['mean']:.3f} ± {acc['std']:.3f}")
+    _say(
+        f"cross-validation ({cv['k']} folds, by recording group): network macro-F1"
+        f" {f1['mean']:.3f} ± {f1['std']:.3f}, accuracy {acc['mean']:.3f} ± {acc['std']:.3f}"
+    )
     if 'baseline_macro_f1' in cv:
         f1, acc = cv['baseline_macro_f1'], cv['baseline_accuracy']
-        _say(f"  baseline ({cv['baseline']}): macro-F1 {f1['mean']:.3f} ± {f1['std']:.3f}, accuracy "
-             f"{acc['mean']:.3f} ± {acc['std']:.3f}")
+        _say(
+            f"  baseline ({cv['baseline']}): macro-F1 {f1['mean']:.3f} ± {f1['std']:.3f}, accuracy"
+            f" {acc['mean']:.3f} ± {acc['std']:.3f}"
+        )

@@ -1,3 +1,17 @@
+# Copyright 2026 The hybrid_fusion_ros authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Ablations on the SIMULATED multimodal data, mean ± std over seeds, in one run.
 
 Per seed, one set of simulated episodes is drawn (train / validation for early stopping /
@@ -16,18 +30,27 @@ The simulation is built so that no single modality suffices (core/simulation.py)
 targets checked are those of the model-core issue: fused macro-F1 ≥ best single + 10 points,
 and, with a modality removed at test time, ≥ the best model trained on the rest alone.
 """
+
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict
+from dataclasses import dataclass
+from dataclasses import replace
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 
-from .dataset import SequenceData, simulated_sequences
+from .dataset import SequenceData
+from .dataset import simulated_sequences
 from .encoders import create_encoder
 from .metrics import classification_report
 from .simulation import CLASSES
-from .train import DEFAULT_ENCODERS, ActivityModel, TrainConfig, predict, train, train_heads
+from .train import ActivityModel
+from .train import DEFAULT_ENCODERS
+from .train import predict
+from .train import train
+from .train import train_heads
+from .train import TrainConfig
 from .windows import WindowSpec
 
 MODALITIES = ('camera', 'imu', 'audio')
@@ -49,33 +72,49 @@ class AblationConfig:
     patience: int = 8
     batch_size: int = 12
     seq_len: int = 24
-    modality_dropout: float = 0.15   # as TrainConfig; higher trains for missing sensors
-    full_only: bool = False          # only the all-modality early model and its masked rows
+    modality_dropout: float = 0.15  # as TrainConfig; higher trains for missing sensors
+    full_only: bool = False  # only the all-modality early model and its masked rows
 
     def __post_init__(self) -> None:
         if self.seeds < 1 or min(self.train_episodes, self.val_episodes, self.test_episodes) < 1:
             raise ValueError('seeds and every episode count must be >= 1')
 
 
-def _test_report(model: ActivityModel, test: Sequence[SequenceData], mask: Sequence[str] = ()) -> Dict[str, float]:
+def _test_report(
+    model: ActivityModel, test: Sequence[SequenceData], mask: Sequence[str] = ()
+) -> Dict[str, float]:
     labels = np.concatenate([s.labels for s in test])
     r = classification_report(labels, predict(model, test, mask), CLASSES)
     return {'macro_f1': r['macro_f1'], 'accuracy': r['accuracy']}
 
 
-def run_seed(cfg: AblationConfig, seed: int, progress: Callable[[str], None] = lambda s: None) -> Dict[str, Dict[str, float]]:
+def run_seed(
+    cfg: AblationConfig, seed: int, progress: Callable[[str], None] = lambda s: None
+) -> Dict[str, Dict[str, float]]:
     """Every row's test figures for one seed."""
     spec = WindowSpec()
     encoders = {m: create_encoder(n) for m, n in DEFAULT_ENCODERS.items()}
     base = 200_000 + 1000 * seed
     progress(f'seed {seed}: simulating and preprocessing episodes')
-    train_seqs = simulated_sequences(range(base, base + cfg.train_episodes), cfg.episode_seconds, spec, encoders)
-    val_seqs = simulated_sequences(range(base + 300, base + 300 + cfg.val_episodes), cfg.episode_seconds, spec, encoders)
-    test_seqs = simulated_sequences(range(base + 600, base + 600 + cfg.test_episodes), cfg.episode_seconds, spec,
-                                    encoders)
-    tc = TrainConfig(seed=seed, epochs=cfg.epochs, extra_epochs=cfg.extra_epochs, patience=cfg.patience,
-                     batch_size=cfg.batch_size, seq_len=cfg.seq_len, extra_strategies=[],
-                     modality_dropout=cfg.modality_dropout)
+    train_seqs = simulated_sequences(
+        range(base, base + cfg.train_episodes), cfg.episode_seconds, spec, encoders
+    )
+    val_seqs = simulated_sequences(
+        range(base + 300, base + 300 + cfg.val_episodes), cfg.episode_seconds, spec, encoders
+    )
+    test_seqs = simulated_sequences(
+        range(base + 600, base + 600 + cfg.test_episodes), cfg.episode_seconds, spec, encoders
+    )
+    tc = TrainConfig(
+        seed=seed,
+        epochs=cfg.epochs,
+        extra_epochs=cfg.extra_epochs,
+        patience=cfg.patience,
+        batch_size=cfg.batch_size,
+        seq_len=cfg.seq_len,
+        extra_strategies=[],
+        modality_dropout=cfg.modality_dropout,
+    )
     rows: Dict[str, Dict[str, float]] = {}
 
     def fit(mods: Sequence[str], **kw: Any):
@@ -104,9 +143,13 @@ def run_seed(cfg: AblationConfig, seed: int, progress: Callable[[str], None] = l
     progress(f'seed {seed}: late, GMU and attention heads')
     heads = train_heads(full, train_seqs, val_seqs, tc, CLASSES, HEADS, progress=False)
     for strategy, v in heads.items():
-        rows[f'all, {strategy}'] = _test_report(ActivityModel(dict(full.encoders.items()), v['model']), test_seqs)
+        rows[f'all, {strategy}'] = _test_report(
+            ActivityModel(dict(full.encoders.items()), v['model']), test_seqs
+        )
     progress(f'seed {seed}: all, early, linear front end (no CNN)')
-    rows['all, early, no CNN (linear front end)'] = _test_report(fit(MODALITIES, front_end='linear').model, test_seqs)
+    rows['all, early, no CNN (linear front end)'] = _test_report(
+        fit(MODALITIES, front_end='linear').model, test_seqs
+    )
     for drop in MODALITIES:
         rows[f'all, early, {drop} removed at test'] = _test_report(full, test_seqs, [drop])
     return rows
@@ -114,59 +157,109 @@ def run_seed(cfg: AblationConfig, seed: int, progress: Callable[[str], None] = l
 
 def summarize(per_seed: List[Dict[str, Dict[str, float]]], cfg: AblationConfig) -> Dict[str, Any]:
     names = list(per_seed[0])
-    if cfg.full_only:   # no single-modality or pair rows to check targets against
-        table = {n: {k: {'mean': float(np.mean([s[n][k] for s in per_seed])),
-                         'std': float(np.std([s[n][k] for s in per_seed], ddof=1)) if len(per_seed) > 1 else 0.0}
-                     for k in ('macro_f1', 'accuracy')} for n in names}
-        return {'config': asdict(cfg), 'data': 'SIMULATED (core/simulation.py)', 'table': table, 'targets': {},
-                'per_seed': per_seed}
+    if cfg.full_only:  # no single-modality or pair rows to check targets against
+        table = {
+            n: {
+                k: {
+                    'mean': float(np.mean([s[n][k] for s in per_seed])),
+                    'std': (
+                        float(np.std([s[n][k] for s in per_seed], ddof=1))
+                        if len(per_seed) > 1
+                        else 0.0
+                    ),
+                }
+                for k in ('macro_f1', 'accuracy')
+            }
+            for n in names
+        }
+        return {
+            'config': asdict(cfg),
+            'data': 'SIMULATED (core/simulation.py)',
+            'table': table,
+            'targets': {},
+            'per_seed': per_seed,
+        }
     table = {}
     for name in names:
         table[name] = {}
         for metric in ('macro_f1', 'accuracy'):
             v = np.array([s[name][metric] for s in per_seed])
-            table[name][metric] = {'mean': float(v.mean()), 'std': float(v.std(ddof=1)) if len(v) > 1 else 0.0}
+            table[name][metric] = {
+                'mean': float(v.mean()),
+                'std': float(v.std(ddof=1)) if len(v) > 1 else 0.0,
+            }
     f1 = {n: table[n]['macro_f1']['mean'] for n in names}
     best_single = max(f1[f'{m} only'] for m in MODALITIES)
-    targets = {'fused_vs_best_single': {
-        'fused_macro_f1': f1['all, early'], 'best_single_macro_f1': best_single,
-        'margin_points': 100 * (f1['all, early'] - best_single),
-        'met': f1['all, early'] >= best_single + 0.10}}
+    targets = {
+        'fused_vs_best_single': {
+            'fused_macro_f1': f1['all, early'],
+            'best_single_macro_f1': best_single,
+            'margin_points': 100 * (f1['all, early'] - best_single),
+            'met': f1['all, early'] >= best_single + 0.10,
+        }
+    }
     for drop in MODALITIES:
         rest = ' + '.join(m for m in MODALITIES if m != drop)
         removed = f1[f'all, early, {drop} removed at test']
-        targets[f'{drop}_removed'] = {'masked_full_model_macro_f1': removed, f'{rest} trained alone': f1[rest],
-                                      'met': removed >= f1[rest]}
-    return {'config': asdict(cfg), 'data': 'SIMULATED (core/simulation.py)', 'table': table, 'targets': targets,
-            'per_seed': per_seed}
+        targets[f'{drop}_removed'] = {
+            'masked_full_model_macro_f1': removed,
+            f'{rest} trained alone': f1[rest],
+            'met': removed >= f1[rest],
+        }
+    return {
+        'config': asdict(cfg),
+        'data': 'SIMULATED (core/simulation.py)',
+        'table': table,
+        'targets': targets,
+        'per_seed': per_seed,
+    }
 
 
 def markdown(summary: Dict[str, Any]) -> str:
     cfg = summary['config']
     n = cfg['seeds']
-    lines = [f"Test macro-F1 and accuracy, mean ± std over {n} seed(s); SIMULATED data: {cfg['train_episodes']} "
-             f"training, {cfg['val_episodes']} validation and {cfg['test_episodes']} test episodes of "
-             f"{cfg['episode_seconds']:g} s per seed; modality dropout {cfg['modality_dropout']:g} in training.", '',
-             '| model | macro-F1 | accuracy |', '| --- | --- | --- |']
+    lines = [
+        (
+            f'Test macro-F1 and accuracy, mean ± std over {n} seed(s); SIMULATED data:'
+            f" {cfg['train_episodes']} training, {cfg['val_episodes']} validation and"
+            f" {cfg['test_episodes']} test episodes of {cfg['episode_seconds']:g} s per seed;"
+            f" modality dropout {cfg['modality_dropout']:g} in training."
+        ),
+        '',
+        '| model | macro-F1 | accuracy |',
+        '| --- | --- | --- |',
+    ]
     for name, v in summary['table'].items():
-        lines.append(f"| {name} | {v['macro_f1']['mean']:.3f} ± {v['macro_f1']['std']:.3f} | "
-                     f"{v['accuracy']['mean']:.3f} ± {v['accuracy']['std']:.3f} |")
+        lines.append(
+            f"| {name} | {v['macro_f1']['mean']:.3f} ± {v['macro_f1']['std']:.3f} | "
+            f"{v['accuracy']['mean']:.3f} ± {v['accuracy']['std']:.3f} |"
+        )
     t = summary['targets']
     if not t:
         return '\n'.join(lines) + '\n'
     fv = t['fused_vs_best_single']
-    lines += ['', '| target | measured | met |', '| --- | --- | --- |',
-              f"| fused ≥ best single modality + 10 points | {fv['fused_macro_f1']:.3f} vs "
-              f"{fv['best_single_macro_f1']:.3f} ({fv['margin_points']:+.1f} points) | "
-              f"{'yes' if fv['met'] else 'no'} |"]
+    lines += [
+        '',
+        '| target | measured | met |',
+        '| --- | --- | --- |',
+        (
+            f"| fused ≥ best single modality + 10 points | {fv['fused_macro_f1']:.3f} vs "
+            f"{fv['best_single_macro_f1']:.3f} ({fv['margin_points']:+.1f} points) | "
+            f"{'yes' if fv['met'] else 'no'} |"
+        ),
+    ]
     for drop in MODALITIES:
         v = t[f'{drop}_removed']
         rest_key = next(k for k in v if k.endswith('trained alone'))
-        lines.append(f"| {drop} removed at test ≥ {rest_key} | {v['masked_full_model_macro_f1']:.3f} vs "
-                     f"{v[rest_key]:.3f} | {'yes' if v['met'] else 'no'} |")
+        lines.append(
+            f"| {drop} removed at test ≥ {rest_key} | {v['masked_full_model_macro_f1']:.3f} vs "
+            f"{v[rest_key]:.3f} | {'yes' if v['met'] else 'no'} |"
+        )
     return '\n'.join(lines) + '\n'
 
 
 def run(cfg: AblationConfig, progress: Optional[Callable[[str], None]] = None) -> Dict[str, Any]:
-    per_seed = [run_seed(cfg, cfg.first_seed + k, progress or (lambda s: None)) for k in range(cfg.seeds)]
+    per_seed = [
+        run_seed(cfg, cfg.first_seed + k, progress or (lambda s: None)) for k in range(cfg.seeds)
+    ]
     return summarize(per_seed, cfg)

@@ -1,3 +1,17 @@
+# Copyright 2026 The hybrid_fusion_ros authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Checkpoints: everything a node needs to reproduce the trained model.
 
 A checkpoint is a plain dict of tensors, strings and numbers (loadable with
@@ -16,17 +30,22 @@ A checkpoint is a plain dict of tensors, strings and numbers (loadable with
   ``late`` model for the fusion node's late mode);
 - ``metadata``: how it was made (command, data, seed, validation figures).
 """
+
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
+from dataclasses import dataclass
+from dataclasses import field
 from importlib import resources
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 import torch
 
-from .encoders import Encoder, create_encoder
-from .fusion import FusionConfig, FusionModel
+from .encoders import create_encoder
+from .encoders import Encoder
+from .fusion import FusionConfig
+from .fusion import FusionModel
 from .inputs import ModelInput
 from .windows import WindowSpec
 
@@ -44,8 +63,10 @@ def default_checkpoint_path() -> Path:
 
 def fusion_entry(model: FusionModel) -> Dict[str, Any]:
     """A fusion model as a checkpoint stores it: config and a detached copy of its weights."""
-    return {'config': model.config.to_dict(),
-            'state_dict': {k: v.detach().clone() for k, v in model.state_dict().items()}}
+    return {
+        'config': model.config.to_dict(),
+        'state_dict': {k: v.detach().clone() for k, v in model.state_dict().items()},
+    }
 
 
 @dataclass
@@ -59,31 +80,55 @@ class Checkpoint:
     path: Optional[Path] = None
 
     @classmethod
-    def from_models(cls, classes: List[str], window: WindowSpec, encoders: Dict[str, Encoder],
-                    encoder_names: Dict[str, str], fusion: FusionModel,
-                    metadata: Optional[Dict[str, Any]] = None,
-                    extra_fusion: Optional[Dict[str, FusionModel]] = None,
-                    inputs: Optional[Dict[str, ModelInput]] = None) -> 'Checkpoint':
+    def from_models(
+        cls,
+        classes: List[str],
+        window: WindowSpec,
+        encoders: Dict[str, Encoder],
+        encoder_names: Dict[str, str],
+        fusion: FusionModel,
+        metadata: Optional[Dict[str, Any]] = None,
+        extra_fusion: Optional[Dict[str, FusionModel]] = None,
+        inputs: Optional[Dict[str, ModelInput]] = None,
+    ) -> 'Checkpoint':
         """``encoders`` and ``encoder_names`` are keyed by input name; ``inputs`` (optional)
         gives each input's type, training topic and measured rate."""
+
         def entry(name: str, enc: Encoder) -> Dict[str, Any]:
             spec = (inputs or {}).get(name)
-            return {'name': encoder_names[name], 'config': enc.config_dict(),
-                    'state_dict': {k: v.detach().clone() for k, v in enc.state_dict().items()},
-                    'type': spec.sensor_type if spec else enc.modality,
-                    'topic': spec.topic if spec else '', 'rate_hz': float(spec.rate_hz) if spec else 0.0}
+            return {
+                'name': encoder_names[name],
+                'config': enc.config_dict(),
+                'state_dict': {k: v.detach().clone() for k, v in enc.state_dict().items()},
+                'type': spec.sensor_type if spec else enc.modality,
+                'topic': spec.topic if spec else '',
+                'rate_hz': float(spec.rate_hz) if spec else 0.0,
+            }
+
         return cls(
-            classes=list(classes), window=window,
+            classes=list(classes),
+            window=window,
             encoders={m: entry(m, enc) for m, enc in encoders.items()},
-            fusion=fusion_entry(fusion), metadata=dict(metadata or {}),
-            extra_fusion={k: fusion_entry(m) for k, m in (extra_fusion or {}).items()})
+            fusion=fusion_entry(fusion),
+            metadata=dict(metadata or {}),
+            extra_fusion={k: fusion_entry(m) for k, m in (extra_fusion or {}).items()},
+        )
 
     def save(self, path: Path | str) -> Path:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        torch.save({'format': FORMAT_VERSION, 'classes': self.classes, 'window': asdict(self.window),
-                    'encoders': self.encoders, 'fusion': self.fusion, 'extra_fusion': self.extra_fusion,
-                    'metadata': self.metadata}, path)
+        torch.save(
+            {
+                'format': FORMAT_VERSION,
+                'classes': self.classes,
+                'window': asdict(self.window),
+                'encoders': self.encoders,
+                'fusion': self.fusion,
+                'extra_fusion': self.extra_fusion,
+                'metadata': self.metadata,
+            },
+            path,
+        )
         return path
 
     @classmethod
@@ -95,19 +140,28 @@ class Checkpoint:
         try:
             raw = torch.load(path, map_location='cpu', weights_only=True)
         except Exception as exc:  # noqa: BLE001 - torch raises many types for bad files
-            raise CheckpointError(f'checkpoint {path}: cannot be read ({type(exc).__name__}: '
-                                  f'{str(exc).splitlines()[0] if str(exc) else "corrupt file"})') from exc
+            raise CheckpointError(
+                f'checkpoint {path}: cannot be read ({type(exc).__name__}: '
+                f'{str(exc).splitlines()[0] if str(exc) else "corrupt file"})'
+            ) from exc
         if not isinstance(raw, dict) or raw.get('format') != FORMAT_VERSION:
             found = raw.get('format') if isinstance(raw, dict) else type(raw).__name__
-            raise CheckpointError(f'checkpoint {path}: not a hybrid_fusion_ros checkpoint of format '
-                                  f'{FORMAT_VERSION} (found {found!r})')
+            raise CheckpointError(
+                f'checkpoint {path}: not a hybrid_fusion_ros checkpoint of format '
+                f'{FORMAT_VERSION} (found {found!r})'
+            )
         missing = [k for k in ('classes', 'window', 'encoders', 'fusion') if k not in raw]
         if missing:
             raise CheckpointError(f'checkpoint {path}: missing section(s) {missing}')
-        return cls(classes=list(raw['classes']), window=WindowSpec(**raw['window']),
-                   encoders=dict(raw['encoders']), fusion=dict(raw['fusion']),
-                   metadata=dict(raw.get('metadata', {})), extra_fusion=dict(raw.get('extra_fusion', {})),
-                   path=path)
+        return cls(
+            classes=list(raw['classes']),
+            window=WindowSpec(**raw['window']),
+            encoders=dict(raw['encoders']),
+            fusion=dict(raw['fusion']),
+            metadata=dict(raw.get('metadata', {})),
+            extra_fusion=dict(raw.get('extra_fusion', {})),
+            path=path,
+        )
 
     @property
     def modalities(self) -> List[str]:
@@ -118,15 +172,24 @@ class Checkpoint:
         """The description of input ``name``."""
         entry = self.encoders.get(name)
         if entry is None:
-            raise CheckpointError(f"checkpoint {self.path}: no input '{name}' (it has {self.modalities})")
+            raise CheckpointError(
+                f"checkpoint {self.path}: no input '{name}' (it has {self.modalities})"
+            )
         sensor_type = entry.get('type')
-        if not sensor_type:   # written before inputs had names: the plugin knows its modality
+        if not sensor_type:  # written before inputs had names: the plugin knows its modality
             from .encoders import encoder_registry
+
             try:
                 sensor_type = encoder_registry.load(entry['name']).modality
             except Exception:  # noqa: BLE001 - a missing plugin is reported when it is built
                 sensor_type = name
-        return ModelInput(name, sensor_type, entry['name'], entry.get('topic', ''), float(entry.get('rate_hz', 0.0)))
+        return ModelInput(
+            name,
+            sensor_type,
+            entry['name'],
+            entry.get('topic', ''),
+            float(entry.get('rate_hz', 0.0)),
+        )
 
     @property
     def inputs(self) -> List[ModelInput]:
@@ -145,32 +208,41 @@ class Checkpoint:
             try:
                 encoder.load_state_dict(entry['state_dict'])
             except RuntimeError as exc:
-                raise CheckpointError(f"checkpoint {self.path}: weights for encoder '{entry['name']}' "
-                                      f'do not fit it: {str(exc).splitlines()[0]}') from exc
+                raise CheckpointError(
+                    f"checkpoint {self.path}: weights for encoder '{entry['name']}' "
+                    f'do not fit it: {str(exc).splitlines()[0]}'
+                ) from exc
             return encoder.eval(), True
         if name is None:
-            raise CheckpointError(f"checkpoint {self.path}: no input '{input_name}' "
-                                  f'(it has {sorted(self.encoders)})')
+            raise CheckpointError(
+                f"checkpoint {self.path}: no input '{input_name}' (it has {sorted(self.encoders)})"
+            )
         return create_encoder(name).eval(), False
 
     @property
     def fusion_strategies(self) -> List[str]:
         """Strategies of the fusion models held: the primary first."""
-        return [self.fusion['config']['strategy'], *[k for k in self.extra_fusion
-                                                     if k != self.fusion['config']['strategy']]]
+        return [
+            self.fusion['config']['strategy'],
+            *[k for k in self.extra_fusion if k != self.fusion['config']['strategy']],
+        ]
 
     def build_fusion(self, strategy: Optional[str] = None) -> FusionModel:
         """The primary fusion model, or the one of ``strategy``, in eval mode."""
         entry = self.fusion
         if strategy is not None and strategy != self.fusion['config']['strategy']:
             if strategy not in self.extra_fusion:
-                raise CheckpointError(f"checkpoint {self.path}: no '{strategy}' fusion model "
-                                      f'(it has {self.fusion_strategies})')
+                raise CheckpointError(
+                    f"checkpoint {self.path}: no '{strategy}' fusion model "
+                    f'(it has {self.fusion_strategies})'
+                )
             entry = self.extra_fusion[strategy]
         model = FusionModel(FusionConfig.from_dict(entry['config']))
         try:
             model.load_state_dict(entry['state_dict'])
         except RuntimeError as exc:
-            raise CheckpointError(f'checkpoint {self.path}: fusion weights do not fit its config: '
-                                  f'{str(exc).splitlines()[0]}') from exc
+            raise CheckpointError(
+                f'checkpoint {self.path}: fusion weights do not fit its config: '
+                f'{str(exc).splitlines()[0]}'
+            ) from exc
         return model.eval()

@@ -1,5 +1,20 @@
+# Copyright 2026 The hybrid_fusion_ros authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Windowed training data: recordings cut into grid windows and preprocessed by the very
 encoders (``Encoder.preprocess``) the encoder nodes run."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -8,8 +23,12 @@ from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 import numpy as np
 
 from .encoders import Encoder
-from .simulation import Episode, SimulationConfig, episode_streams
-from .windows import SensorWindow, WindowSpec, window_ends_between
+from .simulation import Episode
+from .simulation import episode_streams
+from .simulation import SimulationConfig
+from .windows import SensorWindow
+from .windows import window_ends_between
+from .windows import WindowSpec
 
 Streams = Mapping[str, Tuple[np.ndarray, np.ndarray]]
 
@@ -18,29 +37,42 @@ Streams = Mapping[str, Tuple[np.ndarray, np.ndarray]]
 class SequenceData:
     """One recording as a sequence of T windows."""
 
-    inputs: Dict[str, np.ndarray]   # modality -> (T, *input_shape) float32
-    labels: np.ndarray              # (T,) class index at each window's centre
-    ends: np.ndarray                # (T,) window end stamps
+    inputs: Dict[str, np.ndarray]  # modality -> (T, *input_shape) float32
+    labels: np.ndarray  # (T,) class index at each window's centre
+    ends: np.ndarray  # (T,) window end stamps
 
     def __len__(self) -> int:
         return len(self.labels)
 
 
-def cut_windows(streams: Streams, spec: WindowSpec, ends: np.ndarray,
-                sample_rates: Optional[Mapping[str, float]] = None) -> Dict[str, List[SensorWindow]]:
+def cut_windows(
+    streams: Streams,
+    spec: WindowSpec,
+    ends: np.ndarray,
+    sample_rates: Optional[Mapping[str, float]] = None,
+) -> Dict[str, List[SensorWindow]]:
     """Windows ``[e - length, e)`` of every stream for each end ``e``."""
     out: Dict[str, List[SensorWindow]] = {}
     for modality, (stamps, samples) in streams.items():
         lo = np.searchsorted(stamps, ends - spec.length, side='left')
         hi = np.searchsorted(stamps, ends, side='left')
         rate = (sample_rates or {}).get(modality)
-        out[modality] = [SensorWindow(modality, float(e - spec.length), float(e), stamps[a:b], samples[a:b], rate)
-                         for e, a, b in zip(ends, lo, hi)]
+        out[modality] = [
+            SensorWindow(
+                modality, float(e - spec.length), float(e), stamps[a:b], samples[a:b], rate
+            )
+            for e, a, b in zip(ends, lo, hi)
+        ]
     return out
 
 
-def stream_sequence(streams: Streams, label_fn, spec: WindowSpec, encoders: Mapping[str, Encoder],
-                    sample_rates: Optional[Mapping[str, float]] = None) -> SequenceData:
+def stream_sequence(
+    streams: Streams,
+    label_fn,
+    spec: WindowSpec,
+    encoders: Mapping[str, Encoder],
+    sample_rates: Optional[Mapping[str, float]] = None,
+) -> SequenceData:
     """Cut every fully covered grid window of the streams and preprocess it."""
     first = max(float(stamps[0]) for stamps, _ in streams.values())
     last = min(float(stamps[-1]) for stamps, _ in streams.values())
@@ -50,13 +82,21 @@ def stream_sequence(streams: Streams, label_fn, spec: WindowSpec, encoders: Mapp
     return SequenceData(inputs, np.asarray(label_fn(ends - spec.length / 2)), ends)
 
 
-def simulated_sequences(seeds: Sequence[int], seconds: float, spec: WindowSpec,
-                        encoders: Mapping[str, Encoder], sim: SimulationConfig = SimulationConfig(),
-                        progress: bool = False) -> List[SequenceData]:
+def simulated_sequences(
+    seeds: Sequence[int],
+    seconds: float,
+    spec: WindowSpec,
+    encoders: Mapping[str, Encoder],
+    sim: SimulationConfig = SimulationConfig(),
+    progress: bool = False,
+) -> List[SequenceData]:
     """One :class:`SequenceData` per simulated episode (one seed each)."""
     from tqdm import tqdm
+
     out = []
-    for seed in tqdm(seeds, desc='simulating episodes', unit='ep', disable=not progress, leave=False):
+    for seed in tqdm(
+        seeds, desc='simulating episodes', unit='ep', disable=not progress, leave=False
+    ):
         ep = Episode(seconds, seed=int(seed), config=sim, t0=1000.0)
         rates = {'audio': float(sim.audio_rate)}
         out.append(stream_sequence(episode_streams(ep), ep.labels, spec, encoders, rates))

@@ -1,3 +1,17 @@
+# Copyright 2026 The hybrid_fusion_ros authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Data-parallel training across processes started by ``torchrun`` (PyTorch DDP).
 
     torchrun --nproc_per_node N -m hybrid_fusion_ros.cli train BAG... --map ... -o model.pt
@@ -9,12 +23,13 @@ NCCL for CUDA tensors besides. Without those variables (a plain ``hybrid-fusion 
 nothing is initialized and every helper here answers for one process (rank 0 of 1) with no
 collective call, so callers use them unconditionally.
 """
+
 from __future__ import annotations
 
 import atexit
 import contextlib
-import os
 from datetime import timedelta
+import os
 from typing import Any, Iterator, Optional
 
 import torch
@@ -134,7 +149,7 @@ def cleanup() -> None:
     """Destroy the process group if one is initialized (safe to call more than once)."""
     global _wait_group
     if dist.is_available() and dist.is_initialized():
-        dist.destroy_process_group()   # every group, the long-wait one included
+        dist.destroy_process_group()  # every group, the long-wait one included
     _wait_group = None
 
 

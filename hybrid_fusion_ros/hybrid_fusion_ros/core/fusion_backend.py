@@ -1,6 +1,21 @@
+# Copyright 2026 The hybrid_fusion_ros authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """The torch backend of the fusion runtime: core/fusion.py's ``FusionModel`` behind the stepper
 interface of core/fusion_runtime.py (``step``, and ``late_update`` / ``decide`` for the late
 model). Another backend implements the same three methods without torch."""
+
 from __future__ import annotations
 
 from typing import Any, Dict, List, Optional, Sequence, Tuple
@@ -13,8 +28,9 @@ from .fusion import FusionModel
 from .fusion_runtime import StepResult
 
 
-def _batch_of_one(features: Sequence[np.ndarray], mask: np.ndarray
-                  ) -> Tuple[List[torch.Tensor], torch.Tensor]:
+def _batch_of_one(
+    features: Sequence[np.ndarray], mask: np.ndarray
+) -> Tuple[List[torch.Tensor], torch.Tensor]:
     feats = [torch.from_numpy(np.asarray(f, dtype=np.float32)).reshape(1, -1) for f in features]
     return feats, torch.from_numpy(np.asarray(mask, dtype=np.float32)).reshape(1, -1)
 
@@ -44,11 +60,13 @@ class TorchFusionStepper:
         return logp[0].numpy(), weights[0].numpy()
 
 
-def load_torch_steppers(checkpoint: Optional[str] = None, threads: int = 1
-                        ) -> Tuple[List[str], Dict[str, TorchFusionStepper]]:
+def load_torch_steppers(
+    checkpoint: Optional[str] = None, threads: int = 1
+) -> Tuple[List[str], Dict[str, TorchFusionStepper]]:
     """A checkpoint's class names and one stepper per fusion model, the primary first
     (``None`` or '': the packaged checkpoint). Raises ``CheckpointError``."""
     torch.set_num_threads(max(1, int(threads)))
     ckpt = Checkpoint.load(checkpoint or None)
-    return ckpt.classes, {s: TorchFusionStepper(ckpt.build_fusion(s))
-                          for s in ckpt.fusion_strategies}
+    return ckpt.classes, {
+        s: TorchFusionStepper(ckpt.build_fusion(s)) for s in ckpt.fusion_strategies
+    }

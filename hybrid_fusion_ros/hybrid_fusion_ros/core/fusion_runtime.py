@@ -1,3 +1,17 @@
+# Copyright 2026 The hybrid_fusion_ros authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """The fusion node's run-time policy, with no ROS and no torch in it.
 
 :class:`FusionRuntime` decides everything the fusion node does between a feature arriving and a
@@ -33,26 +47,39 @@ Times: stamps and ``now`` are int nanoseconds (as rclpy's ``Time.nanoseconds``),
 keeps its window's stamp to the nanosecond; settings are in seconds. ``monotonic`` (seconds)
 measures feature rates and silences for diagnostics; it decides nothing.
 """
+
 from __future__ import annotations
 
+from dataclasses import dataclass
+from dataclasses import fields
+from dataclasses import replace
 import logging
 import math
 import threading
 import time
-from dataclasses import dataclass, fields, replace
 from typing import (Any, Callable, Dict, List, Mapping, NamedTuple, Optional, Protocol, Sequence,
                     Tuple)
 
 import numpy as np
 
-from .stats import DropCounter, LatencyWindow, RateMeter
-from .sync import ApproximateTimeSynchronizer, Input
+from .stats import DropCounter
+from .stats import LatencyWindow
+from .stats import RateMeter
+from .sync import ApproximateTimeSynchronizer
+from .sync import Input
 
 NS_PER_S = 1_000_000_000
 FUSION_MODES = ('early', 'late', 'async')
 POSITIVE = ('slop', 'fusion_rate_hz', 'max_age')
-NON_NEGATIVE = ('input_timeout', 'reset_after', 'jump_threshold', 'stale_timeout',
-                'stale_error_timeout', 'latency_warn_ms', 'latency_error_ms')
+NON_NEGATIVE = (
+    'input_timeout',
+    'reset_after',
+    'jump_threshold',
+    'stale_timeout',
+    'stale_error_timeout',
+    'latency_warn_ms',
+    'latency_error_ms',
+)
 START_UP_ONLY = ('queue_size', 'input_timeout')
 
 # Six hops of the default grid (1 s windows every 0.5 s): a microphone that stops for good costs
@@ -89,14 +116,18 @@ SETTING_NAMES = tuple(f.name for f in fields(FusionSettings))
 def check_setting(name: str, value: Any) -> Optional[str]:
     """Why ``value`` is refused for the setting ``name``, or None when it is accepted."""
     if name == 'fusion_mode':
-        return None if value in FUSION_MODES else \
-            f'fusion_mode must be one of {list(FUSION_MODES)}, got {value!r}'
+        return (
+            None
+            if value in FUSION_MODES
+            else f'fusion_mode must be one of {list(FUSION_MODES)}, got {value!r}'
+        )
     if name == 'queue_size':
         ok = isinstance(value, int) and not isinstance(value, bool) and value >= 1
         return None if ok else f'queue_size must be an integer >= 1, got {value!r}'
     # NaN passes every comparison below, and inf breaks timers and ages: both are refused.
-    number = isinstance(value, (int, float)) and not isinstance(value, bool) \
-        and math.isfinite(value)
+    number = (
+        isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    )
     if name in POSITIVE and not (number and value > 0):
         return f'{name} must be a finite number > 0'
     if name in NON_NEGATIVE and not (number and value >= 0):
@@ -107,9 +138,9 @@ def check_setting(name: str, value: Any) -> Optional[str]:
 class StepResult(NamedTuple):
     """What a stepper returns for one window."""
 
-    scores: np.ndarray               # (C,): logits; the label's probabilities are their softmax
-    weights: Optional[np.ndarray]    # (M,): each modality's contribution, or None
-    state: Any                       # opaque to the runtime; passed back on the next call
+    scores: np.ndarray  # (C,): logits; the label's probabilities are their softmax
+    weights: Optional[np.ndarray]  # (M,): each modality's contribution, or None
+    state: Any  # opaque to the runtime; passed back on the next call
 
 
 class FusionStepper(Protocol):
@@ -146,23 +177,23 @@ class LateFusionStepper(FusionStepper, Protocol):
 class Feature:
     """One window's feature vector from one input."""
 
-    values: np.ndarray       # (D,) as the encoder sent it
-    stamp: int               # window end (ns)
-    newest_sample: int       # newest sensor sample inside the window (ns)
-    modality: str = ''       # what the sender says it is; '' when it does not say
+    values: np.ndarray  # (D,) as the encoder sent it
+    stamp: int  # window end (ns)
+    newest_sample: int  # newest sensor sample inside the window (ns)
+    modality: str = ''  # what the sender says it is; '' when it does not say
 
 
 @dataclass(frozen=True)
 class LabelRecord:
     """A label to publish."""
 
-    stamp: int                       # ns: the window end (early), the newest one used (timers)
-    probabilities: np.ndarray        # (C,) float32
+    stamp: int  # ns: the window end (early), the newest one used (timers)
+    probabilities: np.ndarray  # (C,) float32
     class_id: int
     modalities_used: List[str]
-    weights: Optional[np.ndarray]    # one per modality used, in that order; None: model has none
+    weights: Optional[np.ndarray]  # one per modality used, in that order; None: model has none
     fusion_mode: str
-    newest_sample: int               # ns: newest sensor sample of the evidence (for latency)
+    newest_sample: int  # ns: newest sensor sample of the evidence (for latency)
 
 
 @dataclass
@@ -170,14 +201,14 @@ class InputHealth:
     """What diagnostics say about one input."""
 
     modality: str
-    received: int                    # features accepted since start-up
+    received: int  # features accepted since start-up
     rate_hz: float
-    age: float                       # s since the last accepted feature; inf if none yet
-    silent_for: float                # s since the last accepted feature, or since start-up
-    masked: bool                     # left out of fusion now (timed out, or stale)
-    latest_stamp: Optional[int]      # ns
+    age: float  # s since the last accepted feature; inf if none yet
+    silent_for: float  # s since the last accepted feature, or since start-up
+    masked: bool  # left out of fusion now (timed out, or stale)
+    latest_stamp: Optional[int]  # ns
     drops: Dict[str, int]
-    latency_ms: Dict[str, float]     # sensor to feature percentiles
+    latency_ms: Dict[str, float]  # sensor to feature percentiles
 
 
 @dataclass
@@ -185,7 +216,7 @@ class _Latest:
     stamp: int
     newest_sample: int
     values: np.ndarray
-    seq: int                         # arrival counter: a new feature from one already used
+    seq: int  # arrival counter: a new feature from one already used
 
     @property
     def header(self) -> '_Latest':
@@ -214,9 +245,14 @@ class _Synchronizer(ApproximateTimeSynchronizer):
     the others' newest stamps; and an encoder that is slow but still delivers (behind the
     others in stamp time, in a replay faster than real time) resets it with each feature."""
 
-    def __init__(self, inputs: Sequence[Input], queue_size: int, slop: float,
-                 timeouts: Sequence[Optional[float]],
-                 moved_on: Callable[[], List[bool]]) -> None:
+    def __init__(
+        self,
+        inputs: Sequence[Input],
+        queue_size: int,
+        slop: float,
+        timeouts: Sequence[Optional[float]],
+        moved_on: Callable[[], List[bool]],
+    ) -> None:
         self._moved_on = moved_on
         super().__init__(inputs, queue_size, slop, timeouts=timeouts)
 
@@ -232,10 +268,16 @@ class FusionRuntime:
     mode. Raises ``ValueError`` with a message for the operator on an invalid set-up.
     """
 
-    def __init__(self, steppers: Mapping[str, FusionStepper], classes: Sequence[str],
-                 settings: Optional[FusionSettings] = None, *, model: str = '',
-                 monotonic: Callable[[], float] = time.monotonic,
-                 log: Optional[Log] = None) -> None:
+    def __init__(
+        self,
+        steppers: Mapping[str, FusionStepper],
+        classes: Sequence[str],
+        settings: Optional[FusionSettings] = None,
+        *,
+        model: str = '',
+        monotonic: Callable[[], float] = time.monotonic,
+        log: Optional[Log] = None,
+    ) -> None:
         self.settings = replace(settings) if settings is not None else FusionSettings()
         for name in SETTING_NAMES:
             error = check_setting(name, getattr(self.settings, name))
@@ -244,9 +286,11 @@ class FusionRuntime:
         self.strategies = list(steppers)
         self.primary_name = model or (self.strategies[0] if self.strategies else '')
         if self.primary_name not in steppers or self.primary_name == 'late':
-            raise ValueError(f"model '{self.primary_name}' cannot serve early/async modes; the "
-                             f'checkpoint has {self.strategies} (late is used by fusion_mode '
-                             'late)')
+            raise ValueError(
+                f"model '{self.primary_name}' cannot serve early/async modes; the "
+                f'checkpoint has {self.strategies} (late is used by fusion_mode '
+                'late)'
+            )
         self.primary = steppers[self.primary_name]
         self.late: Optional[LateFusionStepper] = steppers.get('late')  # type: ignore[assignment]
         error = self._mode_error(self.settings.fusion_mode)
@@ -283,8 +327,10 @@ class FusionRuntime:
     def _mode_error(self, mode: Any) -> Optional[str]:
         error = check_setting('fusion_mode', mode)
         if error is None and mode == 'late' and self.late is None:
-            return f"fusion_mode late needs a 'late' model in the checkpoint; it has " \
-                   f'{self.strategies}'
+            return (
+                "fusion_mode late needs a 'late' model in the checkpoint; it has "
+                f'{self.strategies}'
+            )
         return error
 
     def _new_synchronizer(self) -> _Synchronizer:
@@ -292,9 +338,14 @@ class FusionRuntime:
         self.inputs = [Input() for _ in range(n)]
         self._newest: List[Optional[int]] = [None] * n
         self._first_after: List[Optional[int]] = [None] * n
-        timeout = self.settings.input_timeout or None   # 0: wait for every input
-        sync = _Synchronizer(self.inputs, self.settings.queue_size, self.settings.slop,
-                             [timeout] * n, self._moved_on)
+        timeout = self.settings.input_timeout or None  # 0: wait for every input
+        sync = _Synchronizer(
+            self.inputs,
+            self.settings.queue_size,
+            self.settings.slop,
+            [timeout] * n,
+            self._moved_on,
+        )
         sync.registerCallback(self._on_matched)
         return sync
 
@@ -317,8 +368,11 @@ class FusionRuntime:
                     if value != getattr(self.settings, name):
                         return f'{name} is set at start-up only'
                     continue
-                error = self._mode_error(value) if name == 'fusion_mode' \
+                error = (
+                    self._mode_error(value)
+                    if name == 'fusion_mode'
                     else check_setting(name, value)
+                )
                 if error:
                     return error
             for name, value in changes.items():
@@ -355,14 +409,20 @@ class FusionRuntime:
         """The feature's values as the model takes them, or None (dropped as invalid)."""
         modality = self.modalities[index]
         if feature.modality and feature.modality != modality:
-            self.drop(modality, 'invalid',
-                      f"feature on the {modality} input says modality '{feature.modality}'")
+            self.drop(
+                modality,
+                'invalid',
+                f"feature on the {modality} input says modality '{feature.modality}'",
+            )
             return None
         values = np.array(feature.values, dtype=np.float32).reshape(-1)
         dim = self.feature_dims[index]
-        if values.size != dim:   # another model's encoder on this topic
-            self.drop(modality, 'invalid', f'dropped {modality} feature: it has {values.size} '
-                                           f'values, the model takes {dim}')
+        if values.size != dim:  # another model's encoder on this topic
+            self.drop(
+                modality,
+                'invalid',
+                f'dropped {modality} feature: it has {values.size} values, the model takes {dim}',
+            )
             return None
         if not np.isfinite(values).all():
             self.drop(modality, 'invalid', f'dropped {modality} feature: NaN or inf values')
@@ -380,9 +440,12 @@ class FusionRuntime:
             if last is not None and feature.stamp <= last.stamp:
                 back = (last.stamp - feature.stamp) / NS_PER_S
                 if back <= self.settings.jump_threshold:
-                    self.drop(modality, 'out_of_order',
-                              f'dropped {modality} feature stamped {feature.stamp / NS_PER_S:.3f}:'
-                              f' not after the last one ({last.stamp / NS_PER_S:.3f})')
+                    self.drop(
+                        modality,
+                        'out_of_order',
+                        f'dropped {modality} feature stamped {feature.stamp / NS_PER_S:.3f}:'
+                        f' not after the last one ({last.stamp / NS_PER_S:.3f})',
+                    )
                     return []
                 self._restart_sync()
                 self.latest.clear()
@@ -402,7 +465,7 @@ class FusionRuntime:
                 return []
             self._track(index, feature.stamp)
             self._pending = []
-            self.inputs[index].add(latest)   # a matched set comes back through _on_matched
+            self.inputs[index].add(latest)  # a matched set comes back through _on_matched
             out, self._pending = self._pending, []
             return out
 
@@ -421,8 +484,10 @@ class FusionRuntime:
         one they sent after this input's newest (or after the start, if it never spoke)."""
         known = [s for s in self._newest if s is not None]
         timeout = self.settings.input_timeout * NS_PER_S
-        return [bool(known) and first is not None and max(known) - first > timeout
-                for first in self._first_after]
+        return [
+            bool(known) and first is not None and max(known) - first > timeout
+            for first in self._first_after
+        ]
 
     # --- fusing -----------------------------------------------------------------------------
     def _zeros(self, index: int) -> np.ndarray:
@@ -446,17 +511,20 @@ class FusionRuntime:
         self._pending.append(self._step(feats, mask, stamp, newest, used))
 
     def _late_update(self, index: int) -> None:
-        assert self.late is not None   # fusion_mode late is refused without a late model
-        feats = [self.latest[self.modalities[i]].values if i == index else self._zeros(i)
-                 for i in range(len(self.modalities))]
+        assert self.late is not None  # fusion_mode late is refused without a late model
+        feats = [
+            self.latest[self.modalities[i]].values if i == index else self._zeros(i)
+            for i in range(len(self.modalities))
+        ]
         mask = np.zeros(len(self.modalities), dtype=np.float32)
         mask[index] = 1.0
         start = time.perf_counter()
         self._state = self.late.late_update(feats, mask, self._state)
         self.step_ms.add((time.perf_counter() - start) * 1e3)
 
-    def _step(self, feats: List[np.ndarray], mask: np.ndarray, stamp: int, newest: int,
-              used: List[str]) -> LabelRecord:
+    def _step(
+        self, feats: List[np.ndarray], mask: np.ndarray, stamp: int, newest: int, used: List[str]
+    ) -> LabelRecord:
         start = time.perf_counter()
         result = self.primary.step(feats, mask, self._state)
         self.step_ms.add((time.perf_counter() - start) * 1e3)
@@ -464,17 +532,33 @@ class FusionRuntime:
         self._last_output = (softmax(result.scores), result.weights)
         return self._label(*self._last_output, stamp, newest, used)
 
-    def _label(self, probs: np.ndarray, weights: Optional[np.ndarray], stamp: int, newest: int,
-               used: List[str]) -> LabelRecord:
-        if weights is not None:   # the contributions of the modalities used, in their order
+    def _label(
+        self,
+        probs: np.ndarray,
+        weights: Optional[np.ndarray],
+        stamp: int,
+        newest: int,
+        used: List[str],
+    ) -> LabelRecord:
+        if weights is not None:  # the contributions of the modalities used, in their order
             weights = np.array([weights[self.modalities.index(m)] for m in used], np.float32)
-        return LabelRecord(stamp, probs, int(np.argmax(probs)), list(used), weights,
-                           self.settings.fusion_mode, newest)
+        return LabelRecord(
+            stamp,
+            probs,
+            int(np.argmax(probs)),
+            list(used),
+            weights,
+            self.settings.fusion_mode,
+            newest,
+        )
 
     def _fresh(self, now: int) -> List[str]:
         max_age = self.settings.max_age * NS_PER_S
-        return [m for m in self.modalities
-                if m in self.latest and now - self.latest[m].stamp <= max_age]
+        return [
+            m
+            for m in self.modalities
+            if m in self.latest and now - self.latest[m].stamp <= max_age
+        ]
 
     def on_timer(self, now: int) -> List[LabelRecord]:
         """A tick at ``fusion_rate_hz`` (late and async modes; nothing in early mode)."""
@@ -501,10 +585,13 @@ class FusionRuntime:
                 self.step_ms.add((time.perf_counter() - start) * 1e3)
                 return [self._label(softmax(logp), weights, stamp, newest, fresh)]
             if self._last_output is not None and all(
-                    latest[m].seq == self._last_step_seq.get(m) for m in fresh):
+                latest[m].seq == self._last_step_seq.get(m) for m in fresh
+            ):
                 return [self._label(*self._last_output, stamp, newest, fresh)]
-            feats = [latest[m].values if m in fresh else self._zeros(i)
-                     for i, m in enumerate(self.modalities)]
+            feats = [
+                latest[m].values if m in fresh else self._zeros(i)
+                for i, m in enumerate(self.modalities)
+            ]
             self._last_step_seq = {m: latest[m].seq for m in fresh}
             return [self._step(feats, mask, stamp, newest, fresh)]
 
@@ -533,14 +620,33 @@ class FusionRuntime:
             out = []
             for m, is_masked in zip(self.modalities, masked):
                 rate, latest = self.rates[m], self.latest.get(m)
-                out.append(InputHealth(
-                    m, rate.count, rate.rate(mono), rate.age(mono),
-                    mono - (self._started if rate.last is None else rate.last), is_masked,
-                    None if latest is None else latest.stamp, self.input_drops(m),
-                    self.feature_latency[m].percentiles()))
+                out.append(
+                    InputHealth(
+                        m,
+                        rate.count,
+                        rate.rate(mono),
+                        rate.age(mono),
+                        mono - (self._started if rate.last is None else rate.last),
+                        is_masked,
+                        None if latest is None else latest.stamp,
+                        self.input_drops(m),
+                        self.feature_latency[m].percentiles(),
+                    )
+                )
             return out
 
 
-__all__ = ['DEFAULT_INPUT_TIMEOUT', 'FUSION_MODES', 'Feature', 'FusionRuntime', 'FusionSettings',
-           'FusionStepper', 'InputHealth', 'LabelRecord', 'LateFusionStepper', 'StepResult',
-           'check_setting', 'softmax']
+__all__ = [
+    'DEFAULT_INPUT_TIMEOUT',
+    'FUSION_MODES',
+    'Feature',
+    'FusionRuntime',
+    'FusionSettings',
+    'FusionStepper',
+    'InputHealth',
+    'LabelRecord',
+    'LateFusionStepper',
+    'StepResult',
+    'check_setting',
+    'softmax',
+]

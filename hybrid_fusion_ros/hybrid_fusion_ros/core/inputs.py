@@ -1,3 +1,17 @@
+# Copyright 2026 The hybrid_fusion_ros authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """A model's inputs: named sensors of a type.
 
 A robot brings its own sensor set: a depth camera and two IMUs, say, and no microphone. Each
@@ -10,14 +24,20 @@ packaged checkpoint's inputs are ``camera``, ``imu`` and ``audio``, each of its 
 This one description is read by the checkpoint, the node graph (launch file, ``hybrid-fusion
 launch``, demo, eval) and training from recordings.
 """
+
 from __future__ import annotations
 
+from dataclasses import asdict
+from dataclasses import dataclass
 import re
-from dataclasses import asdict, dataclass
 from typing import Any, Dict, Mapping
 
 # Sensor type -> default encoder plugin.
-DEFAULT_ENCODERS: Dict[str, str] = {'camera': 'camera_cnn', 'imu': 'imu_cnn1d', 'audio': 'audio_logmel_cnn'}
+DEFAULT_ENCODERS: Dict[str, str] = {
+    'camera': 'camera_cnn',
+    'imu': 'imu_cnn1d',
+    'audio': 'audio_logmel_cnn',
+}
 # Sensor type -> the graph topic an input of that type reads, below its name (relative).
 TOPIC_SUFFIX: Dict[str, str] = {'camera': 'image_raw', 'imu': 'data', 'audio': 'chunk'}
 # Sensor type -> subscription depth when the YAML leaves input_queue_depth at 0.
@@ -33,8 +53,10 @@ class InputSpecError(ValueError):
 def check_input_name(name: str) -> str:
     """Input names become node names and topic tokens, so they follow ROS name rules."""
     if not _NAME.match(name or '') or '__' in name or name.endswith('_'):
-        raise InputSpecError(f"input name '{name}' is not usable as a ROS name token: use letters, digits "
-                             "and single underscores, starting with a letter (e.g. wrist_imu)")
+        raise InputSpecError(
+            f"input name '{name}' is not usable as a ROS name token: use letters, digits "
+            'and single underscores, starting with a letter (e.g. wrist_imu)'
+        )
     return name
 
 
@@ -72,4 +94,6 @@ class ModelInput:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> 'ModelInput':
-        return cls(**{k: d[k] for k in ('name', 'sensor_type', 'encoder', 'topic', 'rate_hz') if k in d})
+        return cls(
+            **{k: d[k] for k in ('name', 'sensor_type', 'encoder', 'topic', 'rate_hz') if k in d}
+        )

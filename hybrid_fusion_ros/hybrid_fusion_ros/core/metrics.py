@@ -1,4 +1,19 @@
+# Copyright 2026 The hybrid_fusion_ros authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Classification metrics: accuracy, per-class precision/recall/F1, macro and weighted F1."""
+
 from __future__ import annotations
 
 from typing import Any, Dict, Sequence
@@ -13,7 +28,9 @@ def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int) -
     return cm
 
 
-def classification_report(y_true: np.ndarray, y_pred: np.ndarray, classes: Sequence[str]) -> Dict[str, Any]:
+def classification_report(
+    y_true: np.ndarray, y_pred: np.ndarray, classes: Sequence[str]
+) -> Dict[str, Any]:
     """A JSON-ready report. Classes absent from both truth and prediction get F1 = 0 and
     are left out of the macro average (their support is 0)."""
     cm = confusion_matrix(y_true, y_pred, len(classes))
@@ -31,9 +48,15 @@ def classification_report(y_true: np.ndarray, y_pred: np.ndarray, classes: Seque
         'accuracy': float(tp.sum() / total) if total else 0.0,
         'macro_f1': float(f1[present].mean()) if present.any() else 0.0,
         'weighted_f1': float((f1 * support).sum() / total) if total else 0.0,
-        'per_class': {name: {'precision': float(precision[i]), 'recall': float(recall[i]),
-                             'f1': float(f1[i]), 'support': int(support[i])}
-                      for i, name in enumerate(classes)},
+        'per_class': {
+            name: {
+                'precision': float(precision[i]),
+                'recall': float(recall[i]),
+                'f1': float(f1[i]),
+                'support': int(support[i]),
+            }
+            for i, name in enumerate(classes)
+        },
         'classes': list(classes),
         'confusion_matrix': cm.tolist(),
     }

@@ -1,3 +1,17 @@
+# Copyright 2026 The hybrid_fusion_ros authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """ONNX Runtime inference backend: encoders and fusion steps in a process without torch.
 
 This module imports numpy, the standard library and (when a session is opened) onnxruntime;
@@ -67,26 +81,30 @@ is one line naming the cause and the fix. Falling back to a provider after the f
 asked for is not an error: it is logged as a warning and listed in ``warnings`` of the
 encoder or fusion object (for /diagnostics).
 """
+
 from __future__ import annotations
 
 import hashlib
+from importlib import resources
 import importlib.util
 import json
 import logging
 import os
+from pathlib import Path
 import re
 import subprocess
 import sys
-from importlib import resources
-from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
 from .fusion_runtime import StepResult
 from .inputs import ModelInput
-from .preprocessing import InputSpec, Preprocessor, create_preprocessor
-from .windows import SensorWindow, WindowSpec
+from .preprocessing import create_preprocessor
+from .preprocessing import InputSpec
+from .preprocessing import Preprocessor
+from .windows import SensorWindow
+from .windows import WindowSpec
 
 MANIFEST_NAME = 'manifest.json'
 BUNDLE_FORMAT = 1
@@ -156,8 +174,9 @@ def cached_bundle_dir(checkpoint_sha256: str, root: Optional[Path] = None) -> Pa
 
 def export_command(checkpoint: Path, out: Optional[Path] = None) -> str:
     """The command that writes a bundle for ``checkpoint`` (where torch is installed)."""
-    return (f'hybrid-fusion export --bundle --checkpoint {checkpoint}'
-            + (f' --out {out}' if out is not None else ''))
+    return f'hybrid-fusion export --bundle --checkpoint {checkpoint}' + (
+        f' --out {out}' if out is not None else ''
+    )
 
 
 # --- onnxruntime, sessions and providers -----------------------------------------------------
@@ -169,7 +188,7 @@ def import_onnxruntime() -> Any:
     except ImportError as exc:
         raise OnnxRuntimeMissingError(
             f'onnxruntime is not installed in this Python ({sys.executable}): '
-            '`pip install onnxruntime` (on a Jetson, NVIDIA\'s onnxruntime-gpu wheel for your '
+            "`pip install onnxruntime` (on a Jetson, NVIDIA's onnxruntime-gpu wheel for your "
             'JetPack; see requirements/edge-onnx.txt), or set inference_backend to torch'
         ) from exc
     return onnxruntime
@@ -179,9 +198,9 @@ def _provider_name(provider: Provider) -> str:
     return provider if isinstance(provider, str) else provider[0]
 
 
-def resolve_providers(requested: Optional[Sequence[Provider]],
-                      available: Optional[Sequence[str]] = None
-                      ) -> Tuple[List[Provider], Optional[str]]:
+def resolve_providers(
+    requested: Optional[Sequence[Provider]], available: Optional[Sequence[str]] = None
+) -> Tuple[List[Provider], Optional[str]]:
     """The providers of ``requested`` (names, or ``(name, options)`` pairs) that this
     onnxruntime has, in the order asked, and a warning when the first one asked for is not
     among them. ``None`` or empty asks for the CPU.
@@ -197,24 +216,29 @@ def resolve_providers(requested: Optional[Sequence[Provider]],
     if unknown:
         raise OnnxProviderError(
             f"unknown ONNX Runtime execution provider(s) {', '.join(unknown)}: check the "
-            f"spelling in onnx_providers; this onnxruntime has {', '.join(available)}")
+            f"spelling in onnx_providers; this onnxruntime has {', '.join(available)}"
+        )
     usable = [p for p, n in zip(requested, names) if n in available]
     if not usable:
         raise OnnxProviderError(
             f"no execution provider of [{', '.join(names)}] is available in onnxruntime "
             f"{ort.__version__} (available: {', '.join(available)}): install the onnxruntime "
             'build that has it (onnxruntime-gpu for CUDA/TensorRT) or add '
-            'CPUExecutionProvider to onnx_providers')
+            'CPUExecutionProvider to onnx_providers'
+        )
     warning = None
     if _provider_name(usable[0]) != names[0]:
-        warning = (f'{names[0]} is not available in onnxruntime {ort.__version__} (available: '
-                   f"{', '.join(available)}); running on {_provider_name(usable[0])}, which may "
-                   'be slower')
+        warning = (
+            f'{names[0]} is not available in onnxruntime {ort.__version__} (available: '
+            f"{', '.join(available)}); running on {_provider_name(usable[0])}, which may "
+            'be slower'
+        )
     return usable, warning
 
 
-def _open_session(path: Path, providers: Sequence[Provider], threads: int, opset: int
-                  ) -> Tuple[Any, List[str]]:
+def _open_session(
+    path: Path, providers: Sequence[Provider], threads: int, opset: int
+) -> Tuple[Any, List[str]]:
     """An InferenceSession on ``path`` and the warnings about providers it fell back from."""
     ort = import_onnxruntime()
     usable, warning = resolve_providers(providers)
@@ -229,21 +253,28 @@ def _open_session(path: Path, providers: Sequence[Provider], threads: int, opset
         newest = re.search(r'till opset (\d+)', text)
         ir = re.search(r'max supported IR version: (\d+)', text)
         if newest or ir or re.search(r'opset', text, re.IGNORECASE):
-            stamped = re.search(r'Opset (\d+) is', text)   # the file's own, when it is named
+            stamped = re.search(r'Opset (\d+) is', text)  # the file's own, when it is named
             opset = int(stamped.group(1)) if stamped else opset
-            supported = (f' (it supports opset {newest.group(1)})' if newest else
-                         f' (it supports IR version {ir.group(1)})' if ir else '')
+            supported = (
+                f' (it supports opset {newest.group(1)})'
+                if newest
+                else f' (it supports IR version {ir.group(1)})' if ir else ''
+            )
             raise OnnxOpsetError(
                 f'{path}: exported with opset {opset}, which onnxruntime {ort.__version__} cannot '
                 f'run{supported}: upgrade onnxruntime, or re-export with a lower --opset '
-                '(`hybrid-fusion export --bundle --opset N` where torch is installed)') from exc
+                '(`hybrid-fusion export --bundle --opset N` where torch is installed)'
+            ) from exc
         first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
-        raise OnnxBundleMismatchError(f'{path}: onnxruntime cannot load it ({first}); '
-                                      're-export the bundle') from exc
+        raise OnnxBundleMismatchError(
+            f'{path}: onnxruntime cannot load it ({first}); re-export the bundle'
+        ) from exc
     used = session.get_providers()
     if used and used[0] != _provider_name(usable[0]):
-        warnings.append(f'onnxruntime fell back from {_provider_name(usable[0])} to {used[0]} '
-                        f'for {path.name} (its libraries did not load; see the onnxruntime log)')
+        warnings.append(
+            f'onnxruntime fell back from {_provider_name(usable[0])} to {used[0]} '
+            f'for {path.name} (its libraries did not load; see the onnxruntime log)'
+        )
     for w in warnings:
         log.warning(w)
     return session, warnings
@@ -261,8 +292,9 @@ class OnnxBundle:
         self.manifest = manifest
 
     @classmethod
-    def load(cls, directory: Path | str, checkpoint: Path | str | None = None,
-             verify_files: bool = True) -> 'OnnxBundle':
+    def load(
+        cls, directory: Path | str, checkpoint: Path | str | None = None, verify_files: bool = True
+    ) -> 'OnnxBundle':
         """Read ``directory``'s manifest; with ``checkpoint``, check that the bundle was
         exported from that very file (sha256). ``verify_files`` checks each ONNX file's
         sha256 against the manifest."""
@@ -270,19 +302,23 @@ class OnnxBundle:
         path = directory / MANIFEST_NAME
         if not path.is_file():
             hint = export_command(Path('CKPT'), directory)
-            raise OnnxBundleNotFoundError(f'{directory}: no {MANIFEST_NAME}, not an ONNX bundle: '
-                                          f'write one with `{hint}`')
+            raise OnnxBundleNotFoundError(
+                f'{directory}: no {MANIFEST_NAME}, not an ONNX bundle: write one with `{hint}`'
+            )
         try:
             manifest = json.loads(path.read_text())
         except (OSError, ValueError) as exc:
-            raise OnnxBundleMismatchError(f'{path}: unreadable ({exc}); re-export the '
-                                          'bundle') from exc
+            raise OnnxBundleMismatchError(
+                f'{path}: unreadable ({exc}); re-export the bundle'
+            ) from exc
         if not isinstance(manifest, dict) or manifest.get('format') != BUNDLE_FORMAT:
-            found = (manifest.get('format') if isinstance(manifest, dict)
-                     else type(manifest).__name__)
+            found = (
+                manifest.get('format') if isinstance(manifest, dict) else type(manifest).__name__
+            )
             raise OnnxBundleMismatchError(
                 f'{path}: bundle format {found!r}, this version reads format {BUNDLE_FORMAT}: '
-                're-export it with this version of hybrid-fusion')
+                're-export it with this version of hybrid-fusion'
+            )
         bundle = cls(directory, manifest)
         if checkpoint is not None:
             bundle.check_checkpoint(checkpoint)
@@ -292,9 +328,13 @@ class OnnxBundle:
         return bundle
 
     @classmethod
-    def find(cls, checkpoint: Path | str | None = None, onnx_dir: Path | str | None = None,
-             cache_dir: Path | str | None = None, export_if_missing: bool = False
-             ) -> 'OnnxBundle':
+    def find(
+        cls,
+        checkpoint: Path | str | None = None,
+        onnx_dir: Path | str | None = None,
+        cache_dir: Path | str | None = None,
+        export_if_missing: bool = False,
+    ) -> 'OnnxBundle':
         """The bundle of ``checkpoint`` (``None`` or ``''``: the packaged one), looked for in
         ``onnx_dir``, next to the checkpoint, then in the cache (see the module docstring).
         ``export_if_missing`` writes it into the cache in a child process when none is found
@@ -316,7 +356,8 @@ class OnnxBundle:
         raise OnnxBundleNotFoundError(
             f'no ONNX bundle for checkpoint {checkpoint} (looked in {looked}): run '
             f'`{export_command(checkpoint)}` where torch is installed and copy the folder '
-            f'it prints to one of those places')
+            'it prints to one of those places'
+        )
 
     # -- checks --
 
@@ -328,7 +369,8 @@ class OnnxBundle:
                 f"ONNX bundle {self.directory} was exported from {recorded.get('file', '?')} "
                 f"(sha256 {str(recorded.get('sha256'))[:12]}...), not from {checkpoint} "
                 f'(sha256 {sha[:12]}...): re-export it with '
-                f'`{export_command(Path(checkpoint))}`')
+                f'`{export_command(Path(checkpoint))}`'
+            )
 
     def _files(self) -> List[Tuple[str, Mapping[str, Any]]]:
         out = [(f'encoder {name}', e) for name, e in self.manifest['encoders'].items()]
@@ -341,13 +383,16 @@ class OnnxBundle:
     def _check_file(self, what: str, entry: Mapping[str, Any]) -> Path:
         path = self.directory / entry['file']
         if not path.is_file():
-            raise OnnxBundleMismatchError(f'ONNX bundle {self.directory}: {entry["file"]} '
-                                          f'({what}) is missing: re-export the bundle')
+            raise OnnxBundleMismatchError(
+                f'ONNX bundle {self.directory}: {entry["file"]} '
+                f'({what}) is missing: re-export the bundle'
+            )
         if file_sha256(path) != entry['sha256']:
             raise OnnxBundleMismatchError(
                 f'ONNX bundle {self.directory}: {entry["file"]} ({what}) is not the file this '
                 'manifest was written with (sha256 differs): re-export the bundle rather than '
-                'mixing files of two exports')
+                'mixing files of two exports'
+            )
         return path
 
     # -- what the checkpoint said --
@@ -373,8 +418,9 @@ class OnnxBundle:
         for spec in self.inputs:
             if spec.name == name:
                 return spec
-        raise OnnxBundleMismatchError(f"ONNX bundle {self.directory}: no input '{name}' "
-                                      f'(it has {self.modalities})')
+        raise OnnxBundleMismatchError(
+            f"ONNX bundle {self.directory}: no input '{name}' (it has {self.modalities})"
+        )
 
     @property
     def primary(self) -> str:
@@ -390,10 +436,12 @@ class OnnxBundle:
     def opset(self) -> int:
         return int(self.manifest['opset'])
 
-    def open(self, entry: Mapping[str, Any], providers: Optional[Sequence[Provider]],
-             threads: int) -> Tuple[Any, List[str]]:
-        return _open_session(self.directory / entry['file'], providers or DEFAULT_PROVIDERS,
-                             threads, self.opset)
+    def open(
+        self, entry: Mapping[str, Any], providers: Optional[Sequence[Provider]], threads: int
+    ) -> Tuple[Any, List[str]]:
+        return _open_session(
+            self.directory / entry['file'], providers or DEFAULT_PROVIDERS, threads, self.opset
+        )
 
 
 def _export_in_child(checkpoint: Path, out: Path) -> Path:
@@ -403,18 +451,30 @@ def _export_in_child(checkpoint: Path, out: Path) -> Path:
         raise OnnxBundleNotFoundError(
             f'no ONNX bundle for checkpoint {checkpoint}, and torch is not installed here to '
             f'export one: run `{export_command(checkpoint)}` on a machine with torch and copy '
-            f'the folder to {bundle_dir_next_to(checkpoint)} or {out}')
-    log.warning('exporting the ONNX bundle of %s into %s (first use; needs torch, once)',
-                checkpoint, out)
-    cmd = [sys.executable, '-m', 'hybrid_fusion_ros.cli', 'export', '--bundle',
-           '--checkpoint', str(checkpoint), '--out', str(out)]
+            f'the folder to {bundle_dir_next_to(checkpoint)} or {out}'
+        )
+    log.warning(
+        'exporting the ONNX bundle of %s into %s (first use; needs torch, once)', checkpoint, out
+    )
+    cmd = [
+        sys.executable,
+        '-m',
+        'hybrid_fusion_ros.cli',
+        'export',
+        '--bundle',
+        '--checkpoint',
+        str(checkpoint),
+        '--out',
+        str(out),
+    ]
     done = subprocess.run(cmd, capture_output=True, text=True)
     if done.returncode != 0:
         tail = (done.stderr or done.stdout).strip().splitlines()
         last = tail[-1] if tail else 'no output'
         raise OnnxBundleNotFoundError(
             f'exporting the ONNX bundle of {checkpoint} failed ({last}): run '
-            f'`{export_command(checkpoint)}` yourself to see why')
+            f'`{export_command(checkpoint)}` yourself to see why'
+        )
     return out
 
 
@@ -424,8 +484,10 @@ def _export_in_child(checkpoint: Path, out: Path) -> Path:
 def _check_io(session: Any, path: str, inputs: Sequence[str], what: str) -> None:
     names = [i.name for i in session.get_inputs()]
     if names != list(inputs):
-        raise OnnxBundleMismatchError(f'{path} ({what}) takes inputs {names}, its manifest says '
-                                      f'{list(inputs)}: re-export the bundle')
+        raise OnnxBundleMismatchError(
+            f'{path} ({what}) takes inputs {names}, its manifest says '
+            f'{list(inputs)}: re-export the bundle'
+        )
 
 
 class OnnxEncoder:
@@ -447,20 +509,27 @@ class OnnxEncoder:
         Intra-op threads (the nodes' torch backend uses 1).
     """
 
-    def __init__(self, bundle: OnnxBundle, input_name: str,
-                 providers: Optional[Sequence[Provider]] = None, threads: int = 1) -> None:
+    def __init__(
+        self,
+        bundle: OnnxBundle,
+        input_name: str,
+        providers: Optional[Sequence[Provider]] = None,
+        threads: int = 1,
+    ) -> None:
         self.bundle = bundle
         self.input = bundle.input(input_name)
         entry = bundle.manifest['encoders'][input_name]
         self.plugin = str(entry['plugin'])
-        self.config_dict: Dict[str, Any] = dict(entry['config'])   # as the checkpoint has it
+        self.config_dict: Dict[str, Any] = dict(entry['config'])  # as the checkpoint has it
         if not entry.get('preprocessor'):
             raise OnnxBackendError(
                 f"encoder '{self.plugin}' of input '{input_name}' has no numpy preprocessing "
                 '(its plugin sets no core.preprocessing preprocessor), so it runs only with '
-                'inference_backend torch')
-        self.preprocessor: Preprocessor = create_preprocessor(entry['preprocessor'],
-                                                              self.config_dict)
+                'inference_backend torch'
+            )
+        self.preprocessor: Preprocessor = create_preprocessor(
+            entry['preprocessor'], self.config_dict
+        )
         self.config = self.preprocessor.config
         self.modality = self.preprocessor.name
         self.input_shape = tuple(int(v) for v in entry['input_shape'])
@@ -468,7 +537,8 @@ class OnnxEncoder:
             raise OnnxBundleMismatchError(
                 f"ONNX bundle {bundle.directory}: input '{input_name}' preprocesses to "
                 f'{self.preprocessor.input_shape}, the manifest says {self.input_shape}: '
-                're-export the bundle')
+                're-export the bundle'
+            )
         self.output_dim = int(entry['feature_dim'])
         self.session, self.warnings = bundle.open(entry, providers, threads)
         _check_io(self.session, entry['file'], ['window'], f"encoder of '{input_name}'")
@@ -476,7 +546,8 @@ class OnnxEncoder:
         if list(shape) != list(self.input_shape):
             raise OnnxBundleMismatchError(
                 f"{entry['file']} takes windows of shape {shape}, the manifest says "
-                f'{list(self.input_shape)}: re-export the bundle')
+                f'{list(self.input_shape)}: re-export the bundle'
+            )
         self.providers: List[str] = self.session.get_providers()
 
     @property
@@ -502,8 +573,13 @@ class OnnxFusion:
     ``FusionStepper`` of core/fusion_runtime.py, and a ``LateFusionStepper`` for the late
     model (see the module docstring). ``strategy`` ``None`` is the primary model."""
 
-    def __init__(self, bundle: OnnxBundle, strategy: Optional[str] = None,
-                 providers: Optional[Sequence[Provider]] = None, threads: int = 1) -> None:
+    def __init__(
+        self,
+        bundle: OnnxBundle,
+        strategy: Optional[str] = None,
+        providers: Optional[Sequence[Provider]] = None,
+        threads: int = 1,
+    ) -> None:
         self.bundle = bundle
         self.strategy = strategy or bundle.primary
         models = bundle.manifest['fusion']['models']
@@ -511,7 +587,8 @@ class OnnxFusion:
             raise OnnxBundleMismatchError(
                 f"ONNX bundle {bundle.directory}: no '{self.strategy}' fusion model (it has "
                 f'{bundle.fusion_strategies}); the checkpoint has none either, or the bundle '
-                'is older than it: re-export the bundle')
+                'is older than it: re-export the bundle'
+            )
         entry = models[self.strategy]
         self.config: Dict[str, Any] = dict(entry['config'])
         self.modalities: List[str] = list(self.config['modalities'])
@@ -525,12 +602,17 @@ class OnnxFusion:
         if entry['inputs'][3:] != [f'feature_{m}' for m in self.modalities]:
             raise OnnxBundleMismatchError(
                 f"{entry['file']}: its feature inputs {entry['inputs'][3:]} are not the model's "
-                f'inputs {self.modalities}: re-export the bundle')
+                f'inputs {self.modalities}: re-export the bundle'
+            )
         self._decide = None
         if 'decide' in entry:
             self._decide, more = bundle.open(entry['decide'], providers, threads)
-            _check_io(self._decide, entry['decide']['file'], entry['decide']['inputs'],
-                      f'fusion {self.strategy} decide')
+            _check_io(
+                self._decide,
+                entry['decide']['file'],
+                entry['decide']['inputs'],
+                f'fusion {self.strategy} decide',
+            )
             self.warnings += [w for w in more if w not in self.warnings]
         self.providers: List[str] = self.session.get_providers()
 
@@ -538,25 +620,42 @@ class OnnxFusion:
         zeros = np.zeros((1, self.state_dim), dtype=np.float32)
         return zeros, zeros.copy()
 
-    def _feeds(self, features: Sequence[Optional[np.ndarray]], mask: np.ndarray,
-               state: Optional[FusionState]) -> Dict[str, np.ndarray]:
+    def _feeds(
+        self,
+        features: Sequence[Optional[np.ndarray]],
+        mask: np.ndarray,
+        state: Optional[FusionState],
+    ) -> Dict[str, np.ndarray]:
         if len(features) != len(self.modalities):
-            raise ValueError(f'expected {len(self.modalities)} features ({self.modalities}), '
-                             f'got {len(features)}')
+            raise ValueError(
+                f'expected {len(self.modalities)} features ({self.modalities}), '
+                f'got {len(features)}'
+            )
         h, c = state if state is not None else self.initial_state()
-        feeds = {'mask': np.asarray(mask, dtype=np.float32).reshape(1, -1),
-                 'h': np.asarray(h, dtype=np.float32).reshape(1, -1),
-                 'c': np.asarray(c, dtype=np.float32).reshape(1, -1)}
+        feeds = {
+            'mask': np.asarray(mask, dtype=np.float32).reshape(1, -1),
+            'h': np.asarray(h, dtype=np.float32).reshape(1, -1),
+            'c': np.asarray(c, dtype=np.float32).reshape(1, -1),
+        }
         if feeds['mask'].shape[1] != len(self.modalities):
-            raise ValueError(f"mask has {feeds['mask'].shape[1]} entries, the model "
-                             f'{len(self.modalities)} inputs ({self.modalities})')
+            raise ValueError(
+                f"mask has {feeds['mask'].shape[1]} entries, the model "
+                f'{len(self.modalities)} inputs ({self.modalities})'
+            )
         for name, f, dim in zip(self.modalities, features, self.feature_dims):
-            feeds[f'feature_{name}'] = (np.zeros((1, dim), dtype=np.float32) if f is None else
-                                        np.asarray(f, dtype=np.float32).reshape(1, dim))
+            feeds[f'feature_{name}'] = (
+                np.zeros((1, dim), dtype=np.float32)
+                if f is None
+                else np.asarray(f, dtype=np.float32).reshape(1, dim)
+            )
         return feeds
 
-    def step(self, features: Sequence[Optional[np.ndarray]], mask: np.ndarray,
-             state: Optional[FusionState] = None) -> StepResult:
+    def step(
+        self,
+        features: Sequence[Optional[np.ndarray]],
+        mask: np.ndarray,
+        state: Optional[FusionState] = None,
+    ) -> StepResult:
         """One window: logits ``(C,)``, per-input weights ``(M,)`` or None, new state."""
         out = dict(zip(self._outputs, self.session.run(None, self._feeds(features, mask, state))))
         weights = out['weights'][0] if self.has_weights else None
@@ -564,46 +663,62 @@ class OnnxFusion:
 
     def _need_late(self, what: str) -> None:
         if self._decide is None:
-            raise ValueError(f"{what}() needs the late fusion model; this one is "
-                             f"'{self.strategy}'")
+            raise ValueError(
+                f"{what}() needs the late fusion model; this one is '{self.strategy}'"
+            )
 
-    def late_update(self, features: Sequence[Optional[np.ndarray]], mask: np.ndarray,
-                    state: Optional[FusionState] = None) -> FusionState:
+    def late_update(
+        self,
+        features: Sequence[Optional[np.ndarray]],
+        mask: np.ndarray,
+        state: Optional[FusionState] = None,
+    ) -> FusionState:
         """Late model: advance the LSTMs of the inputs present in ``mask`` (the others keep
         their state); no decision."""
         self._need_late('late_update')
         out = dict(zip(self._outputs, self.session.run(None, self._feeds(features, mask, state))))
         return out['h_out'], out['c_out']
 
-    def decide(self, state: Optional[FusionState], mask: np.ndarray
-               ) -> Tuple[np.ndarray, np.ndarray]:
+    def decide(
+        self, state: Optional[FusionState], mask: np.ndarray
+    ) -> Tuple[np.ndarray, np.ndarray]:
         """Late model: log-probabilities ``(C,)`` and per-input weights ``(M,)`` from the
         current states of the inputs present in ``mask``, without stepping."""
         self._need_late('decide')
         assert self._decide is not None
         h = (state if state is not None else self.initial_state())[0]
-        feeds = {'mask': np.asarray(mask, dtype=np.float32).reshape(1, -1),
-                 'h': np.asarray(h, dtype=np.float32).reshape(1, -1)}
+        feeds = {
+            'mask': np.asarray(mask, dtype=np.float32).reshape(1, -1),
+            'h': np.asarray(h, dtype=np.float32).reshape(1, -1),
+        }
         log_probs, weights = self._decide.run(None, feeds)
         return log_probs[0], weights[0]
 
 
-def load_onnx_steppers(checkpoint: Optional[str] = None, threads: int = 1,
-                       providers: Optional[Sequence[Provider]] = None,
-                       onnx_dir: Optional[str] = None, export_if_missing: bool = False
-                       ) -> Tuple[List[str], Dict[str, OnnxFusion]]:
+def load_onnx_steppers(
+    checkpoint: Optional[str] = None,
+    threads: int = 1,
+    providers: Optional[Sequence[Provider]] = None,
+    onnx_dir: Optional[str] = None,
+    export_if_missing: bool = False,
+) -> Tuple[List[str], Dict[str, OnnxFusion]]:
     """A checkpoint's class names and one stepper per fusion model of its bundle, the primary
     first (``None`` or '': the packaged checkpoint), as core/fusion_backend.py's
     ``load_torch_steppers``. Raises an :class:`OnnxBackendError`."""
     bundle = OnnxBundle.find(checkpoint, onnx_dir, export_if_missing=export_if_missing)
-    return bundle.classes, {s: OnnxFusion(bundle, s, providers, threads)
-                            for s in bundle.fusion_strategies}
+    return bundle.classes, {
+        s: OnnxFusion(bundle, s, providers, threads) for s in bundle.fusion_strategies
+    }
 
 
-def load_onnx_encoder(checkpoint: Optional[str], input_name: str, threads: int = 1,
-                      providers: Optional[Sequence[Provider]] = None,
-                      onnx_dir: Optional[str] = None, export_if_missing: bool = False
-                      ) -> OnnxEncoder:
+def load_onnx_encoder(
+    checkpoint: Optional[str],
+    input_name: str,
+    threads: int = 1,
+    providers: Optional[Sequence[Provider]] = None,
+    onnx_dir: Optional[str] = None,
+    export_if_missing: bool = False,
+) -> OnnxEncoder:
     """The encoder of ``input_name`` from the bundle of ``checkpoint``. Raises an
     :class:`OnnxBackendError`."""
     bundle = OnnxBundle.find(checkpoint, onnx_dir, export_if_missing=export_if_missing)

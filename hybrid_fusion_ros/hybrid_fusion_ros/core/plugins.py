@@ -1,8 +1,24 @@
+# Copyright 2026 The hybrid_fusion_ros authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Entry-point plugin loading, as ros2cli does it: one group per extension point, the
 entry-point name is the plugin's name, and unknown names fail with the list of known ones."""
+
 from __future__ import annotations
 
-from importlib.metadata import EntryPoint, entry_points
+from importlib.metadata import entry_points
+from importlib.metadata import EntryPoint
 from typing import Dict, Generic, List, TypeVar
 
 T = TypeVar('T')
@@ -37,10 +53,14 @@ class PluginRegistry(Generic[T]):
         eps = self._entry_points()
         if name not in eps:
             known = ', '.join(sorted(eps)) or 'none installed'
-            raise PluginError(f"unknown {self.kind} '{name}' (entry-point group '{self.group}'); "
-                              f'available: {known}')
+            raise PluginError(
+                f"unknown {self.kind} '{name}' (entry-point group '{self.group}'); "
+                f'available: {known}'
+            )
         try:
             return eps[name].load()
         except Exception as exc:  # noqa: BLE001 - any import error is the plugin's fault
-            raise PluginError(f"{self.kind} '{name}' ({eps[name].value}) failed to load: "
-                              f'{type(exc).__name__}: {exc}') from exc
+            raise PluginError(
+                f"{self.kind} '{name}' ({eps[name].value}) failed to load: "
+                f'{type(exc).__name__}: {exc}'
+            ) from exc

@@ -1,3 +1,17 @@
+# Copyright 2026 The hybrid_fusion_ros authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Window -> network input for the built-in encoders, in numpy alone (no torch).
 
 An encoder is split as timm's models are: preprocessing (no learned weights) and the network.
@@ -12,9 +26,11 @@ Each preprocessor is named (``camera``, ``imu``, ``audio``); an export records t
 the encoder's config, and :func:`create_preprocessor` rebuilds it from those two.
 ``InputSpec`` (what an encoder consumes) lives here too, so both backends describe it alike.
 """
+
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
+from dataclasses import fields
 from typing import Any, ClassVar, Dict, List, Mapping, Optional, Tuple, Type
 
 import cv2
@@ -38,28 +54,28 @@ class InputSpec:
 
 @dataclass
 class CameraCNNConfig:
-    frames: int = 4            # frames sampled evenly across the window, stacked as channels
-    height: int = 48           # network input size; frames are resized (aspect kept by default)
+    frames: int = 4  # frames sampled evenly across the window, stacked as channels
+    height: int = 48  # network input size; frames are resized (aspect kept by default)
     width: int = 64
     base_channels: int = 16
     feature_dim: int = 64
     expected_rate_hz: float = 15.0
-    depth: bool = False        # a depth camera (frames in metres) rather than colour
-    norm_mean: Optional[List[float]] = None   # per stacked frame, from the training split
+    depth: bool = False  # a depth camera (frames in metres) rather than colour
+    norm_mean: Optional[List[float]] = None  # per stacked frame, from the training split
     norm_std: Optional[List[float]] = None
 
 
 @dataclass
 class ImuCNN1dConfig:
-    length: int = 64            # samples per window after resampling onto a uniform grid
-    channels: int = 6           # ax, ay, az (m/s^2), gx, gy, gz (rad/s); 3: no gyroscope
+    length: int = 64  # samples per window after resampling onto a uniform grid
+    channels: int = 6  # ax, ay, az (m/s^2), gx, gy, gz (rad/s); 3: no gyroscope
     base_channels: int = 32
     feature_dim: int = 64
     acc_scale: float = GRAVITY  # inputs are divided by these, so values are of order 1
     gyro_scale: float = 2.0
     expected_rate_hz: float = 100.0
-    norm_mean: Optional[List[float]] = None   # per channel, from the training split
-    norm_std: Optional[List[float]] = None    # (None: scales only)
+    norm_mean: Optional[List[float]] = None  # per channel, from the training split
+    norm_std: Optional[List[float]] = None  # (None: scales only)
 
 
 @dataclass
@@ -70,11 +86,11 @@ class AudioLogMelCNNConfig:
     n_mels: int = 40
     fmin: float = 50.0
     fmax: float = 8000.0
-    window_seconds: float = 1.0   # the spectrogram always covers this much audio
+    window_seconds: float = 1.0  # the spectrogram always covers this much audio
     base_channels: int = 16
     feature_dim: int = 64
     expected_rate_hz: float = 16000.0
-    norm_mean: Optional[List[float]] = None   # one channel (the spectrogram), from training
+    norm_mean: Optional[List[float]] = None  # one channel (the spectrogram), from training
     norm_std: Optional[List[float]] = None
 
 
@@ -105,8 +121,9 @@ class Preprocessor:
 
     @property
     def input_spec(self) -> InputSpec:
-        return InputSpec(self.name, self.message_types, self.input_shape,
-                         self.config.expected_rate_hz)
+        return InputSpec(
+            self.name, self.message_types, self.input_shape, self.config.expected_rate_hz
+        )
 
     def __call__(self, window: SensorWindow) -> np.ndarray:
         raise NotImplementedError
@@ -115,8 +132,11 @@ class Preprocessor:
 def select_frames(stamps: np.ndarray, start: float, end: float, count: int) -> np.ndarray:
     """Indices of the frames nearest to ``count`` instants spread evenly over [start, end)."""
     targets = start + (np.arange(count) + 0.5) * (end - start) / count
-    right = np.clip(np.searchsorted(stamps, targets), 1, len(stamps) - 1) if len(stamps) > 1 \
+    right = (
+        np.clip(np.searchsorted(stamps, targets), 1, len(stamps) - 1)
+        if len(stamps) > 1
         else np.zeros(count, dtype=np.int64)
+    )
     if len(stamps) > 1:
         left = right - 1
         nearer = np.abs(stamps[right] - targets) < np.abs(stamps[left] - targets)
@@ -149,7 +169,7 @@ class CameraPreprocessor(Preprocessor):
             raise ValueError(f'this encoder was trained on {trained} images, got {got}')
         for i, j in enumerate(idx):  # `frames` iterations (4), not one per pixel
             frame = window.samples[j]
-            if is_depth:   # metres, NaN where the camera had no reading: 0, as 16UC1 writes it
+            if is_depth:  # metres, NaN where the camera had no reading: 0, as 16UC1 writes it
                 frame = np.nan_to_num(frame, nan=0.0, posinf=0.0, neginf=0.0)
             elif frame.ndim == 3:
                 frame = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
@@ -181,14 +201,17 @@ class ImuPreprocessor(Preprocessor):
         if samples.shape[0] == 0:
             raise ValueError('IMU window has no samples')
         if samples.shape[1] < c.channels:
-            raise ValueError(f'IMU samples have {samples.shape[1]} channels, '
-                             f'expected {c.channels}')
-        samples = samples[:, :c.channels]
+            raise ValueError(
+                f'IMU samples have {samples.shape[1]} channels, expected {c.channels}'
+            )
+        samples = samples[:, : c.channels]
         if not np.isfinite(samples).all():
-            raise ValueError('the IMU provides no gyroscope (angular_velocity_covariance[0] = '
-                             '-1), but this encoder was trained with 6 channels'
-                             if c.channels > 3 else 'the IMU provides no accelerometer '
-                             '(linear_acceleration_covariance[0] = -1)')
+            raise ValueError(
+                'the IMU provides no gyroscope (angular_velocity_covariance[0] = '
+                '-1), but this encoder was trained with 6 channels'
+                if c.channels > 3
+                else 'the IMU provides no accelerometer (linear_acceleration_covariance[0] = -1)'
+            )
         grid = window.start + (np.arange(c.length) + 0.5) * (window.length / c.length)
         # Linear interpolation of every channel at once: find each grid instant's neighbours.
         stamps = window.stamps
@@ -212,8 +235,9 @@ def mel_to_hz(m: np.ndarray) -> np.ndarray:
     return 700.0 * (10.0 ** (np.asarray(m) / 2595.0) - 1.0)
 
 
-def mel_filterbank(sample_rate: int, n_fft: int, n_mels: int, fmin: float,
-                   fmax: float) -> np.ndarray:
+def mel_filterbank(
+    sample_rate: int, n_fft: int, n_mels: int, fmin: float, fmax: float
+) -> np.ndarray:
     """Triangular filters on the mel scale (HTK formula), shape ``(n_mels, n_fft // 2 + 1)``."""
     bin_hz = np.linspace(0.0, sample_rate / 2.0, n_fft // 2 + 1)
     edges = mel_to_hz(np.linspace(hz_to_mel(fmin), hz_to_mel(fmax), n_mels + 2))
@@ -229,7 +253,7 @@ def log_mel(signal: np.ndarray, filterbank: np.ndarray, n_fft: int, hop: int) ->
         signal = np.pad(signal, (0, n_fft - len(signal)))
     frames = np.lib.stride_tricks.sliding_window_view(signal, n_fft)[::hop]
     spectrum = np.fft.rfft(frames * np.hanning(n_fft).astype(np.float32), axis=1)
-    power = spectrum.real ** 2 + spectrum.imag ** 2
+    power = spectrum.real**2 + spectrum.imag**2
     return np.log(power @ filterbank.T + 1e-6).T.astype(np.float32)
 
 
@@ -247,10 +271,11 @@ class AudioPreprocessor(Preprocessor):
 
     @property
     def filterbank(self) -> np.ndarray:
-        if self._filterbank is None:   # built once, on first use
+        if self._filterbank is None:  # built once, on first use
             c = self.config
-            self._filterbank = mel_filterbank(c.sample_rate, c.n_fft, c.n_mels, c.fmin,
-                                              min(c.fmax, c.sample_rate / 2))
+            self._filterbank = mel_filterbank(
+                c.sample_rate, c.n_fft, c.n_mels, c.fmin, min(c.fmax, c.sample_rate / 2)
+            )
         return self._filterbank
 
     @property
@@ -266,8 +291,9 @@ class AudioPreprocessor(Preprocessor):
     def __call__(self, window: SensorWindow) -> np.ndarray:
         c = self.config
         if window.sample_rate is not None and int(window.sample_rate) != c.sample_rate:
-            raise ValueError(f'audio sample rate {window.sample_rate} Hz, encoder expects '
-                             f'{c.sample_rate} Hz')
+            raise ValueError(
+                f'audio sample rate {window.sample_rate} Hz, encoder expects {c.sample_rate} Hz'
+            )
         timeline = np.zeros(self.num_samples, dtype=np.float32)
         idx = np.round((window.stamps - window.start) * c.sample_rate).astype(np.int64)
         keep = (idx >= 0) & (idx < self.num_samples)
@@ -276,7 +302,8 @@ class AudioPreprocessor(Preprocessor):
 
 
 PREPROCESSORS: Dict[str, Type[Preprocessor]] = {
-    cls.name: cls for cls in (CameraPreprocessor, ImuPreprocessor, AudioPreprocessor)}
+    cls.name: cls for cls in (CameraPreprocessor, ImuPreprocessor, AudioPreprocessor)
+}
 
 
 def create_preprocessor(name: str, config: Mapping[str, Any]) -> Preprocessor:

@@ -1,3 +1,17 @@
+# Copyright 2026 The hybrid_fusion_ros authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Simulated camera + IMU + audio recordings of a person's activity, with ground truth.
 
 No public recording has camera, IMU and audio of one scene, so the demo, the default
@@ -24,6 +38,7 @@ colour and size, sensor orientation, noise levels, background) forces generaliza
 
 Signals are functions of time evaluated on any stamps, vectorized over samples.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -45,9 +60,9 @@ class SimulationConfig:
     height: int = 96
     imu_rate: float = 100.0
     audio_rate: int = 16000
-    audio_chunk: int = 1600          # samples per AudioChunk message (0.1 s)
-    label_rate: float = 10.0         # ground-truth messages per second
-    min_segment: float = 3.0         # activity segment durations, seconds
+    audio_chunk: int = 1600  # samples per AudioChunk message (0.1 s)
+    label_rate: float = 10.0  # ground-truth messages per second
+    min_segment: float = 3.0  # activity segment durations, seconds
     max_segment: float = 8.0
 
 
@@ -63,8 +78,13 @@ def _rotation(rng: np.random.Generator, max_angle: float) -> np.ndarray:
 class Episode:
     """One simulated recording of ``duration`` seconds whose sensor time starts at ``t0``."""
 
-    def __init__(self, duration: float, seed: int, config: SimulationConfig = SimulationConfig(),
-                 t0: float = 0.0) -> None:
+    def __init__(
+        self,
+        duration: float,
+        seed: int,
+        config: SimulationConfig = SimulationConfig(),
+        t0: float = 0.0,
+    ) -> None:
         self.duration = duration
         self.config = config
         self.t0 = t0
@@ -95,7 +115,9 @@ class Episode:
         self.body_h = rng.uniform(0.35, 0.5) * config.height
         self.floor_y = rng.uniform(0.8, 0.92) * config.height
         low = rng.uniform(60, 200, size=(6, 8, 3)).astype(np.float32)
-        self.background = cv2.resize(low, (config.width, config.height), interpolation=cv2.INTER_CUBIC)
+        self.background = cv2.resize(
+            low, (config.width, config.height), interpolation=cv2.INTER_CUBIC
+        )
         # Horizontal position: integrate the speed of each activity on a fine grid.
         grid = np.arange(0.0, duration + 1.0, 0.01)
         speed = np.array([0.0, 1.0, 2.6])[FACTORS[self._class_at(grid), 0]] * rng.uniform(10, 16)
@@ -131,16 +153,27 @@ class Episode:
         amp = np.array([0.08, 2.0, 6.0])[motion] * self.imu_gain
         p = self._phase
         w = 2 * np.pi * f * rel
-        body = np.stack([0.3 * amp * np.sin(0.5 * w + p[0]),
-                         0.2 * amp * np.sin(w + p[1]),
-                         amp * np.sin(w) + 0.3 * amp * np.sin(2 * w + p[2])], axis=1)
+        body = np.stack(
+            [
+                0.3 * amp * np.sin(0.5 * w + p[0]),
+                0.2 * amp * np.sin(w + p[1]),
+                amp * np.sin(w) + 0.3 * amp * np.sin(2 * w + p[2]),
+            ],
+            axis=1,
+        )
         # Slow postural sway in every class, so "still" is not a flat line.
         sway = 0.15 * np.sin(2 * np.pi * 0.3 * rel + p[3])
         body[:, 0] += sway
         acc = (body + [0.0, 0.0, GRAVITY]) @ self.imu_rotation.T
         acc += self.rng.normal(0, self.imu_noise, size=acc.shape)
-        gyro = np.stack([0.05 * amp * np.sin(w + p[0]), 0.04 * amp * np.cos(w + p[1]),
-                         0.08 * amp * np.sin(0.5 * w + p[2]) + 0.05 * sway], axis=1)
+        gyro = np.stack(
+            [
+                0.05 * amp * np.sin(w + p[0]),
+                0.04 * amp * np.cos(w + p[1]),
+                0.08 * amp * np.sin(0.5 * w + p[2]) + 0.05 * sway,
+            ],
+            axis=1,
+        )
         gyro += self.gyro_bias + self.rng.normal(0, 0.02, size=gyro.shape)
         return np.concatenate([acc, gyro], axis=1)
 
@@ -176,13 +209,16 @@ class Episode:
         body = (np.abs(dx) < self.body_w / 2) & (yy >= top) & (yy < self.floor_y - bob * 0.3)
         head_r = self.body_w * 0.45
         head_y = top - head_r
-        head = dx ** 2 + (yy - head_y) ** 2 < head_r ** 2
+        head = dx**2 + (yy - head_y) ** 2 < head_r**2
         # A waving forearm: a block beside the head sweeping up/down and sideways at 1.6 Hz.
         swing = 2 * np.pi * 1.6 * rel
         hand_y = head_y + 9.0 * np.sin(swing)[:, None, None]
         hand_x = self.body_w / 2 + 7.0 + 4.0 * np.cos(swing)[:, None, None]
-        hand = ((gesture[:, None, None] > 0) & (np.abs(dx - hand_x) < 4.5)
-                & (np.abs(yy - hand_y) < 4.5))
+        hand = (
+            (gesture[:, None, None] > 0)
+            & (np.abs(dx - hand_x) < 4.5)
+            & (np.abs(yy - hand_y) < 4.5)
+        )
         img = np.broadcast_to(self.background, (len(rel),) + self.background.shape).copy()
         img += self.rng.uniform(-12, 12, size=(len(rel), 1, 1, 1)).astype(np.float32)  # exposure
         img = np.where(body[..., None], self.body_colour.astype(np.float32), img)
@@ -191,14 +227,23 @@ class Episode:
         return np.clip(img, 0, 255).astype(np.uint8)
 
 
-def episode_streams(episode: Episode, frame_batch: int = 128) -> Dict[str, Tuple[np.ndarray, np.ndarray]]:
+def episode_streams(
+    episode: Episode, frame_batch: int = 128
+) -> Dict[str, Tuple[np.ndarray, np.ndarray]]:
     """Every sensor stream of an episode: modality -> (stamps, samples)."""
     cfg = episode.config
     cam_t = episode.stamps(cfg.camera_rate, jitter=0.03)
-    frames = np.concatenate([episode.frames(cam_t[i:i + frame_batch])
-                             for i in range(0, len(cam_t), frame_batch)]) if len(cam_t) else \
-        np.empty((0, cfg.height, cfg.width, 3), np.uint8)
+    frames = (
+        np.concatenate(
+            [episode.frames(cam_t[i : i + frame_batch]) for i in range(0, len(cam_t), frame_batch)]
+        )
+        if len(cam_t)
+        else np.empty((0, cfg.height, cfg.width, 3), np.uint8)
+    )
     imu_t = episode.stamps(cfg.imu_rate, jitter=0.05)
     audio_t = episode.stamps(cfg.audio_rate)
-    return {'camera': (cam_t, frames), 'imu': (imu_t, episode.imu(imu_t)),
-            'audio': (audio_t, episode.audio(audio_t))}
+    return {
+        'camera': (cam_t, frames),
+        'imu': (imu_t, episode.imu(imu_t)),
+        'audio': (audio_t, episode.audio(audio_t)),
+    }

@@ -1,3 +1,17 @@
+# Copyright 2026 The hybrid_fusion_ros authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """ros2/message_filters' Python filters, without message_filters (it is not on PyPI).
 
 The classes carry upstream's names, signatures and matching semantics, so that code written for
@@ -53,9 +67,9 @@ This project's additions (upstream has none of them)
 * ``stats`` (:class:`SyncStats`) per synchronizer: received, matched, dropped (left a queue
   unmatched), headerless, duplicate, partial; ``registerDropCallback(cb(index, msg, reason))``.
   Where upstream drops silently, the message is counted and reported: ``'queue full'`` (also when
-  the new message itself is evicted at once), ``'duplicate stamp'`` (the replaced message, counted in
-  ``duplicate``, not in ``dropped``), ``'headerless'``, ``'older than a match'`` (TimeSynchronizer,
-  #238) and ``'reset'`` (:meth:`TimeSynchronizer.reset`, for clock jumps).
+  the new message itself is evicted at once), ``'duplicate stamp'`` (the replaced message,
+  counted in ``duplicate``, not in ``dropped``), ``'headerless'``, ``'older than a match'``
+  (TimeSynchronizer, #238) and ``'reset'`` (:meth:`TimeSynchronizer.reset`, for clock jumps).
 * Per-input ``timeouts`` of ApproximateTimeSynchronizer: an input silent for longer than its
   timeout, in stamp time (the newest stamp seen on any input minus that input's newest, or minus
   the first stamp ever seen if it has none), no longer holds the others back: when it has no
@@ -85,14 +99,16 @@ Deliberate differences from upstream
 * Not provided: rolling's ``queue_offset`` and ``time_getter`` arguments, LatestTime and the other
   C++-only policies, DeltaFilter, InputAligner.
 """
+
 from __future__ import annotations
 
 import bisect
+from dataclasses import dataclass
+from dataclasses import field
 import itertools
 import logging
 import threading
 import time
-from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 DropCallback = Callable[[int, Any, str], None]
@@ -102,12 +118,15 @@ NS_PER_S = 1_000_000_000
 _LOG_APPROX = logging.getLogger('message_filters_approx')
 _LOG_CACHE = logging.getLogger('message_filters_cache')
 _LOG_SEQUENCER = logging.getLogger('message_filters_sequencer')
-_HEADERLESS_WARNING = ('can not use message filters messages without timestamp information when '
-                       '"allow_headerless" is disabled. auto assign ROSTIME to headerless messages once '
-                       'enabling constructor option of "allow_headerless".')
+_HEADERLESS_WARNING = (
+    'can not use message filters messages without timestamp information when '
+    '"allow_headerless" is disabled. auto assign ROSTIME to headerless messages once '
+    'enabling constructor option of "allow_headerless".'
+)
 
 
-# --- times ----------------------------------------------------------------------------------------
+# --- times ---------------------------------------------------------------------------------------
+
 
 def time_ns(value: Any) -> int:
     """Nanoseconds of a point in time: an int (ns), an object with ``nanoseconds`` (rclpy
@@ -122,8 +141,8 @@ def time_ns(value: Any) -> int:
 
 
 def duration_ns(value: Any) -> int:
-    """Nanoseconds of a duration: float or int seconds (as ``Duration(seconds=...)`` truncates them),
-    or an object with ``nanoseconds`` (rclpy ``Duration``)."""
+    """Nanoseconds of a duration: float or int seconds (as ``Duration(seconds=...)`` truncates
+    them), or an object with ``nanoseconds`` (rclpy ``Duration``)."""
     if hasattr(value, 'nanoseconds'):
         return int(value.nanoseconds)
     if isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -164,7 +183,8 @@ def rclpy_time_factory() -> Callable[[int], Any]:
     return lambda ns: Time(nanoseconds=ns, clock_type=ClockType.ROS_TIME)
 
 
-# --- filters --------------------------------------------------------------------------------------
+# --- filters -------------------------------------------------------------------------------------
+
 
 class SimpleFilter:
     """A message source other filters connect to (message_filters.SimpleFilter)."""
@@ -173,7 +193,9 @@ class SimpleFilter:
         self.callbacks: Dict[int, Tuple[Callable[..., Any], tuple]] = {}
         self._next_connection = 0
 
-    def registerCallback(self, cb: Callable[..., Any], *args: Any) -> int:  # noqa: N802 - upstream name
+    def registerCallback(
+        self, cb: Callable[..., Any], *args: Any
+    ) -> int:  # noqa: N802 - upstream name
         """Call ``cb(*output, *args)`` for every output of this filter; returns the connection."""
         conn = getattr(self, '_next_connection', len(self.callbacks))
         while conn in self.callbacks:
@@ -183,7 +205,8 @@ class SimpleFilter:
         return conn
 
     def unregisterCallback(self, conn: int) -> None:  # noqa: N802 - upstream name
-        """Disconnect the callback ``registerCallback`` returned ``conn`` for (unknown: ignored)."""
+        """Disconnect the callback ``registerCallback`` returned ``conn`` for (unknown:
+        ignored)."""
         self.callbacks.pop(conn, None)
 
     def signalMessage(self, *msg: Any) -> None:  # noqa: N802 - upstream name
@@ -208,7 +231,9 @@ class Subscriber(SimpleFilter):
     the subscription (``topic_name``, ``destroy``, ...). Needs no rclpy import of its own.
     """
 
-    def __init__(self, node: Any, msg_type: Any, topic: str, qos_profile: Any = 10, **kwargs: Any) -> None:
+    def __init__(
+        self, node: Any, msg_type: Any, topic: str, qos_profile: Any = 10, **kwargs: Any
+    ) -> None:
         super().__init__()
         self.node = node
         self.topic = topic
@@ -225,7 +250,7 @@ class Subscriber(SimpleFilter):
     def __getattr__(self, key: str) -> Any:
         """Serve the subscription's API (upstream: 'same API as rospy.Subscriber')."""
         if key == 'sub' or (key.startswith('__') and key.endswith('__')):
-            raise AttributeError(key)           # not constructed yet, or a special method
+            raise AttributeError(key)  # not constructed yet, or a special method
         return getattr(self.sub, key)
 
 
@@ -235,8 +260,14 @@ class Cache(SimpleFilter):
     ``cache_times`` holds the stamps the query methods return: see the module docstring.
     """
 
-    def __init__(self, f: Optional[SimpleFilter], cache_size: int = 1, allow_headerless: bool = False,
-                 *, clock: Clock = None) -> None:
+    def __init__(
+        self,
+        f: Optional[SimpleFilter],
+        cache_size: int = 1,
+        allow_headerless: bool = False,
+        *,
+        clock: Clock = None,
+    ) -> None:
         """``f``: the input (None: connect later, or feed ``add``); ``clock`` stamps headerless
         messages when ``allow_headerless``."""
         super().__init__()
@@ -276,7 +307,9 @@ class Cache(SimpleFilter):
             del self.cache_msgs[0], self.cache_times[0], self._times_ns[0]
         self.signalMessage(msg)
 
-    def getInterval(self, from_stamp: Any, to_stamp: Any) -> List[Any]:  # noqa: N802 - upstream name
+    def getInterval(
+        self, from_stamp: Any, to_stamp: Any
+    ) -> List[Any]:  # noqa: N802 - upstream name
         """Messages stamped within ``[from_stamp, to_stamp]``, in arrival order."""
         lo, hi = time_ns(from_stamp), time_ns(to_stamp)
         if lo > hi:
@@ -291,7 +324,10 @@ class Cache(SimpleFilter):
     def getElemBeforeTime(self, stamp: Any) -> Any:  # noqa: N802 - upstream name
         """The last arrival stamped at or before ``stamp``, or None."""
         ns = time_ns(stamp)
-        return next((m for m, t in zip(reversed(self.cache_msgs), reversed(self._times_ns)) if t <= ns), None)
+        return next(
+            (m for m, t in zip(reversed(self.cache_msgs), reversed(self._times_ns)) if t <= ns),
+            None,
+        )
 
     def getLatestTime(self) -> Any:  # noqa: N802 - upstream name
         """The stamp of the last arrival (not the newest stamp), or None."""
@@ -324,7 +360,8 @@ def _connect_single_input(target: Any, source: SimpleFilter, already: str) -> No
 
 
 class Chain(SimpleFilter):
-    """Filters run one after the other; the last one's output is the chain's (message_filters.Chain)."""
+    """Filters run one after the other; the last one's output is the chain's
+    (message_filters.Chain)."""
 
     def __init__(self, message_filter: Optional[SimpleFilter] = None) -> None:
         super().__init__()
@@ -334,7 +371,8 @@ class Chain(SimpleFilter):
             self.connectInput(message_filter)
 
     def connectInput(self, message_filter: SimpleFilter) -> None:  # noqa: N802 - upstream name
-        """Feed the chain from ``message_filter``; a chain has one input (else ``RuntimeError``)."""
+        """Feed the chain from ``message_filter``; a chain has one input (else
+        ``RuntimeError``)."""
         _connect_single_input(self, message_filter, 'Already connected')
 
     def add(self, message: Any) -> None:
@@ -360,7 +398,8 @@ class Chain(SimpleFilter):
 
 
 class TimeSequencer(SimpleFilter):
-    """Passes messages on in stamp order, each once it is ``delay`` old (message_filters.TimeSequencer).
+    """Passes messages on in stamp order, each once it is ``delay`` old
+    (message_filters.TimeSequencer).
 
     A message stamped before the last one passed on is thrown away. ``queue_size`` (0: no limit)
     bounds the waiting messages; the earliest stamp leaves first. With a ``node``, a timer every
@@ -368,8 +407,17 @@ class TimeSequencer(SimpleFilter):
     :meth:`dispatch` yourself (``clock`` defaults to the system time).
     """
 
-    def __init__(self, input_filter: Optional[SimpleFilter], delay: Any, update_rate: Any, queue_size: int,
-                 node: Any = None, msg_stamp_attr: str = 'header.stamp', *, clock: Clock = None) -> None:
+    def __init__(
+        self,
+        input_filter: Optional[SimpleFilter],
+        delay: Any,
+        update_rate: Any,
+        queue_size: int,
+        node: Any = None,
+        msg_stamp_attr: str = 'header.stamp',
+        *,
+        clock: Clock = None,
+    ) -> None:
         super().__init__()
         self.delay_ns = duration_ns(delay)
         self.update_rate_ns = duration_ns(update_rate)
@@ -380,8 +428,11 @@ class TimeSequencer(SimpleFilter):
         self.messages: List[Tuple[int, Any]] = []
         self.last_time_ns = 0
         self._now = clock_reader(clock if clock is not None or node is None else node.get_clock())
-        self.update_timer = None if node is None else node.create_timer(self.update_rate_ns / NS_PER_S,
-                                                                        self.dispatch)
+        self.update_timer = (
+            None
+            if node is None
+            else node.create_timer(self.update_rate_ns / NS_PER_S, self.dispatch)
+        )
         self.incoming_connection: Optional[int] = None
         if input_filter is not None:
             self.connectInput(input_filter)
@@ -415,7 +466,8 @@ class TimeSequencer(SimpleFilter):
     _add = add
 
     def dispatch(self) -> None:
-        """Pass on, in stamp order, every queued message at least ``delay`` old (upstream: ``_dispatch``)."""
+        """Pass on, in stamp order, every queued message at least ``delay`` old (upstream:
+        ``_dispatch``)."""
         ready = []
         now = self._now()
         with self.lock:
@@ -435,7 +487,8 @@ class TimeSequencer(SimpleFilter):
             self.update_timer = None
 
 
-# --- synchronizers --------------------------------------------------------------------------------
+# --- synchronizers -------------------------------------------------------------------------------
+
 
 @dataclass
 class SyncStats:
@@ -443,10 +496,10 @@ class SyncStats:
 
     received: List[int]
     matched: int = 0
-    dropped: List[int] = field(default_factory=list)      # left a queue unmatched
-    headerless: List[int] = field(default_factory=list)   # rejected: no stamp and not allowed
-    duplicate: List[int] = field(default_factory=list)    # same stamp again: replaced the queued one
-    partial: int = 0                                      # sets emitted without a timed-out input
+    dropped: List[int] = field(default_factory=list)  # left a queue unmatched
+    headerless: List[int] = field(default_factory=list)  # rejected: no stamp and not allowed
+    duplicate: List[int] = field(default_factory=list)  # same stamp again: replaced the queued one
+    partial: int = 0  # sets emitted without a timed-out input
 
     @classmethod
     def for_inputs(cls, n: int) -> 'SyncStats':
@@ -457,9 +510,11 @@ _Drops = List[Tuple[int, Any, str]]
 
 
 class TimeSynchronizer(SimpleFilter):
-    """Emit one message per input when all inputs hold the same stamp (message_filters.TimeSynchronizer).
+    """Emit one message per input when all inputs hold the same stamp
+    (message_filters.TimeSynchronizer).
 
-    Also the base of :class:`ApproximateTimeSynchronizer`: queues, lock, stats, drop reports, reset.
+    Also the base of :class:`ApproximateTimeSynchronizer`: queues, lock, stats, drop reports,
+    reset.
     """
 
     def __init__(self, fs: Sequence[SimpleFilter], queue_size: int) -> None:
@@ -481,13 +536,16 @@ class TimeSynchronizer(SimpleFilter):
             self.stats = SyncStats.for_inputs(len(fs))
             self._newest_ns: List[Optional[int]] = [None] * len(fs)
             self._first_ns: Optional[int] = None
-        self.input_connections = [f.registerCallback(self.add, q, i)
-                                  for i, (f, q) in enumerate(zip(fs, self.queues))]
+        self.input_connections = [
+            f.registerCallback(self.add, q, i) for i, (f, q) in enumerate(zip(fs, self.queues))
+        ]
 
     def _check_inputs(self, n: int) -> None:
         """Hook: refuse a number of inputs (ApproximateTimeSynchronizer checks its timeouts)."""
 
-    def registerDropCallback(self, cb: DropCallback) -> None:  # noqa: N802 - matches registerCallback
+    def registerDropCallback(
+        self, cb: DropCallback
+    ) -> None:  # noqa: N802 - matches registerCallback
         """``cb(input_index, msg, reason)`` for every message that leaves unmatched."""
         self._drop_callbacks.append(cb)
 
@@ -513,12 +571,15 @@ class TimeSynchronizer(SimpleFilter):
         if my_queue_index is not None:
             return my_queue_index
         for i, q in enumerate(self.queues):
-            if q is my_queue:        # by identity: two empty queues are equal
+            if q is my_queue:  # by identity: two empty queues are equal
                 return i
-        raise ValueError('add(): the queue is not one of this synchronizer\'s queues')
+        raise ValueError("add(): the queue is not one of this synchronizer's queues")
 
-    def _enqueue(self, index: int, my_queue: Dict[int, Any], stamp: int, msg: Any, drops: _Drops) -> None:
-        """Queue ``msg`` under ``stamp``; evict the smallest stamps beyond ``queue_size`` (caller locks)."""
+    def _enqueue(
+        self, index: int, my_queue: Dict[int, Any], stamp: int, msg: Any, drops: _Drops
+    ) -> None:
+        """Queue ``msg`` under ``stamp``; evict the smallest stamps beyond ``queue_size`` (caller
+        locks)."""
         if self._first_ns is None:
             self._first_ns = stamp
         if self._newest_ns[index] is None or stamp > self._newest_ns[index]:
@@ -531,8 +592,11 @@ class TimeSynchronizer(SimpleFilter):
             self.stats.dropped[index] += 1
             drops.append((index, my_queue.pop(min(my_queue)), 'queue full'))
 
-    def add(self, msg: Any, my_queue: Dict[int, Any], my_queue_index: Optional[int] = None) -> None:
-        """An input's message (connected by ``connectInput``; ``ValueError`` if it has no stamp)."""
+    def add(
+        self, msg: Any, my_queue: Dict[int, Any], my_queue_index: Optional[int] = None
+    ) -> None:
+        """An input's message (connected by ``connectInput``; ``ValueError`` if it has no
+        stamp)."""
         index = self._queue_index(my_queue, my_queue_index)
         stamp = stamp_ns(msg)
         drops: _Drops = []
@@ -548,15 +612,17 @@ class TimeSynchronizer(SimpleFilter):
                     t = min(common)
                     matched = tuple(q.pop(t) for q in self.queues)
                     self.stats.matched += 1
-                    for i, q in enumerate(self.queues):   # ros2/message_filters#238
+                    for i, q in enumerate(self.queues):  # ros2/message_filters#238
                         for s in [s for s in q if s < t]:
                             self.stats.dropped[i] += 1
                             drops.append((i, q.pop(s), 'older than a match'))
         if stamp is None:
             self._emit([(index, msg, 'headerless')], None)
-            raise ValueError('TimeSynchronizer: the message has no header stamp; use '
-                             'ApproximateTimeSynchronizer '
-                             'with allow_headerless=True')
+            raise ValueError(
+                'TimeSynchronizer: the message has no header stamp; use '
+                'ApproximateTimeSynchronizer '
+                'with allow_headerless=True'
+            )
         self._emit(drops, matched)
 
 
@@ -564,16 +630,26 @@ class ApproximateTimeSynchronizer(TimeSynchronizer):
     """Emit one message per input whose stamps lie within ``slop`` of each other
     (message_filters.ApproximateTimeSynchronizer; semantics in the module docstring)."""
 
-    def __init__(self, fs: Sequence[SimpleFilter], queue_size: int, slop: Any, allow_headerless: bool = False,
-                 *, sync_arrival_time: bool = False, clock: Clock = None,
-                 timeouts: Optional[Sequence[Optional[float]]] = None,
-                 clock_ns: Optional[Callable[[], int]] = None) -> None:
-        """``slop``: seconds or a Duration. ``allow_headerless``: stamp headerless messages with the
-        clock. ``sync_arrival_time``: stamp every message with the clock. ``clock``: see the module
-        docstring (``clock_ns``: its older name). ``timeouts``: per input, seconds of silence after
-        which sets are emitted without it (``None``: wait for it forever, as upstream)."""
-        self._timeouts_ns = (None if timeouts is None
-                             else [None if t is None else duration_ns(t) for t in timeouts])
+    def __init__(
+        self,
+        fs: Sequence[SimpleFilter],
+        queue_size: int,
+        slop: Any,
+        allow_headerless: bool = False,
+        *,
+        sync_arrival_time: bool = False,
+        clock: Clock = None,
+        timeouts: Optional[Sequence[Optional[float]]] = None,
+        clock_ns: Optional[Callable[[], int]] = None,
+    ) -> None:
+        """``slop``: seconds or a Duration. ``allow_headerless``: stamp headerless messages with
+        the clock. ``sync_arrival_time``: stamp every message with the clock. ``clock``: see the
+        module docstring (``clock_ns``: its older name). ``timeouts``: per input, seconds of
+        silence after which sets are emitted without it (``None``: wait for it forever, as
+        upstream)."""
+        self._timeouts_ns = (
+            None if timeouts is None else [None if t is None else duration_ns(t) for t in timeouts]
+        )
         self.slop = slop
         self.allow_headerless = allow_headerless
         self.sync_arrival_time = sync_arrival_time
@@ -596,7 +672,9 @@ class ApproximateTimeSynchronizer(TimeSynchronizer):
             raise ValueError(f'slop must be >= 0, got {value!r}')
         self._slop, self._slop_ns = value, ns
 
-    def add(self, msg: Any, my_queue: Dict[int, Any], my_queue_index: Optional[int] = None) -> None:
+    def add(
+        self, msg: Any, my_queue: Dict[int, Any], my_queue_index: Optional[int] = None
+    ) -> None:
         """An input's message (connected by ``connectInput``)."""
         index = self._queue_index(my_queue, my_queue_index)
         if self.sync_arrival_time:
@@ -626,8 +704,10 @@ class ApproximateTimeSynchronizer(TimeSynchronizer):
         if self._timeouts_ns is None or not known:
             return [False] * n
         newest = max(known)
-        return [t is not None and newest - (last if last is not None else self._first_ns) > t
-                for t, last in zip(self._timeouts_ns, self._newest_ns)]
+        return [
+            t is not None and newest - (last if last is not None else self._first_ns) > t
+            for t, last in zip(self._timeouts_ns, self._newest_ns)
+        ]
 
     def _match(self, my_queue_index: Optional[int], stamp: int) -> Optional[Tuple[Any, ...]]:
         """Upstream's search (caller locks): the first set in candidate order, popped, or None."""
@@ -639,12 +719,14 @@ class ApproximateTimeSynchronizer(TimeSynchronizer):
         for i, queue in enumerate(self.queues):
             if i == my_queue_index:
                 continue
-            near = sorted((s for s in queue if abs(s - stamp) <= self._slop_ns), key=lambda s: abs(s - stamp))
+            near = sorted(
+                (s for s in queue if abs(s - stamp) <= self._slop_ns), key=lambda s: abs(s - stamp)
+            )
             if near:
                 searched.append(i)
                 candidates.append(near)
             elif timed_out[i]:
-                skipped = True       # this project's timeouts: emit the set without this input
+                skipped = True  # this project's timeouts: emit the set without this input
             else:
                 return None
         for combo in itertools.product(*candidates):
@@ -652,14 +734,31 @@ class ApproximateTimeSynchronizer(TimeSynchronizer):
             chosen.update(zip(searched, combo))
             if not chosen:
                 return None
-            if (max(chosen.values()) - min(chosen.values()) < self._slop_ns
-                    and all(s in self.queues[i] for i, s in chosen.items())):
+            if max(chosen.values()) - min(chosen.values()) < self._slop_ns and all(
+                s in self.queues[i] for i, s in chosen.items()
+            ):
                 self.stats.matched += 1
                 self.stats.partial += skipped
-                return tuple(q.pop(chosen[i]) if i in chosen else None for i, q in enumerate(self.queues))
+                return tuple(
+                    q.pop(chosen[i]) if i in chosen else None for i, q in enumerate(self.queues)
+                )
         return None
 
 
-__all__ = ['ApproximateTimeSynchronizer', 'Cache', 'Chain', 'DropCallback', 'Input', 'SimpleFilter',
-           'Subscriber', 'SyncStats', 'TimeSequencer', 'TimeSynchronizer', 'clock_reader', 'duration_ns',
-           'header_stamp', 'stamp_ns', 'time_ns']
+__all__ = [
+    'ApproximateTimeSynchronizer',
+    'Cache',
+    'Chain',
+    'DropCallback',
+    'Input',
+    'SimpleFilter',
+    'Subscriber',
+    'SyncStats',
+    'TimeSequencer',
+    'TimeSynchronizer',
+    'clock_reader',
+    'duration_ns',
+    'header_stamp',
+    'stamp_ns',
+    'time_ns',
+]

@@ -1,24 +1,45 @@
+# Copyright 2026 The hybrid_fusion_ros authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Training of encoders + fusion model end to end on windowed sequences."""
+
 from __future__ import annotations
 
+from dataclasses import asdict
+from dataclasses import dataclass
+from dataclasses import field
 import math
 import random
-from dataclasses import asdict, dataclass, field
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
 from torch import nn
 
-from .checkpoint import Checkpoint, fusion_entry
-from .dataset import SequenceData, simulated_sequences
-from .encoders import Encoder, create_encoder
-from .fusion import FusionConfig, FusionModel
+from .checkpoint import Checkpoint
+from .checkpoint import fusion_entry
+from .dataset import SequenceData
+from .dataset import simulated_sequences
+from .encoders import create_encoder
+from .encoders import Encoder
+from .fusion import FusionConfig
+from .fusion import FusionModel
+from .inputs import DEFAULT_ENCODERS
+from .inputs import ModelInput
 from .metrics import classification_report
 from .simulation import CLASSES
 from .windows import WindowSpec
-
-from .inputs import DEFAULT_ENCODERS, ModelInput
 
 SIMULATED_MODALITIES = ('camera', 'imu', 'audio')
 
@@ -28,9 +49,12 @@ class TrainConfig:
     # Per input name, the encoder plugin; an input's sensor type is in input_types (default:
     # its name, as for the simulated camera, imu and audio).
     encoders: Dict[str, str] = field(default_factory=lambda: dict(DEFAULT_ENCODERS))
-    encoder_configs: Dict[str, Dict[str, Any]] = field(default_factory=dict)  # per input, plugin config
+    encoder_configs: Dict[str, Dict[str, Any]] = field(
+        default_factory=dict
+    )  # per input, plugin config
     input_types: Dict[str, str] = field(default_factory=dict)
-    # Inputs whose encoders keep their initial (e.g. --from) weights: no gradient, BatchNorm frozen.
+    # Inputs whose encoders keep their initial (e.g. --from) weights: no gradient, BatchNorm
+    # frozen.
     frozen_encoders: List[str] = field(default_factory=list)
     strategy: str = 'early'
     window_length: float = 1.0
@@ -65,8 +89,9 @@ class TrainConfig:
     front_end: str = 'cnn'
 
     def __post_init__(self) -> None:
-        from ..core.plugins import PluginError
         from .encoders import encoder_registry
+        from ..core.plugins import PluginError
+
         if not self.encoders:
             raise ValueError('encoders is empty: name at least one modality and its encoder')
         for input_name, name in self.encoders.items():
@@ -76,8 +101,10 @@ class TrainConfig:
                 raise ValueError(str(exc)) from exc
             sensor_type = self.input_types.get(input_name, input_name)
             if cls.modality != sensor_type:
-                raise ValueError(f"encoder '{name}' is for sensor type '{cls.modality}', not '{sensor_type}' "
-                                 f"(input '{input_name}')")
+                raise ValueError(
+                    f"encoder '{name}' is for sensor type '{cls.modality}', not '{sensor_type}' "
+                    f"(input '{input_name}')"
+                )
         unknown = sorted(set(self.frozen_encoders) - set(self.encoders))
         if unknown:
             raise ValueError(f'frozen_encoders names unknown input(s) {unknown}')
@@ -146,20 +173,26 @@ def random_rotations(n: int, max_deg: float, generator: torch.Generator) -> torc
     return torch.eye(3) + s * k + (1 - c) * (k @ k)
 
 
-def augment_imu(x: torch.Tensor, max_deg: float, scale_jitter: float, generator: torch.Generator) -> torch.Tensor:
+def augment_imu(
+    x: torch.Tensor, max_deg: float, scale_jitter: float, generator: torch.Generator
+) -> torch.Tensor:
     """``x``: ``(B, T, C, L)`` preprocessed IMU windows, C = 6 (acc, gyro) or 3 (acc only); one
     rotation and scale per chunk."""
     b = x.shape[0]
-    rot = random_rotations(b, max_deg, generator)[:, None]                     # (B, 1, 3, 3)
+    rot = random_rotations(b, max_deg, generator)[:, None]  # (B, 1, 3, 3)
     scale = 1 + (torch.rand(b, 1, 1, 1, generator=generator) * 2 - 1) * scale_jitter
-    parts = [rot @ x[:, :, i:i + 3] for i in range(0, x.shape[2] - 2, 3)]
+    parts = [rot @ x[:, :, i : i + 3] for i in range(0, x.shape[2] - 2, 3)]
     return torch.cat(parts, dim=2) * scale
 
 
 def _batch(sequences, items, seq_len, modalities):
-    inputs = {m: torch.from_numpy(np.stack([sequences[s].inputs[m][a:a + seq_len] for s, a in items]))
-              for m in modalities}
-    labels = torch.from_numpy(np.stack([sequences[s].labels[a:a + seq_len] for s, a in items])).long()
+    inputs = {
+        m: torch.from_numpy(np.stack([sequences[s].inputs[m][a : a + seq_len] for s, a in items]))
+        for m in modalities
+    }
+    labels = torch.from_numpy(
+        np.stack([sequences[s].labels[a : a + seq_len] for s, a in items])
+    ).long()
     return inputs, labels
 
 
@@ -169,15 +202,18 @@ class LinearFrontEnd(nn.Module):
     def __init__(self, input_shape: Sequence[int], output_dim: int) -> None:
         super().__init__()
         self.output_dim = int(output_dim)
-        self.net = nn.Sequential(nn.Flatten(), nn.Linear(int(np.prod(input_shape)), self.output_dim), nn.ReLU())
+        self.net = nn.Sequential(
+            nn.Flatten(), nn.Linear(int(np.prod(input_shape)), self.output_dim), nn.ReLU()
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
 
 
 @torch.no_grad()
-def predict(model: ActivityModel, sequences: Sequence[SequenceData],
-            mask_modalities: Sequence[str] = ()) -> np.ndarray:
+def predict(
+    model: ActivityModel, sequences: Sequence[SequenceData], mask_modalities: Sequence[str] = ()
+) -> np.ndarray:
     """Predicted class per window, each sequence run from a fresh state; modalities named
     in ``mask_modalities`` are masked out at every step (a missing sensor)."""
     model.eval()
@@ -220,9 +256,14 @@ def _average_batchnorm_stats(model: nn.Module, world: int) -> None:
     the same model. Modules in eval mode (frozen encoders) did not change and are left alone,
     so their statistics stay bit-identical to what was loaded."""
     import torch.distributed as dist
+
     for module in model.modules():
-        if isinstance(module, nn.modules.batchnorm._BatchNorm) and module.training \
-                and module.running_mean is not None and module.running_var is not None:
+        if (
+            isinstance(module, nn.modules.batchnorm._BatchNorm)
+            and module.training
+            and module.running_mean is not None
+            and module.running_var is not None
+        ):
             for buf in (module.running_mean, module.running_var):
                 dist.all_reduce(buf, op=dist.ReduceOp.SUM)
                 buf.div_(world)
@@ -233,6 +274,7 @@ def _no_forward_buffer_sync() -> Dict[str, bool]:
     start-up copy stays): ``forward_sync_buffers`` in newer PyTorch, where the older
     ``broadcast_buffers`` is deprecated and warns."""
     import inspect
+
     params = inspect.signature(nn.parallel.DistributedDataParallel.__init__).parameters
     name = 'forward_sync_buffers' if 'forward_sync_buffers' in params else 'broadcast_buffers'
     return {name: False}
@@ -241,6 +283,7 @@ def _no_forward_buffer_sync() -> Dict[str, bool]:
 def _agree(values: Sequence[float], op: str) -> List[float]:
     """``values`` made equal on every rank: their mean (``op='mean'``) or rank 0's (``'src0'``)."""
     import torch.distributed as dist
+
     t = torch.tensor(list(values), dtype=torch.float64)
     if op == 'mean':
         dist.all_reduce(t, op=dist.ReduceOp.SUM)
@@ -253,14 +296,22 @@ def _agree(values: Sequence[float], op: str) -> List[float]:
 def _steps_per_rank(steps: int, world: int) -> List[int]:
     """Every rank's optimizer steps this epoch, gathered (the proof that each one trained)."""
     import torch.distributed as dist
+
     out = [torch.zeros(1, dtype=torch.int64) for _ in range(world)]
     dist.all_gather(out, torch.tensor([steps], dtype=torch.int64))
     return [int(t.item()) for t in out]
 
 
-def fit(model: ActivityModel, train_seqs: Sequence[SequenceData], val_seqs: Sequence[SequenceData],
-        config: TrainConfig, classes: Sequence[str], epochs: int, progress: bool,
-        desc: str) -> Tuple[List[Dict[str, Any]], Dict[str, Any]]:
+def fit(
+    model: ActivityModel,
+    train_seqs: Sequence[SequenceData],
+    val_seqs: Sequence[SequenceData],
+    config: TrainConfig,
+    classes: Sequence[str],
+    epochs: int,
+    progress: bool,
+    desc: str,
+) -> Tuple[List[Dict[str, Any]], Dict[str, Any]]:
     """Train ``model`` in place (AdamW, warm-up + cosine, gradient clipping, modality dropout,
     class weights); keep the epoch with the best validation macro-F1, stop after
     ``config.patience`` epochs without improvement. Returns (history, validation report).
@@ -277,6 +328,7 @@ def fit(model: ActivityModel, train_seqs: Sequence[SequenceData], val_seqs: Sequ
     weights, rank 0's macro-F1 decides for all, so early stopping and the best state agree.
     In a single process none of this happens and training is exactly the single-process one."""
     from . import distributed
+
     if not distributed.is_distributed():
         return _fit(model, train_seqs, val_seqs, config, classes, epochs, progress, desc, 0, 1)
     rank, world = distributed.rank(), distributed.world_size()
@@ -284,25 +336,46 @@ def fit(model: ActivityModel, train_seqs: Sequence[SequenceData], val_seqs: Sequ
     # what follows (e.g. the next head's initialization) stays the same on every rank.
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(_rank_seeds(config.seed, rank)[1])
-        return _fit(model, train_seqs, val_seqs, config, classes, epochs, progress, desc, rank, world)
+        return _fit(
+            model, train_seqs, val_seqs, config, classes, epochs, progress, desc, rank, world
+        )
 
 
-def _fit(model: ActivityModel, train_seqs: Sequence[SequenceData], val_seqs: Sequence[SequenceData],
-         config: TrainConfig, classes: Sequence[str], epochs: int, progress: bool, desc: str,
-         rank: int, world: int) -> Tuple[List[Dict[str, Any]], Dict[str, Any]]:
+def _fit(
+    model: ActivityModel,
+    train_seqs: Sequence[SequenceData],
+    val_seqs: Sequence[SequenceData],
+    config: TrainConfig,
+    classes: Sequence[str],
+    epochs: int,
+    progress: bool,
+    desc: str,
+    rank: int,
+    world: int,
+) -> Tuple[List[Dict[str, Any]], Dict[str, Any]]:
     """The body of :func:`fit`; ``world > 1`` only inside an initialized process group."""
     ddp = world > 1
     modalities = model.fusion.modalities
     # Class weights against imbalance: inverse frequency, normalized to mean 1.
     counts = np.bincount(np.concatenate([s.labels for s in train_seqs]), minlength=len(classes))
-    weights = torch.tensor(counts.sum() / np.maximum(counts, 1) / len(classes), dtype=torch.float32)
+    weights = torch.tensor(
+        counts.sum() / np.maximum(counts, 1) / len(classes), dtype=torch.float32
+    )
     loss_fn = nn.CrossEntropyLoss(weight=weights, label_smoothing=config.label_smoothing)
-    frozen_ids = {id(p) for m in config.frozen_encoders if m in model.encoders for p in model.encoders[m].parameters()}
+    frozen_ids = {
+        id(p)
+        for m in config.frozen_encoders
+        if m in model.encoders
+        for p in model.encoders[m].parameters()
+    }
     for m in config.frozen_encoders:
         if m in model.encoders:
             model.encoders[m].requires_grad_(False)
-    opt = torch.optim.AdamW([p for p in model.parameters() if id(p) not in frozen_ids], lr=config.lr,
-                            weight_decay=config.weight_decay)
+    opt = torch.optim.AdamW(
+        [p for p in model.parameters() if id(p) not in frozen_ids],
+        lr=config.lr,
+        weight_decay=config.weight_decay,
+    )
     net: nn.Module = model
     if ddp:
         # After requires_grad_(False): DDP registers only parameters that need a gradient, so
@@ -310,21 +383,38 @@ def _fit(model: ActivityModel, train_seqs: Sequence[SequenceData], val_seqs: Seq
         # in every forward (a masked modality is multiplied by zero, not skipped), so
         # find_unused_parameters can stay off. The batches are built on the CPU, so the model
         # stays there (no device_ids). Buffers are averaged per epoch, not broadcast per step.
-        net = nn.parallel.DistributedDataParallel(model, find_unused_parameters=False,
-                                                  **_no_forward_buffer_sync())
-    rng = np.random.default_rng(config.seed)   # chunk order: the same seed on every rank
+        net = nn.parallel.DistributedDataParallel(
+            model, find_unused_parameters=False, **_no_forward_buffer_sync()
+        )
+    rng = np.random.default_rng(config.seed)  # chunk order: the same seed on every rank
     first = len(_chunks(train_seqs, config.seq_len, rng))
     steps_per_epoch = math.ceil((-(-first // world) if ddp else first) / config.batch_size)
     total = max(1, steps_per_epoch * epochs)
     warmup = max(1, int(config.warmup_fraction * total))
     sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: (s + 1) / warmup if s < warmup else 0.5 * (1 + math.cos(math.pi * (s - warmup) / max(1, total - warmup))))
+        opt,
+        lambda s: (
+            (s + 1) / warmup
+            if s < warmup
+            else 0.5 * (1 + math.cos(math.pi * (s - warmup) / max(1, total - warmup)))
+        ),
+    )
 
     from tqdm import tqdm
-    generator = torch.Generator().manual_seed(_rank_seeds(config.seed, rank)[0] if ddp else config.seed)
-    augmented = [m for m in modalities if config.input_types.get(m, m) == 'imu'
-                 and not isinstance(model.encoders[m], nn.Identity)] \
-        if config.imu_rotation_deg + config.imu_scale_jitter > 0 else []
+
+    generator = torch.Generator().manual_seed(
+        _rank_seeds(config.seed, rank)[0] if ddp else config.seed
+    )
+    augmented = (
+        [
+            m
+            for m in modalities
+            if config.input_types.get(m, m) == 'imu'
+            and not isinstance(model.encoders[m], nn.Identity)
+        ]
+        if config.imu_rotation_deg + config.imu_scale_jitter > 0
+        else []
+    )
     frozen = [model.encoders[m] for m in config.frozen_encoders if m in model.encoders]
     # Dropping the only modality would train on empty input.
     dropout = config.modality_dropout if len(modalities) > 1 else 0.0
@@ -333,17 +423,21 @@ def _fit(model: ActivityModel, train_seqs: Sequence[SequenceData], val_seqs: Seq
     val_labels = np.concatenate([s.labels for s in val_seqs])
     for epoch in bar:
         model.train()
-        for enc in frozen:   # BatchNorm statistics stay as loaded, too
+        for enc in frozen:  # BatchNorm statistics stay as loaded, too
             enc.eval()
         losses = []
         items = _chunks(train_seqs, config.seq_len, rng)
         if ddp:
             items = _rank_share(items, rank, world)
         for i in range(0, len(items), config.batch_size):
-            inputs, labels = _batch(train_seqs, items[i:i + config.batch_size], config.seq_len, modalities)
+            inputs, labels = _batch(
+                train_seqs, items[i : i + config.batch_size], config.seq_len, modalities
+            )
             b, t = labels.shape
             for m in augmented:
-                inputs[m] = augment_imu(inputs[m], config.imu_rotation_deg, config.imu_scale_jitter, generator)
+                inputs[m] = augment_imu(
+                    inputs[m], config.imu_rotation_deg, config.imu_scale_jitter, generator
+                )
             # Modality dropout: a modality goes missing for a whole chunk or for single steps.
             keep = torch.rand(b, t, len(modalities)) >= dropout / 2
             keep &= torch.rand(b, 1, len(modalities)) >= dropout / 2
@@ -360,8 +454,12 @@ def _fit(model: ActivityModel, train_seqs: Sequence[SequenceData], val_seqs: Seq
             _average_batchnorm_stats(model, world)
         # Validation runs on the unwrapped module: same weights, no DDP hooks or collectives.
         report = classification_report(val_labels, predict(model, val_seqs), classes)
-        entry = {'epoch': epoch + 1, 'loss': mean_loss,
-                 'val_accuracy': report['accuracy'], 'val_macro_f1': report['macro_f1']}
+        entry = {
+            'epoch': epoch + 1,
+            'loss': mean_loss,
+            'val_accuracy': report['accuracy'],
+            'val_macro_f1': report['macro_f1'],
+        }
         if ddp:
             # The weights are equal on every rank, so the scores are too; rank 0's are taken
             # all the same, so no rounding difference can split the early-stopping decision.
@@ -369,7 +467,9 @@ def _fit(model: ActivityModel, train_seqs: Sequence[SequenceData], val_seqs: Seq
             scores = _agree([report['accuracy'], report['macro_f1']], 'src0')
             entry['val_accuracy'], entry['val_macro_f1'] = scores
             entry['world_size'] = world
-            entry['steps_per_rank'] = _steps_per_rank(math.ceil(len(items) / config.batch_size), world)
+            entry['steps_per_rank'] = _steps_per_rank(
+                math.ceil(len(items) / config.batch_size), world
+            )
         history.append(entry)
         bar.set_postfix(loss=f"{entry['loss']:.3f}", val_f1=f"{entry['val_macro_f1']:.3f}")
         if entry['val_macro_f1'] > best_f1:
@@ -386,28 +486,56 @@ def _fit(model: ActivityModel, train_seqs: Sequence[SequenceData], val_seqs: Seq
 
 
 @torch.no_grad()
-def encode_sequences(model: ActivityModel, sequences: Sequence[SequenceData]) -> List[SequenceData]:
+def encode_sequences(
+    model: ActivityModel, sequences: Sequence[SequenceData]
+) -> List[SequenceData]:
     """The same sequences with each window replaced by its (frozen) encoder feature."""
     model.eval()
-    return [SequenceData({m: model.encoders[m](torch.from_numpy(seq.inputs[m])).numpy()
-                          for m in model.fusion.modalities}, seq.labels, seq.ends) for seq in sequences]
+    return [
+        SequenceData(
+            {
+                m: model.encoders[m](torch.from_numpy(seq.inputs[m])).numpy()
+                for m in model.fusion.modalities
+            },
+            seq.labels,
+            seq.ends,
+        )
+        for seq in sequences
+    ]
 
 
-def simulated_splits(config: TrainConfig, spec: WindowSpec, encoders: Mapping[str, Encoder],
-                     progress: bool = True) -> Tuple[List[SequenceData], List[SequenceData]]:
+def simulated_splits(
+    config: TrainConfig, spec: WindowSpec, encoders: Mapping[str, Encoder], progress: bool = True
+) -> Tuple[List[SequenceData], List[SequenceData]]:
     """The training and validation episodes ``config`` names (its seed picks them, the two
     splits 500 seeds apart), preprocessed by ``encoders``."""
     base = 100_000 + 1000 * config.seed
-    train_seqs = simulated_sequences(range(base, base + config.train_episodes), config.episode_seconds,
-                                     spec, encoders, progress=progress)
-    val_seqs = simulated_sequences(range(base + 500, base + 500 + config.val_episodes),
-                                   config.episode_seconds, spec, encoders, progress=progress)
+    train_seqs = simulated_sequences(
+        range(base, base + config.train_episodes),
+        config.episode_seconds,
+        spec,
+        encoders,
+        progress=progress,
+    )
+    val_seqs = simulated_sequences(
+        range(base + 500, base + 500 + config.val_episodes),
+        config.episode_seconds,
+        spec,
+        encoders,
+        progress=progress,
+    )
     return train_seqs, val_seqs
 
 
-def train_heads(model: ActivityModel, train_seqs: Sequence[SequenceData], val_seqs: Sequence[SequenceData],
-                config: TrainConfig, classes: Sequence[str], strategies: Sequence[str],
-                progress: bool = True) -> Dict[str, Dict[str, Any]]:
+def train_heads(
+    model: ActivityModel,
+    train_seqs: Sequence[SequenceData],
+    val_seqs: Sequence[SequenceData],
+    config: TrainConfig,
+    classes: Sequence[str],
+    strategies: Sequence[str],
+    progress: bool = True,
+) -> Dict[str, Dict[str, Any]]:
     """Fusion models of other strategies trained on ``model``'s frozen encoder features:
     ``strategy -> {'model', 'val_macro_f1', 'val_accuracy'}``. Each head starts from
     ``config.seed``, so adding one never changes another."""
@@ -422,9 +550,21 @@ def train_heads(model: ActivityModel, train_seqs: Sequence[SequenceData], val_se
         seed_everything(config.seed)
         head = FusionModel(FusionConfig(modalities, dims, len(classes), strategy))
         identity = {m: nn.Identity() for m in modalities}
-        _, report = fit(ActivityModel(identity, head), train_feats, val_feats, config, classes,
-                        config.extra_epochs, progress, f'training {strategy} head on frozen features')
-        extra[strategy] = {'model': head, 'val_macro_f1': report['macro_f1'], 'val_accuracy': report['accuracy']}
+        _, report = fit(
+            ActivityModel(identity, head),
+            train_feats,
+            val_feats,
+            config,
+            classes,
+            config.extra_epochs,
+            progress,
+            f'training {strategy} head on frozen features',
+        )
+        extra[strategy] = {
+            'model': head,
+            'val_macro_f1': report['macro_f1'],
+            'val_accuracy': report['accuracy'],
+        }
     return extra
 
 
@@ -432,50 +572,70 @@ def add_heads(ckpt: Checkpoint, strategies: Sequence[str], progress: bool = True
     """The checkpoint with fusion heads of ``strategies`` added (or retrained), trained on the
     simulated episodes its own training config names, through its frozen encoders."""
     raw = dict(ckpt.metadata.get('train_config') or {})
-    known = {f for f in TrainConfig.__dataclass_fields__}
+    known = set(TrainConfig.__dataclass_fields__)
     config = TrainConfig(**{k: v for k, v in raw.items() if k in known})
     encoders = {m: ckpt.build_encoder(m)[0] for m in ckpt.modalities}
     train_seqs, val_seqs = simulated_splits(config, ckpt.window, encoders, progress)
     model = ActivityModel(encoders, ckpt.build_fusion())
     extra = train_heads(model, train_seqs, val_seqs, config, ckpt.classes, strategies, progress)
-    out = Checkpoint(ckpt.classes, ckpt.window, ckpt.encoders, ckpt.fusion, dict(ckpt.metadata),
-                     dict(ckpt.extra_fusion))
+    out = Checkpoint(
+        ckpt.classes,
+        ckpt.window,
+        ckpt.encoders,
+        ckpt.fusion,
+        dict(ckpt.metadata),
+        dict(ckpt.extra_fusion),
+    )
     for strategy, v in extra.items():
         out.extra_fusion[strategy] = fusion_entry(v['model'])
-        out.metadata.setdefault('extra_val', {})[strategy] = {'accuracy': v['val_accuracy'],
-                                                             'macro_f1': v['val_macro_f1']}
+        out.metadata.setdefault('extra_val', {})[strategy] = {
+            'accuracy': v['val_accuracy'],
+            'macro_f1': v['val_macro_f1'],
+        }
     tc = out.metadata.get('train_config')
     if isinstance(tc, dict):
-        tc['extra_strategies'] = list(dict.fromkeys([*tc.get('extra_strategies', []), *strategies]))
+        tc['extra_strategies'] = list(
+            dict.fromkeys([*tc.get('extra_strategies', []), *strategies])
+        )
     return out
 
 
 @dataclass
 class TrainResult:
-    checkpoint: Optional[Checkpoint]      # None for the linear front-end ablation
+    checkpoint: Optional[Checkpoint]  # None for the linear front-end ablation
     history: List[Dict[str, float]]
     val_report: Dict[str, Any]
     model: Optional[ActivityModel] = None
 
 
-def train(config: TrainConfig, train_seqs: Optional[Sequence[SequenceData]] = None,
-          val_seqs: Optional[Sequence[SequenceData]] = None, classes: Sequence[str] = CLASSES,
-          progress: bool = True, metadata: Optional[Dict[str, Any]] = None,
-          inputs: Optional[Mapping[str, ModelInput]] = None,
-          init_encoders: Optional[Mapping[str, Mapping[str, torch.Tensor]]] = None) -> TrainResult:
+def train(
+    config: TrainConfig,
+    train_seqs: Optional[Sequence[SequenceData]] = None,
+    val_seqs: Optional[Sequence[SequenceData]] = None,
+    classes: Sequence[str] = CLASSES,
+    progress: bool = True,
+    metadata: Optional[Dict[str, Any]] = None,
+    inputs: Optional[Mapping[str, ModelInput]] = None,
+    init_encoders: Optional[Mapping[str, Mapping[str, torch.Tensor]]] = None,
+) -> TrainResult:
     """Train on the given sequences (default: simulated episodes, seeds apart per split).
 
     ``inputs`` describes each input (type, training topic, rate) for the checkpoint;
     ``init_encoders`` gives starting weights per input (e.g. from another checkpoint)."""
     seed_everything(config.seed)
     spec = WindowSpec(config.window_length, config.window_hop)
-    encoders = {m: create_encoder(name, config.encoder_configs.get(m)) for m, name in config.encoders.items()}
+    encoders = {
+        m: create_encoder(name, config.encoder_configs.get(m))
+        for m, name in config.encoders.items()
+    }
     for m, state in (init_encoders or {}).items():
         encoders[m].load_state_dict(state)
     if train_seqs is None or val_seqs is None:
         unknown = sorted(set(config.encoders) - set(SIMULATED_MODALITIES))
         if unknown:
-            raise ValueError(f'the simulated data has modalities {list(SIMULATED_MODALITIES)}; no {unknown}')
+            raise ValueError(
+                f'the simulated data has modalities {list(SIMULATED_MODALITIES)}; no {unknown}'
+            )
         train_seqs, val_seqs = simulated_splits(config, spec, encoders, progress)
     check_sequences(train_seqs, len(classes), 'training')
     check_sequences(val_seqs, len(classes), 'validation')
@@ -485,23 +645,61 @@ def train(config: TrainConfig, train_seqs: Optional[Sequence[SequenceData]] = No
         raise ValueError(f'training split has no windows of class(es) {missing}')
 
     modalities = list(config.encoders)
-    fusion = FusionModel(FusionConfig(modalities, [encoders[m].output_dim for m in modalities],
-                                      len(classes), config.strategy))
+    fusion = FusionModel(
+        FusionConfig(
+            modalities, [encoders[m].output_dim for m in modalities], len(classes), config.strategy
+        )
+    )
     if config.front_end == 'linear':
-        linear = {m: LinearFrontEnd(encoders[m].input_spec.shape, encoders[m].output_dim) for m in modalities}
+        linear = {
+            m: LinearFrontEnd(encoders[m].input_spec.shape, encoders[m].output_dim)
+            for m in modalities
+        }
         model = ActivityModel(linear, fusion)
-        history, val_report = fit(model, train_seqs, val_seqs, config, classes, config.epochs, progress,
-                                  'training (linear front end)')
+        history, val_report = fit(
+            model,
+            train_seqs,
+            val_seqs,
+            config,
+            classes,
+            config.epochs,
+            progress,
+            'training (linear front end)',
+        )
         return TrainResult(None, history, val_report, model)
     model = ActivityModel(encoders, fusion)
-    history, val_report = fit(model, train_seqs, val_seqs, config, classes, config.epochs, progress,
-                              f'training ({config.strategy})')
-    extra = train_heads(model, train_seqs, val_seqs, config, classes, config.extra_strategies, progress)
-    meta = {'train_config': asdict(config), 'history': history,
-            'val_accuracy': val_report['accuracy'], 'val_macro_f1': val_report['macro_f1'],
-            'extra_val': {k: {'accuracy': v['val_accuracy'], 'macro_f1': v['val_macro_f1']} for k, v in extra.items()},
-            **(metadata or {})}
-    ckpt = Checkpoint.from_models(list(classes), spec, dict(model.encoders.items()), config.encoders,
-                                  model.fusion, meta, extra_fusion={k: v['model'] for k, v in extra.items()},
-                                  inputs=inputs)
+    history, val_report = fit(
+        model,
+        train_seqs,
+        val_seqs,
+        config,
+        classes,
+        config.epochs,
+        progress,
+        f'training ({config.strategy})',
+    )
+    extra = train_heads(
+        model, train_seqs, val_seqs, config, classes, config.extra_strategies, progress
+    )
+    meta = {
+        'train_config': asdict(config),
+        'history': history,
+        'val_accuracy': val_report['accuracy'],
+        'val_macro_f1': val_report['macro_f1'],
+        'extra_val': {
+            k: {'accuracy': v['val_accuracy'], 'macro_f1': v['val_macro_f1']}
+            for k, v in extra.items()
+        },
+        **(metadata or {}),
+    }
+    ckpt = Checkpoint.from_models(
+        list(classes),
+        spec,
+        dict(model.encoders.items()),
+        config.encoders,
+        model.fusion,
+        meta,
+        extra_fusion={k: v['model'] for k, v in extra.items()},
+        inputs=inputs,
+    )
     return TrainResult(ckpt, history, val_report, model)

@@ -1,3 +1,17 @@
+# Copyright 2026 The hybrid_fusion_ros authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """seglearn's smartwatch dataset (real recordings) and a classical baseline on it.
 
 140 recordings of 6-axis inertial data (acceleration in g, angular velocity in rad/s) at
@@ -5,25 +19,28 @@
 subject). Read from the data file inside the ``seglearn`` wheel, without importing
 seglearn (whose package import needs pandas).
 """
+
 from __future__ import annotations
 
-import importlib.util
 from dataclasses import dataclass
+import importlib.util
 from pathlib import Path
 from typing import List, Sequence, Tuple
 
 import numpy as np
 
-from .dataset import SequenceData, cut_windows
+from .dataset import cut_windows
+from .dataset import SequenceData
 from .encoders import Encoder
-from .windows import WindowSpec, window_ends_between
+from .windows import window_ends_between
+from .windows import WindowSpec
 
 WATCH_RATE_HZ = 50.0
 
 
 @dataclass
 class WatchRecording:
-    samples: np.ndarray   # (N, 6)
+    samples: np.ndarray  # (N, 6)
     label: int
     subject: int
 
@@ -31,19 +48,24 @@ class WatchRecording:
 def watch_data_path() -> Path:
     spec = importlib.util.find_spec('seglearn')
     if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError('the seglearn package is not installed (pip install seglearn==1.2.5)')
+        raise FileNotFoundError(
+            'the seglearn package is not installed (pip install seglearn==1.2.5)'
+        )
     return Path(list(spec.submodule_search_locations)[0]) / 'data' / 'watch_dataset.npy'
 
 
 def load_watch() -> Tuple[List[WatchRecording], List[str]]:
     raw = np.load(watch_data_path(), allow_pickle=True).item()
-    recordings = [WatchRecording(np.asarray(x, dtype=np.float64), int(y), int(s))
-                  for x, y, s in zip(raw['X'], raw['y'], raw['subject'])]
+    recordings = [
+        WatchRecording(np.asarray(x, dtype=np.float64), int(y), int(s))
+        for x, y, s in zip(raw['X'], raw['y'], raw['subject'])
+    ]
     return recordings, [str(n) for n in raw['y_labels']]
 
 
-def recording_sequence(rec: WatchRecording, spec: WindowSpec, encoder: Encoder,
-                       rate_hz: float = WATCH_RATE_HZ) -> SequenceData:
+def recording_sequence(
+    rec: WatchRecording, spec: WindowSpec, encoder: Encoder, rate_hz: float = WATCH_RATE_HZ
+) -> SequenceData:
     """A recording cut into grid windows and preprocessed by ``encoder``; every window
     carries the recording's label."""
     stamps = np.arange(len(rec.samples)) / rate_hz
@@ -77,13 +99,25 @@ def window_features(window: np.ndarray, rate_hz: float = WATCH_RATE_HZ) -> np.nd
     std = x.std(axis=0)
     corr = np.corrcoef(centred.T) if (std > 1e-12).all() else np.zeros((x.shape[1], x.shape[1]))
     upper = corr[np.triu_indices(x.shape[1], k=1)]
-    per_channel = [x.mean(axis=0), std, x.min(axis=0), x.max(axis=0), q50, q75 - q25,
-                   np.sqrt((x ** 2).mean(axis=0)), np.abs(np.diff(x, axis=0)).mean(axis=0),
-                   crossings, freqs[peak], share]
+    per_channel = [
+        x.mean(axis=0),
+        std,
+        x.min(axis=0),
+        x.max(axis=0),
+        q50,
+        q75 - q25,
+        np.sqrt((x**2).mean(axis=0)),
+        np.abs(np.diff(x, axis=0)).mean(axis=0),
+        crossings,
+        freqs[peak],
+        share,
+    ]
     return np.nan_to_num(np.concatenate([*per_channel, upper]))
 
 
-def recording_features(rec: WatchRecording, spec: WindowSpec, rate_hz: float = WATCH_RATE_HZ) -> np.ndarray:
+def recording_features(
+    rec: WatchRecording, spec: WindowSpec, rate_hz: float = WATCH_RATE_HZ
+) -> np.ndarray:
     """Engineered features of every grid window of a recording, ``(T, F)`` (same windows as
     :func:`recording_sequence`)."""
     stamps = np.arange(len(rec.samples)) / rate_hz
@@ -100,7 +134,9 @@ def load_ts(path: Path | str) -> Tuple[List[WatchRecording], List[str]]:
     ``(length, dimensions)`` and the class names from its ``@classLabel`` line, in order."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f'{path}: no such file (scripts/fetch_basicmotions.sh fetches BasicMotions)')
+        raise FileNotFoundError(
+            f'{path}: no such file (scripts/fetch_basicmotions.sh fetches BasicMotions)'
+        )
     classes: List[str] = []
     recordings: List[WatchRecording] = []
     in_data = False

@@ -1,3 +1,17 @@
+# Copyright 2026 The hybrid_fusion_ros authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Time windows on a grid in sensor time, and the bounded buffers they are cut from.
 
 Every modality cuts windows ``[end - length, end)`` whose ends sit on the grid
@@ -8,11 +22,13 @@ same stamp, and a synchronizer can match them exactly.
 A window is *due* once a sample stamped at or after its end has arrived: from then on no
 sample that belongs in it can still come (streams are in stamp order per sensor).
 """
+
 from __future__ import annotations
 
-import math
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field
+import math
 from typing import Callable, Deque, List, Optional, Tuple
 
 import numpy as np
@@ -76,7 +92,7 @@ class WindowGrid:
         self.spec = spec
         self.max_backlog = max_backlog
         self._last_end: Optional[float] = None
-        self.closed_until: Optional[float] = None   # end of the last window closed
+        self.closed_until: Optional[float] = None  # end of the last window closed
 
     def reset(self) -> None:
         self._last_end = None
@@ -91,8 +107,9 @@ class WindowGrid:
         """
         if self._last_end is None:
             # First window: the earliest grid end whose window starts at or after first_stamp.
-            self._last_end = (math.ceil((first_stamp + self.spec.length) / self.spec.hop - 1e-9)
-                              - 1) * self.spec.hop
+            self._last_end = (
+                math.ceil((first_stamp + self.spec.length) / self.spec.hop - 1e-9) - 1
+            ) * self.spec.hop
         # A window [e - L, e) is due once no sample stamped before e can come any more
         # (``newest_stamp``: the earliest the next sample can be stamped). After a jump forward
         # (a driver switching from time since boot to epoch time) only the newest windows can
@@ -104,7 +121,7 @@ class WindowGrid:
         if len(ends) == 0:
             return []
         self._last_end = self.closed_until = float(ends[-1])
-        ends = ends[-self.max_backlog:]
+        ends = ends[-self.max_backlog :]
         return [(float(e - self.spec.length), float(e)) for e in ends]
 
 
@@ -117,7 +134,7 @@ class _Chunk:
 @dataclass
 class BufferStats:
     overflowed_chunks: int = 0
-    reshaped_chunks: int = 0    # dropped because a chunk of another sample shape came after them
+    reshaped_chunks: int = 0  # dropped because a chunk of another sample shape came after them
 
 
 class ChunkBuffer:
@@ -178,8 +195,9 @@ class ChunkBuffer:
             self._chunks.popleft()
             self.stats.overflowed_chunks += 1
 
-    def window(self, modality: str, start: float, end: float,
-               sample_rate: Optional[float] = None) -> SensorWindow:
+    def window(
+        self, modality: str, start: float, end: float, sample_rate: Optional[float] = None
+    ) -> SensorWindow:
         """All buffered samples with ``start <= stamp < end``, as one window."""
         stamps_parts = []
         sample_parts = []
@@ -207,12 +225,12 @@ class WindowerStats:
     windows: int = 0
     incomplete: int = 0
     out_of_order: int = 0
-    time_jumps: int = 0         # clock jumps, back or forward: the buffer restarted
-    last_jump: float = 0.0      # size (s) of the latest jump, negative when back
-    gaps: int = 0               # breaks in the stream longer than 2.5 sample periods
-    missing_samples: int = 0    # samples those gaps should have held, estimated from the rate
-    interruptions: int = 0      # breaks longer than a window: the sensor was silent
-    late_samples: int = 0       # samples stamped inside a window already closed (jitter)
+    time_jumps: int = 0  # clock jumps, back or forward: the buffer restarted
+    last_jump: float = 0.0  # size (s) of the latest jump, negative when back
+    gaps: int = 0  # breaks in the stream longer than 2.5 sample periods
+    missing_samples: int = 0  # samples those gaps should have held, estimated from the rate
+    interruptions: int = 0  # breaks longer than a window: the sensor was silent
+    late_samples: int = 0  # samples stamped inside a window already closed (jitter)
 
 
 @dataclass
@@ -251,13 +269,15 @@ class StreamWindower:
     sample_rate: Optional[float] = None
     max_chunks: int = 4096
     jump_tolerance: float = 1.0
-    jitter: float = 0.25          # stamp jitter tolerated, in sample periods (not for audio)
+    jitter: float = 0.25  # stamp jitter tolerated, in sample periods (not for audio)
     stats: WindowerStats = field(default_factory=WindowerStats)
 
     def __post_init__(self) -> None:
-        self.buffer = ChunkBuffer(horizon=self.spec.length + self.spec.hop, max_chunks=self.max_chunks)
+        self.buffer = ChunkBuffer(
+            horizon=self.spec.length + self.spec.hop, max_chunks=self.max_chunks
+        )
         self.grid = WindowGrid(self.spec)
-        self._period = 1.0 / self.expected_rate   # recent sample period, never above nominal
+        self._period = 1.0 / self.expected_rate  # recent sample period, never above nominal
         self._last_arrival: Optional[float] = None
 
     def reset(self) -> None:
@@ -281,8 +301,9 @@ class StreamWindower:
             self.stats.missing_samples += max(0, int(round(gap / self._period)) - 1)
         return False
 
-    def push(self, stamps: np.ndarray, samples: np.ndarray,
-             arrival: Optional[float] = None) -> List[SensorWindow]:
+    def push(
+        self, stamps: np.ndarray, samples: np.ndarray, arrival: Optional[float] = None
+    ) -> List[SensorWindow]:
         """Add a chunk and return the windows that are now due (usually zero or one).
 
         ``arrival`` is the receiver's clock (s) when the chunk arrived; with it, a jump

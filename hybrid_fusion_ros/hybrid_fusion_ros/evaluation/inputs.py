@@ -1,3 +1,17 @@
+# Copyright 2026 The hybrid_fusion_ros authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Which of a bag's topics feed which input of a model, and what the ground truth is. Shared
 by replay evaluation and training from recordings, so both read a bag the same way.
 
@@ -12,15 +26,22 @@ Unmapped, an input is looked for under the topic it was trained from, then under
 own topic name. A bag that lacks a needed input gets an error listing its topics and types
 and the ``--map`` arguments that would fit.
 """
+
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field
 from pathlib import Path
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
-from ..bag import BagError, decode, read_messages
-from ..core.inputs import DEFAULT_ENCODERS, InputSpecError, ModelInput
-from .truth import GroundTruth, GroundTruthError
+from .truth import GroundTruth
+from .truth import GroundTruthError
+from ..bag import BagError
+from ..bag import decode
+from ..bag import read_messages
+from ..core.inputs import DEFAULT_ENCODERS
+from ..core.inputs import InputSpecError
+from ..core.inputs import ModelInput
 
 IMAGE = 'sensor_msgs/msg/Image'
 COMPRESSED = 'sensor_msgs/msg/CompressedImage'
@@ -30,7 +51,11 @@ LABEL = 'hybrid_fusion_msgs/msg/ActivityLabel'
 STRING = 'std_msgs/msg/String'
 
 # sensor type -> the message types an input of that type is read from
-SENSOR_MESSAGES: Dict[str, Tuple[str, ...]] = {'camera': (IMAGE, COMPRESSED), 'imu': (IMU,), 'audio': (AUDIO,)}
+SENSOR_MESSAGES: Dict[str, Tuple[str, ...]] = {
+    'camera': (IMAGE, COMPRESSED),
+    'imu': (IMU,),
+    'audio': (AUDIO,),
+}
 TRUTH_TYPES = (LABEL, STRING)
 DEFAULT_TRUTH_TOPIC = '/activity_ground_truth'
 
@@ -39,6 +64,7 @@ DEFAULT_TRUTH_TOPIC = '/activity_ground_truth'
 class InputPlan:
     """``inputs``: input name -> (bag topic, type, graph topic); ``truth_topic``: a label topic
     of the bag used as ground truth (or None)."""
+
     inputs: Dict[str, Tuple[str, str, str]] = field(default_factory=dict)
     truth_topic: Optional[str] = None
     truth_type: Optional[str] = None
@@ -50,7 +76,9 @@ class InputPlan:
 
 def _listing(topics: Mapping[str, Tuple[str, int]]) -> str:
     width = max((len(t) for t in topics), default=0)
-    return '\n'.join(f'    {t:<{width}}  {ty}  ({n} messages)' for t, (ty, n) in sorted(topics.items()))
+    return '\n'.join(
+        f'    {t:<{width}}  {ty}  ({n} messages)' for t, (ty, n) in sorted(topics.items())
+    )
 
 
 def graph_topic(spec: ModelInput, msgtype: str) -> str:
@@ -68,8 +96,9 @@ def parse_target(dst: str) -> Tuple[str, Optional[str]]:
     return name, (sensor_type or None)
 
 
-def inputs_from_map(topics: Mapping[str, Tuple[str, int]], user_map: Mapping[str, str],
-                    bag_name: str = 'bag') -> List[ModelInput]:
+def inputs_from_map(
+    topics: Mapping[str, Tuple[str, int]], user_map: Mapping[str, str], bag_name: str = 'bag'
+) -> List[ModelInput]:
     """The inputs a training run declares with ``--map TOPIC:=NAME[:TYPE]`` (the type defaults
     to the topic's message type's), in the order given."""
     out: Dict[str, ModelInput] = {}
@@ -78,13 +107,18 @@ def inputs_from_map(topics: Mapping[str, Tuple[str, int]], user_map: Mapping[str
         if name == 'ground_truth':
             continue
         if src not in topics:
-            raise BagError(f'--map {src}:={dst}: {bag_name} has no topic {src}. Its topics:\n{_listing(topics)}')
+            raise BagError(
+                f'--map {src}:={dst}: {bag_name} has no topic {src}. Its'
+                f' topics:\n{_listing(topics)}'
+            )
         found = sensor_type_of(topics[src][0])
         sensor_type = sensor_type or found
         if sensor_type is None:
             readable = '; '.join(f'{t}: {" or ".join(m)}' for t, m in SENSOR_MESSAGES.items())
-            raise BagError(f'--map {src}:={dst}: {src} is {topics[src][0]}, which no sensor type reads '
-                           f'({readable})')
+            raise BagError(
+                f'--map {src}:={dst}: {src} is {topics[src][0]}, which no sensor type reads '
+                f'({readable})'
+            )
         if name in out:
             raise BagError(f"--map: input '{name}' is mapped twice")
         try:
@@ -92,8 +126,10 @@ def inputs_from_map(topics: Mapping[str, Tuple[str, int]], user_map: Mapping[str
         except InputSpecError as exc:
             raise BagError(f'--map {src}:={dst}: {exc}') from exc
     if not out:
-        raise BagError('no inputs: name each sensor topic with --map TOPIC:=NAME[:TYPE], e.g. '
-                       '--map /robot/wrist/imu:=wrist_imu:imu')
+        raise BagError(
+            'no inputs: name each sensor topic with --map TOPIC:=NAME[:TYPE], e.g. '
+            '--map /robot/wrist/imu:=wrist_imu:imu'
+        )
     return list(out.values())
 
 
@@ -105,8 +141,10 @@ def _target_input(dst: str, inputs: Sequence[ModelInput]) -> Optional[str]:
     by_name = {i.name: i for i in inputs}
     if name in by_name:
         if sensor_type and sensor_type != by_name[name].sensor_type:
-            raise BagError(f"--map ...:={dst}: input '{name}' is of sensor type {by_name[name].sensor_type}, "
-                           f'not {sensor_type}')
+            raise BagError(
+                f"--map ...:={dst}: input '{name}' is of sensor type {by_name[name].sensor_type}, "
+                f'not {sensor_type}'
+            )
         return name
     of_type = [i.name for i in inputs if i.sensor_type == name]
     if len(of_type) == 1 and sensor_type is None:
@@ -117,19 +155,28 @@ def _target_input(dst: str, inputs: Sequence[ModelInput]) -> Optional[str]:
     return None
 
 
-def plan_inputs(topics: Mapping[str, Tuple[str, int]], inputs: Sequence[ModelInput],
-                user_map: Optional[Mapping[str, str]] = None, bag_name: str = 'bag') -> InputPlan:
+def plan_inputs(
+    topics: Mapping[str, Tuple[str, int]],
+    inputs: Sequence[ModelInput],
+    user_map: Optional[Mapping[str, str]] = None,
+    bag_name: str = 'bag',
+) -> InputPlan:
     """Resolve every input (and the ground-truth topic) in a bag."""
     plan = InputPlan()
     chosen: Dict[str, str] = {}
     for src, dst in (user_map or {}).items():
         what = _target_input(dst, inputs)
         if what is None:
-            raise BagError(f"--map {src}:={dst}: '{dst}' is not an input of the model "
-                           f'({", ".join(f"{i.name}: {i.sensor_type}" for i in inputs)}), ground_truth, '
-                           'or a graph input topic')
+            raise BagError(
+                f"--map {src}:={dst}: '{dst}' is not an input of the model "
+                f'({", ".join(f"{i.name}: {i.sensor_type}" for i in inputs)}), ground_truth, '
+                'or a graph input topic'
+            )
         if src not in topics:
-            raise BagError(f'--map {src}:={dst}: {bag_name} has no topic {src}. Its topics:\n{_listing(topics)}')
+            raise BagError(
+                f'--map {src}:={dst}: {bag_name} has no topic {src}. Its'
+                f' topics:\n{_listing(topics)}'
+            )
         if what in chosen:
             raise BagError(f'--map: {what} is mapped twice ({chosen[what]} and {src})')
         chosen[what] = src
@@ -137,11 +184,13 @@ def plan_inputs(topics: Mapping[str, Tuple[str, int]], inputs: Sequence[ModelInp
     for spec in inputs:
         accepted = SENSOR_MESSAGES.get(spec.sensor_type)
         if accepted is None:
-            raise BagError(f"input '{spec.name}' is a {spec.sensor_type}, a sensor type that cannot be read "
-                           f'from a bag here (known: {sorted(SENSOR_MESSAGES)})')
+            raise BagError(
+                f"input '{spec.name}' is a {spec.sensor_type}, a sensor type that cannot be read "
+                f'from a bag here (known: {sorted(SENSOR_MESSAGES)})'
+            )
         src = chosen.get(spec.name)
         if src is None and spec.topic in topics:
-            src = spec.topic   # the topic it was trained from: its type is checked below
+            src = spec.topic  # the topic it was trained from: its type is checked below
         if src is None:
             candidates = [graph_topic(spec, t) for t in accepted]
             src = next((t for t in candidates if t in topics and topics[t][0] in accepted), None)
@@ -150,24 +199,44 @@ def plan_inputs(topics: Mapping[str, Tuple[str, int]], inputs: Sequence[ModelInp
             continue
         msgtype = topics[src][0]
         if msgtype not in accepted:
-            raise BagError(f"{bag_name}: {src} is {msgtype}; input '{spec.name}' ({spec.sensor_type}) reads "
-                           f'{" or ".join(accepted)}')
+            raise BagError(
+                f"{bag_name}: {src} is {msgtype}; input '{spec.name}' ({spec.sensor_type}) reads "
+                f'{" or ".join(accepted)}'
+            )
         plan.inputs[spec.name] = (src, msgtype, graph_topic(spec, msgtype))
     if problems:
         hints = []
         for spec in problems:
-            fits = [t for t, (ty, _) in sorted(topics.items()) if ty in SENSOR_MESSAGES[spec.sensor_type]]
-            hints.append(f'  {spec.name} ({spec.sensor_type}): ' + (
-                ' or '.join(f'--map {t}:={spec.name}' for t in fits) if fits else
-                f'no topic of type {" or ".join(SENSOR_MESSAGES[spec.sensor_type])}'))
-        raise BagError(f'{bag_name} lacks the input(s) {", ".join(p.name for p in problems)} the model needs. '
-                       f'Its topics:\n{_listing(topics)}\nWhat would fit:\n' + '\n'.join(hints))
+            fits = [
+                t
+                for t, (ty, _) in sorted(topics.items())
+                if ty in SENSOR_MESSAGES[spec.sensor_type]
+            ]
+            hints.append(
+                f'  {spec.name} ({spec.sensor_type}): '
+                + (
+                    ' or '.join(f'--map {t}:={spec.name}' for t in fits)
+                    if fits
+                    else f'no topic of type {" or ".join(SENSOR_MESSAGES[spec.sensor_type])}'
+                )
+            )
+        raise BagError(
+            f'{bag_name} lacks the input(s) {", ".join(p.name for p in problems)} the model needs.'
+            f' Its topics:\n{_listing(topics)}\nWhat would fit:\n'
+            + '\n'.join(hints)
+        )
     truth = chosen.get('ground_truth')
-    if truth is None and DEFAULT_TRUTH_TOPIC in topics and topics[DEFAULT_TRUTH_TOPIC][0] in TRUTH_TYPES:
+    if (
+        truth is None
+        and DEFAULT_TRUTH_TOPIC in topics
+        and topics[DEFAULT_TRUTH_TOPIC][0] in TRUTH_TYPES
+    ):
         truth = DEFAULT_TRUTH_TOPIC
     if truth is not None:
         if topics[truth][0] not in TRUTH_TYPES:
-            raise BagError(f'ground truth {truth} is {topics[truth][0]}; expected {" or ".join(TRUTH_TYPES)}')
+            raise BagError(
+                f'ground truth {truth} is {topics[truth][0]}; expected {" or ".join(TRUTH_TYPES)}'
+            )
         plan.truth_topic, plan.truth_type = truth, topics[truth][0]
     return plan
 
@@ -202,12 +271,13 @@ def sidecar_truth_path(bag: Path) -> Optional[Path]:
 @dataclass
 class BagPlan:
     """A bag read for its index: which topic feeds which input, and the ground truth."""
+
     bag: Path
     topics: Dict[str, Tuple[str, int]]
     plan: InputPlan
     truth: Optional[GroundTruth]
     truth_source: Optional[str]
-    start: float     # first and last log time, s
+    start: float  # first and last log time, s
     end: float
 
     @property
@@ -215,12 +285,18 @@ class BagPlan:
         return max(self.end - self.start, 1e-9)
 
 
-def plan_bag(bag: Path | str, inputs: Optional[Sequence[ModelInput]], user_map: Optional[Mapping[str, str]] = None,
-             truth_file: Optional[Path] = None) -> BagPlan:
+def plan_bag(
+    bag: Path | str,
+    inputs: Optional[Sequence[ModelInput]],
+    user_map: Optional[Mapping[str, str]] = None,
+    truth_file: Optional[Path] = None,
+) -> BagPlan:
     """Open ``bag``, resolve ``inputs`` (None: declare them from ``user_map``, as training from
     recordings does) and its ground truth: ``truth_file``, else ``<bag>.labels.csv`` next to
     it, else its label topic. Raises BagError / GroundTruthError naming the bag."""
-    from ..bag import open_reader, topics_and_types
+    from ..bag import open_reader
+    from ..bag import topics_and_types
+
     bag = Path(bag)
     reader = open_reader(bag)
     try:
@@ -232,9 +308,15 @@ def plan_bag(bag: Path | str, inputs: Optional[Sequence[ModelInput]], user_map: 
         truth_file = truth_file or sidecar_truth_path(bag)
         try:
             if truth_file is not None:
-                truth, source = GroundTruth.from_file(truth_file, start), f'sidecar file {truth_file}'
+                truth, source = (
+                    GroundTruth.from_file(truth_file, start),
+                    f'sidecar file {truth_file}',
+                )
             elif plan.truth_topic is not None:
-                truth, source = truth_from_bag(reader, plan.truth_topic, plan.truth_type), f'topic {plan.truth_topic}'
+                truth, source = (
+                    truth_from_bag(reader, plan.truth_topic, plan.truth_type),
+                    f'topic {plan.truth_topic}',
+                )
             else:
                 truth, source = None, None
         except GroundTruthError as exc:

@@ -1,3 +1,17 @@
+# Copyright 2026 The hybrid_fusion_ros authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Scores window outcomes and writes the evaluation report: ``report.json``, ``report.md``,
 ``windows.csv``, ``confusion.png`` and ``latency_cdf.png``. ROS-free.
 
@@ -10,29 +24,33 @@ windows the recording spans; accuracy and F1 count only labelled windows whose g
 is known and is one of the model's classes (windows whose truth is another class are counted
 apart, never silently mixed in).
 """
+
 from __future__ import annotations
 
 import csv
+from dataclasses import asdict
+from dataclasses import dataclass
 import json
 import math
-import tempfile
-from dataclasses import asdict, dataclass
 from pathlib import Path
+import tempfile
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
 
 import numpy as np
 
-from ..core.metrics import classification_report, percentiles
-from ..core.plots import plot_confusion, plot_latency_cdf
+from ..core.metrics import classification_report
+from ..core.metrics import percentiles
+from ..core.plots import plot_confusion
+from ..core.plots import plot_latency_cdf
 
 LATENCY_QS = (50, 90, 99)
 
 
 @dataclass
 class WindowOutcome:
-    end: float                 # window end, sensor time (s)
-    truth: Optional[str]       # ground truth at the window's centre; None if unknown
-    label: Optional[str]       # first label published for this window; None if none came
+    end: float  # window end, sensor time (s)
+    truth: Optional[str]  # ground truth at the window's centre; None if unknown
+    label: Optional[str]  # first label published for this window; None if none came
     confidence: float = math.nan
     latency_ms: float = math.nan
 
@@ -42,8 +60,13 @@ def window_key(t: float) -> int:
     return int(round(t * 1000))
 
 
-def window_outcomes(ends: Sequence[float], window_length: float, truth, labels: Mapping[int, tuple],
-                    latency: Callable[[float, Any], float]) -> List[WindowOutcome]:
+def window_outcomes(
+    ends: Sequence[float],
+    window_length: float,
+    truth,
+    labels: Mapping[int, tuple],
+    latency: Callable[[float, Any], float],
+) -> List[WindowOutcome]:
     """One outcome per window end: the ground truth at the window's centre (``truth.at``; None
     without truth) and the window's first label. ``labels`` maps :func:`window_key` to
     ``(label, confidence, extra)``; ``latency(end, extra)`` gives that label's latency (ms)."""
@@ -52,7 +75,11 @@ def window_outcomes(ends: Sequence[float], window_length: float, truth, labels: 
         end = float(end)
         t = truth.at(end - window_length / 2) if truth is not None else None
         got = labels.get(window_key(end))
-        out.append(WindowOutcome(end, t, got[0], got[1], latency(end, got[2])) if got else WindowOutcome(end, t, None))
+        out.append(
+            WindowOutcome(end, t, got[0], got[1], latency(end, got[2]))
+            if got
+            else WindowOutcome(end, t, None)
+        )
     return out
 
 
@@ -67,18 +94,36 @@ def score(outcomes: Sequence[WindowOutcome], classes: Sequence[str]) -> Dict[str
         'windows_with_truth': sum(o.truth is not None for o in outcomes),
         'scored_windows': len(scored),
         'predicted': {c: n for c in classes if (n := sum(o.label == c for o in labelled))},
-        'truth_not_a_model_class': sorted({o.truth for o in labelled if o.truth is not None and o.truth not in index}),
-        'latency_ms': percentiles([o.latency_ms for o in labelled if math.isfinite(o.latency_ms)], LATENCY_QS),
+        'truth_not_a_model_class': sorted(
+            {o.truth for o in labelled if o.truth is not None and o.truth not in index}
+        ),
+        'latency_ms': percentiles(
+            [o.latency_ms for o in labelled if math.isfinite(o.latency_ms)], LATENCY_QS
+        ),
     }
     if scored:
-        report = classification_report(np.array([index[o.truth] for o in scored], dtype=np.int64),
-                                       np.array([index[o.label] for o in scored], dtype=np.int64), classes)
-        out.update(accuracy=report['accuracy'], macro_f1=report['macro_f1'], weighted_f1=report['weighted_f1'],
-                   per_class=report['per_class'], classes=report['classes'],
-                   confusion_matrix=report['confusion_matrix'])
+        report = classification_report(
+            np.array([index[o.truth] for o in scored], dtype=np.int64),
+            np.array([index[o.label] for o in scored], dtype=np.int64),
+            classes,
+        )
+        out.update(
+            accuracy=report['accuracy'],
+            macro_f1=report['macro_f1'],
+            weighted_f1=report['weighted_f1'],
+            per_class=report['per_class'],
+            classes=report['classes'],
+            confusion_matrix=report['confusion_matrix'],
+        )
     else:
-        out.update(accuracy=None, macro_f1=None, weighted_f1=None, per_class={}, classes=list(classes),
-                   confusion_matrix=None)
+        out.update(
+            accuracy=None,
+            macro_f1=None,
+            weighted_f1=None,
+            per_class={},
+            classes=list(classes),
+            confusion_matrix=None,
+        )
     return out
 
 
@@ -86,6 +131,7 @@ def score(outcomes: Sequence[WindowOutcome], classes: Sequence[str]) -> Dict[str
 class BagOutcomes:
     """One bag's windows in a report over several bags, with what the report says of the bag
     (``info``: ground_truth, bag_format, bag_seconds, ...)."""
+
     bag: str
     outcomes: Sequence[WindowOutcome]
     info: Mapping[str, Any]
@@ -105,43 +151,76 @@ def markdown(report: Mapping[str, Any]) -> str:
     partial = f' (PARTIAL: interrupted before the end of {which})' if report['partial'] else ''
     title = 'Evaluation report' + partial
     lines += [f'# {title}', '']
-    bags = (f"- bags: {len(report['per_bag'])} ({meta.get('bag_format', '?')}, "
-            f"{meta.get('bag_seconds', 0):.1f} s in all), each in the table below"
-            if 'per_bag' in report else
-            f"- bag: `{meta['bag']}` ({meta.get('bag_format', '?')}, {meta.get('bag_seconds', 0):.1f} s)")
-    lines += [bags,
-              f"- data: {meta.get('data_note', 'not stated')}",
-              f"- run: {meta.get('replay_note', '')}",
-              f"- graph: config `{meta.get('config')}`, checkpoint `{meta.get('checkpoint')}`, "
-              f"fusion mode `{meta.get('fusion_mode')}`",
-              f"- ground truth: {meta.get('ground_truth') or 'none (no accuracy is claimed)'}",
-              f"- machine: {meta.get('machine')}",
-              *[f'- note: {n}' for n in meta.get('notes', [])],
-              f"- replay wall time {_fmt(meta.get('wall_seconds'))} s "
-              f"({_fmt(meta.get('speed_x'))}x real time)", '']
+    bags = (
+        f"- bags: {len(report['per_bag'])} ({meta.get('bag_format', '?')}, "
+        f"{meta.get('bag_seconds', 0):.1f} s in all), each in the table below"
+        if 'per_bag' in report
+        else (
+            f"- bag: `{meta['bag']}` ({meta.get('bag_format', '?')},"
+            f" {meta.get('bag_seconds', 0):.1f} s)"
+        )
+    )
+    lines += [
+        bags,
+        f"- data: {meta.get('data_note', 'not stated')}",
+        f"- run: {meta.get('replay_note', '')}",
+        (
+            f"- graph: config `{meta.get('config')}`, checkpoint `{meta.get('checkpoint')}`, "
+            f"fusion mode `{meta.get('fusion_mode')}`"
+        ),
+        f"- ground truth: {meta.get('ground_truth') or 'none (no accuracy is claimed)'}",
+        f"- machine: {meta.get('machine')}",
+        *[f'- note: {n}' for n in meta.get('notes', [])],
+        (
+            f"- replay wall time {_fmt(meta.get('wall_seconds'))} s "
+            f"({_fmt(meta.get('speed_x'))}x real time)"
+        ),
+        '',
+    ]
     if 'per_bag' in report:
         lines += per_bag_markdown(report).splitlines() + ['']
-    lines += ['| metric | value |', '| --- | --- |',
-              f"| label coverage | {_fmt(m['coverage'], True)} ({m['labelled_windows']} of {m['windows']} windows) |",
-              f"| accuracy | {_fmt(m['accuracy'], True)} ({m['scored_windows']} scored windows) |",
-              f"| macro-F1 | {_fmt(m['macro_f1'], digits=3)} |",
-              f"| weighted F1 | {_fmt(m['weighted_f1'], digits=3)} |"]
+    lines += [
+        '| metric | value |',
+        '| --- | --- |',
+        (
+            f"| label coverage | {_fmt(m['coverage'], True)} ({m['labelled_windows']} of"
+            f" {m['windows']} windows) |"
+        ),
+        f"| accuracy | {_fmt(m['accuracy'], True)} ({m['scored_windows']} scored windows) |",
+        f"| macro-F1 | {_fmt(m['macro_f1'], digits=3)} |",
+        f"| weighted F1 | {_fmt(m['weighted_f1'], digits=3)} |",
+    ]
     lat = m['latency_ms']
     lines += [f"| latency p{q} | {_fmt(lat[f'p{q}'])} ms |" for q in LATENCY_QS]
     lines += [f"| latency max | {_fmt(lat['max'])} ms |", '']
     lines += [f"Latency: {meta.get('latency_note', '')}", '']
     if m['predicted']:
-        lines += ['Labels by class (first label of each window): ' +
-                  ', '.join(f'{k} {v}' for k, v in m['predicted'].items()), '']
+        lines += [
+            'Labels by class (first label of each window): '
+            + ', '.join(f'{k} {v}' for k, v in m['predicted'].items()),
+            '',
+        ]
     if m['truth_not_a_model_class']:
-        lines += [f"Ground-truth classes the model does not know (not scored): {', '.join(m['truth_not_a_model_class'])}", '']
+        lines += [
+            (
+                'Ground-truth classes the model does not know (not scored):'
+                f" {', '.join(m['truth_not_a_model_class'])}"
+            ),
+            '',
+        ]
     if m['per_class']:
-        lines += ['| class | precision | recall | F1 | support |', '| --- | --- | --- | --- | --- |']
+        lines += [
+            '| class | precision | recall | F1 | support |',
+            '| --- | --- | --- | --- | --- |',
+        ]
         for name, v in m['per_class'].items():
-            if v['support'] == 0:   # no window of this class in the recording: nothing to score
-                lines.append(f"| {name} | n/a | n/a | n/a | 0 |")
+            if v['support'] == 0:  # no window of this class in the recording: nothing to score
+                lines.append(f'| {name} | n/a | n/a | n/a | 0 |')
                 continue
-            lines.append(f"| {name} | {v['precision']:.3f} | {v['recall']:.3f} | {v['f1']:.3f} | {v['support']} |")
+            lines.append(
+                f"| {name} | {v['precision']:.3f} | {v['recall']:.3f} | {v['f1']:.3f} |"
+                f" {v['support']} |"
+            )
         lines += ['', '![confusion matrix](confusion.png)', '']
     lines += ['![latency CDF](latency_cdf.png)', '']
     drops = report.get('drops', {})
@@ -159,14 +238,19 @@ def markdown(report: Mapping[str, Any]) -> str:
 
 def per_bag_markdown(report: Mapping[str, Any]) -> str:
     """The table of a report over several bags: a row per bag, then the total."""
-    lines = ['| bag | windows | coverage | accuracy | macro-F1 | latency p50 | p99 | ground truth |',
-             '| --- | --- | --- | --- | --- | --- | --- | --- |']
+    lines = [
+        '| bag | windows | coverage | accuracy | macro-F1 | latency p50 | p99 | ground truth |',
+        '| --- | --- | --- | --- | --- | --- | --- | --- |',
+    ]
 
     def row(name: str, m: Mapping[str, Any], truth: str) -> str:
         lat = m['latency_ms']
-        return (f"| {name} | {m['windows']} | {_fmt(m['coverage'], True)} | {_fmt(m['accuracy'], True)} | "
-                f"{_fmt(m['macro_f1'], digits=3)} | {_fmt(lat['p50'])} ms | {_fmt(lat['p99'])} ms | "
-                f'{truth} |')
+        return (
+            f"| {name} | {m['windows']} | {_fmt(m['coverage'], True)} |"
+            f" {_fmt(m['accuracy'], True)} | {_fmt(m['macro_f1'], digits=3)} | {_fmt(lat['p50'])}"
+            f" ms | {_fmt(lat['p99'])} ms | {truth} |"
+        )
+
     for entry in report['per_bag']:
         name = f"`{entry['bag']}`" + (' (PARTIAL)' if entry.get('partial') else '')
         lines.append(row(name, entry['metrics'], entry.get('ground_truth') or 'none'))
@@ -187,7 +271,7 @@ def unwritable(out_dir: Path) -> Optional[str]:
     except OSError as exc:
         return exc.strerror or str(exc)
     finally:
-        for folder in made:   # deepest first
+        for folder in made:  # deepest first
             try:
                 folder.rmdir()
             except OSError:
@@ -195,16 +279,26 @@ def unwritable(out_dir: Path) -> Optional[str]:
     return None
 
 
-def write_report(out_dir: Path | str, outcomes: Sequence[WindowOutcome], classes: Sequence[str],
-                 meta: Mapping[str, Any], drops: Optional[Mapping[str, Mapping[str, int]]] = None,
-                 partial: bool = False) -> Dict[str, Any]:
+def write_report(
+    out_dir: Path | str,
+    outcomes: Sequence[WindowOutcome],
+    classes: Sequence[str],
+    meta: Mapping[str, Any],
+    drops: Optional[Mapping[str, Mapping[str, int]]] = None,
+    partial: bool = False,
+) -> Dict[str, Any]:
     """Scores the outcomes and writes every report file; returns the JSON report."""
     return _write(Path(out_dir), outcomes, classes, meta, drops, partial)
 
 
-def write_bags_report(out_dir: Path | str, bags: Sequence[BagOutcomes], classes: Sequence[str],
-                      meta: Mapping[str, Any], drops: Optional[Mapping[str, Mapping[str, int]]] = None,
-                      partial: bool = False) -> Dict[str, Any]:
+def write_bags_report(
+    out_dir: Path | str,
+    bags: Sequence[BagOutcomes],
+    classes: Sequence[str],
+    meta: Mapping[str, Any],
+    drops: Optional[Mapping[str, Mapping[str, int]]] = None,
+    partial: bool = False,
+) -> Dict[str, Any]:
     """The report over several bags: every file of :func:`write_report` over all their
     windows, plus ``per_bag`` (each bag's info and its own metrics) and a ``bag`` column."""
     per_bag = [{'bag': b.bag, **dict(b.info), 'metrics': score(b.outcomes, classes)} for b in bags]
@@ -213,10 +307,16 @@ def write_bags_report(out_dir: Path | str, bags: Sequence[BagOutcomes], classes:
     return _write(Path(out_dir), outcomes, classes, meta, drops, partial, per_bag, column)
 
 
-def _write(out: Path, outcomes: Sequence[WindowOutcome], classes: Sequence[str], meta: Mapping[str, Any],
-           drops: Optional[Mapping[str, Mapping[str, int]]], partial: bool,
-           per_bag: Optional[List[Dict[str, Any]]] = None,
-           bag_column: Optional[Sequence[str]] = None) -> Dict[str, Any]:
+def _write(
+    out: Path,
+    outcomes: Sequence[WindowOutcome],
+    classes: Sequence[str],
+    meta: Mapping[str, Any],
+    drops: Optional[Mapping[str, Mapping[str, int]]],
+    partial: bool,
+    per_bag: Optional[List[Dict[str, Any]]] = None,
+    bag_column: Optional[Sequence[str]] = None,
+) -> Dict[str, Any]:
     """Both reports: ``per_bag`` and ``bag_column`` (each window's bag) only over several bags,
     so that a single bag's report stays as it always was."""
     out.mkdir(parents=True, exist_ok=True)
@@ -233,15 +333,26 @@ def _write(out: Path, outcomes: Sequence[WindowOutcome], classes: Sequence[str],
         writer = csv.DictWriter(f, fieldnames=(['bag'] if bag_column is not None else []) + fields)
         writer.writeheader()
         for i, o in enumerate(outcomes):
-            row = {k: (round(v, 6) if isinstance(v, float) else v) for k, v in asdict(o).items()}
+            row = {k: round(v, 6) if isinstance(v, float) else v for k, v in asdict(o).items()}
             writer.writerow({'bag': bag_column[i], **row} if bag_column is not None else row)
     tag = ' (PARTIAL)' if partial else ''
     if metrics['confusion_matrix'] is not None:
-        plot_confusion(metrics['confusion_matrix'], metrics['classes'], out / 'confusion.png',
-                       f"{Path(str(meta.get('bag', ''))).name}: accuracy {_fmt(metrics['accuracy'], True)}, "
-                       f"macro-F1 {_fmt(metrics['macro_f1'], digits=3)}{tag}")
-    plot_latency_cdf({str(meta.get('fusion_mode', 'labels')): [o.latency_ms for o in outcomes if o.label is not None]},
-                     out / 'latency_cdf.png', f"{meta.get('latency_title', 'Label latency')}{tag}")
+        plot_confusion(
+            metrics['confusion_matrix'],
+            metrics['classes'],
+            out / 'confusion.png',
+            f"{Path(str(meta.get('bag', ''))).name}: accuracy {_fmt(metrics['accuracy'], True)}, "
+            f"macro-F1 {_fmt(metrics['macro_f1'], digits=3)}{tag}",
+        )
+    plot_latency_cdf(
+        {
+            str(meta.get('fusion_mode', 'labels')): [
+                o.latency_ms for o in outcomes if o.label is not None
+            ]
+        },
+        out / 'latency_cdf.png',
+        f"{meta.get('latency_title', 'Label latency')}{tag}",
+    )
     (out / 'report.json').write_text(json.dumps(report, indent=2, default=_json_default))
     (out / 'report.md').write_text(markdown(report))
     return report
@@ -259,14 +370,18 @@ def _json_default(x: Any) -> Any:
 
 def compare_markdown(rows: Sequence[Mapping[str, Any]]) -> str:
     """One table over several runs on the same bag (``--compare``)."""
-    lines = ['| run | coverage | accuracy | macro-F1 | latency p50 | p99 | drops | partial |',
-             '| --- | --- | --- | --- | --- | --- | --- | --- |']
+    lines = [
+        '| run | coverage | accuracy | macro-F1 | latency p50 | p99 | drops | partial |',
+        '| --- | --- | --- | --- | --- | --- | --- | --- |',
+    ]
     for r in rows:
         m = r['metrics']
         drops = sum(sum(c.values()) for c in r.get('drops', {}).values())
-        lines.append(f"| {r['name']} | {_fmt(m['coverage'], True)} | {_fmt(m['accuracy'], True)} | "
-                     f"{_fmt(m['macro_f1'], digits=3)} | {_fmt(m['latency_ms']['p50'])} ms | "
-                     f"{_fmt(m['latency_ms']['p99'])} ms | {drops} | {'yes' if r['partial'] else 'no'} |")
+        lines.append(
+            f"| {r['name']} | {_fmt(m['coverage'], True)} | {_fmt(m['accuracy'], True)} | "
+            f"{_fmt(m['macro_f1'], digits=3)} | {_fmt(m['latency_ms']['p50'])} ms | "
+            f"{_fmt(m['latency_ms']['p99'])} ms | {drops} | {'yes' if r['partial'] else 'no'} |"
+        )
     return '\n'.join(lines) + '\n'
 
 

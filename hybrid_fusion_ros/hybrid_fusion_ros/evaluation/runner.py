@@ -1,3 +1,17 @@
+# Copyright 2026 The hybrid_fusion_ros authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Drives the real node graph with a bag and collects one outcome per window.
 
 Two ways to replay:
@@ -20,47 +34,62 @@ Several bags in fast mode replay one after another through one graph (:class:`Gr
 :func:`replay_shifts`): each starts with the clock, the encoders and the fusion node as fresh
 as for that bag alone, so its windows are those of a replay of it alone.
 """
+
 from __future__ import annotations
 
+from bisect import bisect_right
+from dataclasses import dataclass
+from dataclasses import field
 import math
 import os
+from pathlib import Path
 import threading
 import time
-from bisect import bisect_right
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence
 
+from hybrid_fusion_msgs.msg import ActivityLabel
+from hybrid_fusion_msgs.msg import FeatureVector
 import numpy as np
-from hybrid_fusion_msgs.msg import ActivityLabel, FeatureVector
 from rclpy.qos import QoSProfile
 from rosgraph_msgs.msg import Clock
 from std_srvs.srv import Trigger
 
-from ..bag import bag_format, data_note, message_class, open_reader, read_messages
+from .inputs import InputPlan
+from .inputs import plan_bag
+from .report import window_key
+from .report import window_outcomes
+from .report import WindowOutcome
+from .truth import GroundTruth
+from ..bag import bag_format
+from ..bag import data_note
+from ..bag import message_class
+from ..bag import open_reader
+from ..bag import read_messages
 from ..core.checkpoint import Checkpoint
 from ..core.machine import machine_line
 from ..core.windows import window_ends_between
-from ..qos import DRIVER_QOS, RESULT_QOS, sensor_qos
-from ..replay import clock_message, header_stamp, live_shift_ns, shift_stamp
-from .inputs import InputPlan, plan_bag
-from .report import WindowOutcome, window_key, window_outcomes
-from .truth import GroundTruth
+from ..qos import DRIVER_QOS
+from ..qos import RESULT_QOS
+from ..qos import sensor_qos
+from ..replay import clock_message
+from ..replay import header_stamp
+from ..replay import live_shift_ns
+from ..replay import shift_stamp
 
-FAST_QUEUE_DEPTH = 2000   # encoder input queues in fast mode: a window's burst never overflows them
+FAST_QUEUE_DEPTH = 2000  # encoder input queues in fast mode: a window's burst never overflows them
 EPS = 1e-6
 EVALUATOR_DROPS = 'evaluator (lockstep waits that timed out)'
-ENCODER_JUMP = 1.0        # s: a stamp this far behind an encoder's newest restarts its windows
-BAG_SLACK = 3.0           # s: header stamps may trail log times, a sensor may start late or stop early
+ENCODER_JUMP = 1.0  # s: a stamp this far behind an encoder's newest restarts its windows
+BAG_SLACK = 3.0  # s: header stamps may trail log times, a sensor may start late or stop early
 
 
 @dataclass
 class EvalOptions:
     realtime: bool = False
     rate: float = 1.0
-    lag: float = 0.25              # s of log time past a window end before waiting for it
-    ahead: int = 4                 # early mode: windows the replay may run ahead of the features
-    window_timeout: float = 3.0    # s of wall time to wait for a window's features / label
+    lag: float = 0.25  # s of log time past a window end before waiting for it
+    ahead: int = 4  # early mode: windows the replay may run ahead of the features
+    window_timeout: float = 3.0  # s of wall time to wait for a window's features / label
     label_topic: str = '/activity'
     feature_prefix: str = '/features'
 
@@ -68,6 +97,7 @@ class EvalOptions:
 @dataclass
 class EvalSetup:
     """Everything decided before a node starts: inputs, ground truth, node parameters."""
+
     bag: Path
     plan: InputPlan
     checkpoint: Checkpoint
@@ -79,7 +109,7 @@ class EvalSetup:
     seconds: float = 0.0
     data_note: Optional[str] = None
     format: str = ''
-    start: float = 0.0    # first and last log time of the bag (s)
+    start: float = 0.0  # first and last log time of the bag (s)
     end: float = 0.0
 
 
@@ -94,9 +124,11 @@ def use_replay_dds_profile() -> Optional[str]:
     setup script) decides when set: humble, iron and jazzy ship Fast DDS 2.x, kilted and later
     3.x. Else the ``ros-rmw-fastrtps-cpp`` wheel (PyPI ROS) does: rmw_fastrtps 9 (Kilted) and
     later link Fast DDS 3, 8 (Jazzy) and earlier Fast DDS 2. If neither says: 3.x."""
-    from importlib.metadata import PackageNotFoundError, version
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version
 
     from ..graph import default_config_path
+
     for var in ('FASTDDS_DEFAULT_PROFILES_FILE', 'FASTRTPS_DEFAULT_PROFILES_FILE'):
         if os.environ.get(var):
             return os.environ[var]
@@ -121,8 +153,13 @@ def use_replay_dds_profile() -> Optional[str]:
     return None
 
 
-def prepare(bag: Path | str, checkpoint_path: Optional[str], user_map: Optional[Dict[str, str]] = None,
-            truth_file: Optional[Path] = None, realtime: bool = False) -> EvalSetup:
+def prepare(
+    bag: Path | str,
+    checkpoint_path: Optional[str],
+    user_map: Optional[Dict[str, str]] = None,
+    truth_file: Optional[Path] = None,
+    realtime: bool = False,
+) -> EvalSetup:
     """Reads the bag's index and ground truth (``plan_bag``, the same rules as training from
     recordings); raises BagError / GroundTruthError with a message that says what to fix."""
     ckpt = Checkpoint.load(checkpoint_path or None)
@@ -135,7 +172,9 @@ def prepare(bag: Path | str, checkpoint_path: Optional[str], user_map: Optional[
         node = overrides[spec.node_name]
         node['input_topic'] = dst.lstrip('/')
         if spec.sensor_type == 'camera':
-            node['image_transport'] = 'compressed' if msgtype.endswith('CompressedImage') else 'raw'
+            node['image_transport'] = (
+                'compressed' if msgtype.endswith('CompressedImage') else 'raw'
+            )
         if not realtime:
             node['input_queue_depth'] = str(FAST_QUEUE_DEPTH)
             node['input_reliability'] = 'reliable'
@@ -147,11 +186,25 @@ def prepare(bag: Path | str, checkpoint_path: Optional[str], user_map: Optional[
             expected = spec.rate_hz or ckpt.build_encoder(spec.name)[0].input_spec.expected_rate_hz
             if count > 1 and abs(rate - expected) > 0.2 * expected:
                 node['sensor_rate_hz'] = f'{rate:.3f}'
-                notes.append(f'{spec.name}: {src} runs at {rate:.1f} Hz, the model expects {expected:g} Hz: '
-                             f'{spec.node_name} sensor_rate_hz:={rate:.3f}')
-    return EvalSetup(bag, plan, ckpt, read.truth, read.truth_source, overrides, notes,
-                     sum(topics[src][1] for src, _, _ in plan.inputs.values()), read.seconds, data_note(bag),
-                     bag_format(bag), read.start, read.end)
+                notes.append(
+                    f'{spec.name}: {src} runs at {rate:.1f} Hz, the model expects {expected:g} Hz:'
+                    f' {spec.node_name} sensor_rate_hz:={rate:.3f}'
+                )
+    return EvalSetup(
+        bag,
+        plan,
+        ckpt,
+        read.truth,
+        read.truth_source,
+        overrides,
+        notes,
+        sum(topics[src][1] for src, _, _ in plan.inputs.values()),
+        read.seconds,
+        data_note(bag),
+        bag_format(bag),
+        read.start,
+        read.end,
+    )
 
 
 def replay_shifts(setups: Sequence[EvalSetup], jump_threshold: float = 1.0) -> List[int]:
@@ -190,18 +243,24 @@ class _Collector:
 
     def __init__(self, node, options: EvalOptions, modalities) -> None:
         self.cond = threading.Condition()
-        self.labels: Dict[int, tuple] = {}       # window key -> (label, confidence, wall time)
+        self.labels: Dict[int, tuple] = {}  # window key -> (label, confidence, wall time)
         self.newest_label = -math.inf
         self.newest_feature = {m: -math.inf for m in modalities}
         self.label_count = 0
         self.shift = 0.0
         # Deep reader queues: while the main thread bursts sensor data this node's executor
         # may fall behind, and a keep-last-10 reader would overwrite labels it has not taken.
-        qos = QoSProfile(depth=1000, reliability=RESULT_QOS.reliability, durability=RESULT_QOS.durability)
+        qos = QoSProfile(
+            depth=1000, reliability=RESULT_QOS.reliability, durability=RESULT_QOS.durability
+        )
         node.create_subscription(ActivityLabel, options.label_topic, self._on_label, qos)
         for m in modalities:
-            node.create_subscription(FeatureVector, f'{options.feature_prefix}/{m}',
-                                     lambda msg, m=m: self._on_feature(m, msg), qos)
+            node.create_subscription(
+                FeatureVector,
+                f'{options.feature_prefix}/{m}',
+                lambda msg, m=m: self._on_feature(m, msg),
+                qos,
+            )
 
     def start_bag(self, shift: float) -> None:
         """Forget the previous bag: its stamps may come again in the next one."""
@@ -223,7 +282,10 @@ class _Collector:
 
     def _on_feature(self, modality: str, msg: FeatureVector) -> None:
         with self.cond:
-            self.newest_feature[modality] = max(self.newest_feature[modality], msg.window_end.sec + msg.window_end.nanosec * 1e-9 - self.shift)
+            self.newest_feature[modality] = max(
+                self.newest_feature[modality],
+                msg.window_end.sec + msg.window_end.nanosec * 1e-9 - self.shift,
+            )
             self.cond.notify_all()
 
     def wait(self, predicate: Callable[[], bool], timeout: float) -> bool:
@@ -250,6 +312,7 @@ class GraphLink:
     def __init__(self, node, graph, setup: EvalSetup, options: EvalOptions) -> None:
         from ..diagnostics import DiagnosticsCollector
         from ..graph import FUSION_NODE
+
         modalities = list(setup.plan.inputs)
         self.realtime = options.realtime
         self.collector = _Collector(node, options, modalities)
@@ -258,8 +321,10 @@ class GraphLink:
         # also needs the depth, so the replayer can run ahead of a busy encoder.
         qos = sensor_qos(FAST_QUEUE_DEPTH, reliable=True) if not options.realtime else DRIVER_QOS
         # By input, not by bag topic: every bag replayed through this graph feeds the same inputs.
-        self.pubs = {modality: node.create_publisher(message_class(msgtype), dst, qos)
-                     for modality, (_, msgtype, dst) in setup.plan.inputs.items()}
+        self.pubs = {
+            modality: node.create_publisher(message_class(msgtype), dst, qos)
+            for modality, (_, msgtype, dst) in setup.plan.inputs.items()
+        }
         sim_time = not options.realtime or options.rate != 1.0
         self.clock_pub = node.create_publisher(Clock, '/clock', 10) if sim_time else None
         self.reset_client = node.create_client(Trigger, f'/{FUSION_NODE}/reset')
@@ -269,11 +334,16 @@ class GraphLink:
         # Ready when every link of the graph is known here: our sensor publishers matched the
         # encoders, and each feature topic has its encoder and two readers (the fusion node and
         # this collector). A fast replay is over before a late link would come up.
-        graph.wait_for(lambda: all(p.get_subscription_count() > 0 for p in self.pubs.values())
-                       and node.count_publishers(options.label_topic) > 0
-                       and all(node.count_publishers(t) > 0 and node.count_subscribers(t) > 1
-                               for t in feature_topics),
-                       120.0, 'the node graph to start (rerun with --verbose-nodes to see why)')
+        graph.wait_for(
+            lambda: all(p.get_subscription_count() > 0 for p in self.pubs.values())
+            and node.count_publishers(options.label_topic) > 0
+            and all(
+                node.count_publishers(t) > 0 and node.count_subscribers(t) > 1
+                for t in feature_topics
+            ),
+            120.0,
+            'the node graph to start (rerun with --verbose-nodes to see why)',
+        )
         # Matching is seen from this side first; the subscribers' side of best-effort discovery
         # can lag by a few hundred ms, and whatever is published before it completes is lost.
         time.sleep(1.0)
@@ -288,9 +358,13 @@ class GraphLink:
         message sent before the request time to arrive there."""
         if self.bags:
             if self.realtime:
-                raise ValueError('a graph replays one bag in real time: live stamps cannot jump back')
+                raise ValueError(
+                    'a graph replays one bag in real time: live stamps cannot jump back'
+                )
             assert self.clock_pub is not None
-            self.clock_pub.publish(clock_message(int(round(setup.start * 1e9)) + shift_ns - 1_000_000_000))
+            self.clock_pub.publish(
+                clock_message(int(round(setup.start * 1e9)) + shift_ns - 1_000_000_000)
+            )
             done = False
             if self.reset_client.wait_for_service(timeout_sec=10.0):
                 future = self.reset_client.call_async(Trigger.Request())
@@ -308,12 +382,20 @@ def _interrupted(node) -> bool:
     """Ctrl-C: rclpy's own SIGINT handler shuts the context down at once, so a publish under way
     fails with an RCLError ("context is invalid") before Python raises KeyboardInterrupt."""
     import rclpy
+
     return not rclpy.ok(context=node.context)
 
 
-def run(setup: EvalSetup, node, graph, options: EvalOptions, fusion_mode: str,
-        on_progress: Optional[Callable[[int, int], None]] = None, link: Optional[GraphLink] = None,
-        shift_ns: int = 0) -> EvalResult:
+def run(
+    setup: EvalSetup,
+    node,
+    graph,
+    options: EvalOptions,
+    fusion_mode: str,
+    on_progress: Optional[Callable[[int, int], None]] = None,
+    link: Optional[GraphLink] = None,
+    shift_ns: int = 0,
+) -> EvalResult:
     """Replays the bag into a started graph through ``node`` (spun elsewhere) and collects
     the outcome of every window. Ctrl-C ends it early with ``partial`` set. ``link``: the
     graph's link, when bags replay one after another through one graph; ``shift_ns``: fast
@@ -324,7 +406,9 @@ def run(setup: EvalSetup, node, graph, options: EvalOptions, fusion_mode: str,
     window = setup.checkpoint.window
     collector, diagnostics, clock_pub = link.collector, link.diagnostics, link.clock_pub
     sim_time = clock_pub is not None
-    pubs = {src: (link.pubs[modality], modality) for modality, (src, _, _) in setup.plan.inputs.items()}
+    pubs = {
+        src: (link.pubs[modality], modality) for modality, (src, _, _) in setup.plan.inputs.items()
+    }
     late_modes = fusion_mode in ('late', 'async')
     if options.realtime and shift_ns:
         raise ValueError('shift_ns is for fast mode (real time at rate 1 shifts stamps to now)')
@@ -352,10 +436,16 @@ def run(setup: EvalSetup, node, graph, options: EvalOptions, fusion_mode: str,
         if not late_modes:
             publish_clock(end + options.lag)
             end = round(end - options.ahead * window.hop, 9)
-        need = [m for m in modalities
-                if bisect_right(stamps[m], end + EPS) > bisect_right(stamps[m], end - window.length + EPS)]
-        ok = collector.wait(lambda: all(collector.newest_feature[m] >= end - EPS for m in need),
-                            options.window_timeout)
+        need = [
+            m
+            for m in modalities
+            if bisect_right(stamps[m], end + EPS)
+            > bisect_right(stamps[m], end - window.length + EPS)
+        ]
+        ok = collector.wait(
+            lambda: all(collector.newest_feature[m] >= end - EPS for m in need),
+            options.window_timeout,
+        )
         if not ok:
             for m in need:
                 if collector.newest_feature[m] < end - EPS:
@@ -399,7 +489,9 @@ def run(setup: EvalSetup, node, graph, options: EvalOptions, fusion_mode: str,
             walls[modality].append(wall)
             if first_stamp is None:
                 first_stamp = stamp
-                ends = window_ends_between(window, first_stamp + window.length - 1e-9, first_stamp + 2 * window.length)
+                ends = window_ends_between(
+                    window, first_stamp + window.length - 1e-9, first_stamp + 2 * window.length
+                )
                 next_end = float(ends[0])
             counts['published'] += 1
             if on_progress is not None:
@@ -443,7 +535,9 @@ def run(setup: EvalSetup, node, graph, options: EvalOptions, fusion_mode: str,
         all_walls = np.concatenate([np.asarray(walls[m]) for m in modalities])
         order = np.argsort(all_stamps, kind='stable')
         sorted_stamps = all_stamps[order]
-        done_wall = np.maximum.accumulate(all_walls[order])   # wall time by which every sample <= t was out
+        done_wall = np.maximum.accumulate(
+            all_walls[order]
+        )  # wall time by which every sample <= t was out
         first, last = float(sorted_stamps[0]), float(sorted_stamps[-1])
         replayed = last - first
         ends = window_ends_between(window, first + window.length - 1e-9, last + EPS)
@@ -453,6 +547,7 @@ def run(setup: EvalSetup, node, graph, options: EvalOptions, fusion_mode: str,
         def latency(end: float, label_wall: float) -> float:
             k = bisect_right(sorted_stamps, end + EPS) - 1
             return (label_wall - done_wall[k]) * 1e3 if k >= 0 else math.nan
+
         outcomes = window_outcomes(ends, window.length, setup.truth, labels, latency)
     drops: Dict[str, Dict[str, int]] = {}
     for task, values in diagnostics.drops().items():
@@ -470,24 +565,49 @@ def run(setup: EvalSetup, node, graph, options: EvalOptions, fusion_mode: str,
     return EvalResult(outcomes, counts, partial, replay_wall, replayed, drops)
 
 
-def meta_for(setup: EvalSetup, options: EvalOptions, result: EvalResult, config: Path, fusion_mode: str,
-             checkpoint: Optional[str]) -> Dict[str, object]:
-    mode = ('real time' if options.rate == 1.0 else f'{options.rate:g}x recorded pace, sim time') \
-        if options.realtime else 'fast lockstep replay with sim time (deterministic)'
+def meta_for(
+    setup: EvalSetup,
+    options: EvalOptions,
+    result: EvalResult,
+    config: Path,
+    fusion_mode: str,
+    checkpoint: Optional[str],
+) -> Dict[str, object]:
+    mode = (
+        ('real time' if options.rate == 1.0 else f'{options.rate:g}x recorded pace, sim time')
+        if options.realtime
+        else 'fast lockstep replay with sim time (deterministic)'
+    )
     return {
-        'bag': str(setup.bag), 'bag_format': setup.format, 'bag_seconds': setup.seconds,
+        'bag': str(setup.bag),
+        'bag_format': setup.format,
+        'bag_seconds': setup.seconds,
         'data_note': setup.data_note or 'not stated in the bag',
-        'replay_note': f'{mode}; inputs ' + ', '.join(f'{m} <- {src} ({ty})'
-                                                      for m, (src, ty, _) in setup.plan.inputs.items()),
-        'config': str(config), 'checkpoint': checkpoint or 'packaged default', 'fusion_mode': fusion_mode,
-        'ground_truth': setup.truth_source, 'machine': machine_line(),
-        'wall_seconds': result.wall_seconds, 'replayed_seconds': result.replayed_seconds,
-        'speed_x': result.replayed_seconds / result.wall_seconds if result.wall_seconds > 0 else None,
+        'replay_note': (
+            f'{mode}; inputs '
+            + ', '.join(f'{m} <- {src} ({ty})' for m, (src, ty, _) in setup.plan.inputs.items())
+        ),
+        'config': str(config),
+        'checkpoint': checkpoint or 'packaged default',
+        'fusion_mode': fusion_mode,
+        'ground_truth': setup.truth_source,
+        'machine': machine_line(),
+        'wall_seconds': result.wall_seconds,
+        'replayed_seconds': result.replayed_seconds,
+        'speed_x': (
+            result.replayed_seconds / result.wall_seconds if result.wall_seconds > 0 else None
+        ),
         'window': {'length': setup.checkpoint.window.length, 'hop': setup.checkpoint.window.hop},
-        'latency_note': 'wall time from publishing the window\'s last sensor message to receiving its first '
-                        'label' + (' (fast mode: measured while the replay runs many times faster than real '
-                                   'time, so it includes queueing behind later messages)' if not options.realtime
-                                   else ''),
+        'latency_note': (
+            "wall time from publishing the window's last sensor message to receiving its first "
+            'label'
+            + (
+                ' (fast mode: measured while the replay runs many times faster than real '
+                'time, so it includes queueing behind later messages)'
+                if not options.realtime
+                else ''
+            )
+        ),
         'latency_title': 'Last sample published -> label received',
         'notes': setup.notes,
         'messages_published': result.counts['published'],

@@ -1,3 +1,17 @@
+# Copyright 2026 The hybrid_fusion_ros authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Ground truth for an evaluation: labelled time intervals, from a sidecar file or from a
 label topic. ROS-free (the bag reading side lives in ``evaluation.inputs``).
 
@@ -11,12 +25,13 @@ seconds since the bag's first message):
 A label *topic* gives one label per message, valid from its stamp until the next message
 (the last one for one median message spacing).
 """
+
 from __future__ import annotations
 
-import csv
-import json
 from bisect import bisect_right
+import csv
 from dataclasses import dataclass
+import json
 from pathlib import Path
 from typing import List, Optional, Sequence
 
@@ -43,8 +58,10 @@ class GroundTruth:
         items = sorted(intervals, key=lambda i: i.start)
         for a, b in zip(items, items[1:]):
             if b.start < a.end - 1e-9:
-                raise GroundTruthError(f'{source}: intervals overlap: [{a.start}, {a.end}) {a.label} and '
-                                       f'[{b.start}, {b.end}) {b.label}')
+                raise GroundTruthError(
+                    f'{source}: intervals overlap: [{a.start}, {a.end}) {a.label} and '
+                    f'[{b.start}, {b.end}) {b.label}'
+                )
         self.intervals: List[Interval] = items
         self._starts = [i.start for i in items]
         self.source = source
@@ -61,7 +78,9 @@ class GroundTruth:
         return interval.label if t < interval.end else None
 
     @classmethod
-    def from_samples(cls, stamps: Sequence[float], labels: Sequence[str], source: str) -> 'GroundTruth':
+    def from_samples(
+        cls, stamps: Sequence[float], labels: Sequence[str], source: str
+    ) -> 'GroundTruth':
         """A label stream (one label per message) as intervals."""
         if len(stamps) == 0:
             raise GroundTruthError(f'{source}: no ground-truth messages')
@@ -72,7 +91,11 @@ class GroundTruth:
         ends = np.append(t[1:], t[-1] + spacing)
         intervals: List[Interval] = []
         for start, end, label in zip(t, ends, lab):
-            if intervals and intervals[-1].label == label and abs(intervals[-1].end - start) < 1e-9:
+            if (
+                intervals
+                and intervals[-1].label == label
+                and abs(intervals[-1].end - start) < 1e-9
+            ):
                 intervals[-1] = Interval(intervals[-1].start, float(end), label)
             elif end > start:
                 intervals.append(Interval(float(start), float(end), label))
@@ -88,20 +111,30 @@ class GroundTruth:
                 data = json.loads(path.read_text())
                 rows = data.get('intervals') if isinstance(data, dict) else data
                 if not isinstance(rows, list):
-                    raise GroundTruthError(f'{path}: expected a list of {{"start", "end", "label"}} objects '
-                                           'or {"intervals": [...]}')
+                    raise GroundTruthError(
+                        f'{path}: expected a list of {{"start", "end", "label"}} objects '
+                        'or {"intervals": [...]}'
+                    )
             else:
                 with path.open(newline='') as f:
                     rows = list(csv.DictReader(f))
         except (json.JSONDecodeError, UnicodeDecodeError, csv.Error) as exc:
-            raise GroundTruthError(f'{path}: not readable as {path.suffix or "CSV"}: {exc}') from exc
+            raise GroundTruthError(
+                f'{path}: not readable as {path.suffix or "CSV"}: {exc}'
+            ) from exc
         intervals = []
         for n, row in enumerate(rows, start=1):
             try:
-                start, end, label = float(row['start']), float(row['end']), str(row['label']).strip()
+                start, end, label = (
+                    float(row['start']),
+                    float(row['end']),
+                    str(row['label']).strip(),
+                )
             except (KeyError, TypeError, ValueError) as exc:
-                raise GroundTruthError(f'{path}: interval {n} needs numeric start and end and a label '
-                                       f'(columns start,end,label), got {row!r}') from exc
+                raise GroundTruthError(
+                    f'{path}: interval {n} needs numeric start and end and a label '
+                    f'(columns start,end,label), got {row!r}'
+                ) from exc
             if not end > start or not label:
                 raise GroundTruthError(f'{path}: interval {n} is empty or unlabelled: {row!r}')
             if start < ABSOLUTE_AFTER:
@@ -113,8 +146,14 @@ class GroundTruth:
 
     def to_rows(self, bag_start: float) -> List[dict]:
         """Relative intervals, as written to a sidecar file."""
-        return [{'start': round(i.start - bag_start, 6), 'end': round(i.end - bag_start, 6), 'label': i.label}
-                for i in self.intervals]
+        return [
+            {
+                'start': round(i.start - bag_start, 6),
+                'end': round(i.end - bag_start, 6),
+                'label': i.label,
+            }
+            for i in self.intervals
+        ]
 
 
 def write_sidecar(truth: GroundTruth, path: Path | str, bag_start: float) -> Path:

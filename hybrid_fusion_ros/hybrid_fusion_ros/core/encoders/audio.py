@@ -1,17 +1,44 @@
+# Copyright 2026 The hybrid_fusion_ros authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Log-mel spectrogram + 2D CNN over a window of audio."""
+
 from __future__ import annotations
 
 import numpy as np
 import torch
 from torch import nn
 
-from ..preprocessing import (AudioLogMelCNNConfig, AudioPreprocessor, hz_to_mel, log_mel,
-                             mel_filterbank, mel_to_hz)
+from .base import conv_block_2d
+from .base import Encoder
+from .base import InputSpec
+from ..preprocessing import AudioLogMelCNNConfig
+from ..preprocessing import AudioPreprocessor
+from ..preprocessing import hz_to_mel
+from ..preprocessing import log_mel
+from ..preprocessing import mel_filterbank
+from ..preprocessing import mel_to_hz
 from ..windows import SensorWindow
-from .base import Encoder, InputSpec, conv_block_2d
 
-__all__ = ['AudioLogMelCNN', 'AudioLogMelCNNConfig', 'hz_to_mel', 'log_mel', 'mel_filterbank',
-           'mel_to_hz']
+__all__ = [
+    'AudioLogMelCNN',
+    'AudioLogMelCNNConfig',
+    'hz_to_mel',
+    'log_mel',
+    'mel_filterbank',
+    'mel_to_hz',
+]
 
 
 class AudioLogMelCNN(Encoder):

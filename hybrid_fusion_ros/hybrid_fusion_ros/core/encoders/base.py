@@ -1,3 +1,17 @@
+# Copyright 2026 The hybrid_fusion_ros authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """The encoder plugin interface.
 
 An encoder turns one :class:`~hybrid_fusion_ros.core.windows.SensorWindow` of its modality
@@ -11,16 +25,19 @@ torch, and hold it as ``preprocessor``: the ONNX Runtime backend runs the same c
 process that never imports torch. A plugin whose ``preprocessor`` is one of those classes
 runs on that backend too; one without can still be exported, but runs only on torch.
 """
+
 from __future__ import annotations
 
-from dataclasses import asdict, fields
+from dataclasses import asdict
+from dataclasses import fields
 from typing import Any, ClassVar, Dict, Mapping, Optional, Sequence, Type, TypeVar
 
 import numpy as np
 import torch
 from torch import nn
 
-from ..preprocessing import InputSpec, Preprocessor
+from ..preprocessing import InputSpec
+from ..preprocessing import Preprocessor
 from ..windows import SensorWindow
 
 E = TypeVar('E', bound='Encoder')
@@ -52,7 +69,9 @@ class Encoder(nn.Module):
         known = {f.name for f in fields(cls.config_class)}
         unknown = sorted(set(config) - known)
         if unknown:
-            raise ValueError(f'{cls.__name__}: unknown config key(s) {unknown}; known: {sorted(known)}')
+            raise ValueError(
+                f'{cls.__name__}: unknown config key(s) {unknown}; known: {sorted(known)}'
+            )
         return cls(cls.config_class(**config))
 
     def config_dict(self) -> Dict[str, Any]:
@@ -86,7 +105,9 @@ class Encoder(nn.Module):
             raise ValueError('norm_mean and norm_std differ in length')
         self.config.norm_mean, self.config.norm_std = mean, std
         # Not in the state_dict: the config carries them, and weights stay comparable.
-        self.register_buffer('_norm_mean', torch.tensor(mean, dtype=torch.float32), persistent=False)
+        self.register_buffer(
+            '_norm_mean', torch.tensor(mean, dtype=torch.float32), persistent=False
+        )
         self.register_buffer('_norm_std', torch.tensor(std, dtype=torch.float32), persistent=False)
 
     def normalize(self, x: torch.Tensor) -> torch.Tensor:
@@ -105,10 +126,16 @@ class Encoder(nn.Module):
 
 
 def conv_block_2d(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(cin, cout, 3, stride=stride, padding=1, bias=False),
-                         nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
+    return nn.Sequential(
+        nn.Conv2d(cin, cout, 3, stride=stride, padding=1, bias=False),
+        nn.BatchNorm2d(cout),
+        nn.ReLU(inplace=True),
+    )
 
 
 def conv_block_1d(cin: int, cout: int, kernel: int, stride: int = 1) -> nn.Sequential:
-    return nn.Sequential(nn.Conv1d(cin, cout, kernel, stride=stride, padding=kernel // 2, bias=False),
-                         nn.BatchNorm1d(cout), nn.ReLU(inplace=True))
+    return nn.Sequential(
+        nn.Conv1d(cin, cout, kernel, stride=stride, padding=kernel // 2, bias=False),
+        nn.BatchNorm1d(cout),
+        nn.ReLU(inplace=True),
+    )

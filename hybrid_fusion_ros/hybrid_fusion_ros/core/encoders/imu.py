@@ -1,13 +1,32 @@
+# Copyright 2026 The hybrid_fusion_ros authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """1D CNN over a window of accelerometer + gyroscope samples."""
+
 from __future__ import annotations
 
 import numpy as np
 import torch
 from torch import nn
 
-from ..preprocessing import GRAVITY, ImuCNN1dConfig, ImuPreprocessor
+from .base import conv_block_1d
+from .base import Encoder
+from .base import InputSpec
+from ..preprocessing import GRAVITY
+from ..preprocessing import ImuCNN1dConfig
+from ..preprocessing import ImuPreprocessor
 from ..windows import SensorWindow
-from .base import Encoder, InputSpec, conv_block_1d
 
 __all__ = ['GRAVITY', 'ImuCNN1d', 'ImuCNN1dConfig']
 
