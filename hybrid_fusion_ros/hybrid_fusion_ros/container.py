@@ -39,6 +39,7 @@ import importlib
 import sys
 from typing import Any, List, Optional, Sequence, Tuple
 
+from .graph import config_backend
 from .graph import config_checkpoint
 from .graph import graph_for_checkpoint
 from .graph import NodeSpec
@@ -92,7 +93,7 @@ def parse_args(argv: Sequence[str]) -> Tuple[argparse.Namespace, List[str]]:
 def graph_nodes(names: Optional[str], files: Sequence[str]) -> Tuple[NodeSpec, ...]:
     if names:
         return tuple(spec_for_node(n.strip()) for n in names.split(',') if n.strip())
-    return graph_for_checkpoint(config_checkpoint(*files))
+    return graph_for_checkpoint(config_checkpoint(*files), config_backend(*files))
 
 
 def create_nodes(specs: Sequence[NodeSpec]) -> List[Any]:

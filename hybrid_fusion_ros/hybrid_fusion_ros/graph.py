@@ -120,8 +120,26 @@ def config_checkpoint(*paths: Path | str) -> Optional[str]:
     return found
 
 
-def graph_for_checkpoint(checkpoint: Optional[str]) -> Tuple[NodeSpec, ...]:
-    """The graph that runs ``checkpoint`` (None: the packaged one)."""
+def config_backend(*paths: Path | str) -> str:
+    """The fusion node's ``inference_backend`` in these parameter files (default torch)."""
+    found = 'torch'
+    for path in paths:
+        found = node_parameters(load_config(path), FUSION_NODE).get('inference_backend') or found
+    return found
+
+
+def graph_for_checkpoint(
+    checkpoint: Optional[str], backend: Optional[str] = None
+) -> Tuple[NodeSpec, ...]:
+    """The graph that runs ``checkpoint`` (None: the packaged one). With the onnxruntime
+    backend, or where torch is not installed (a robot running the ONNX files), its inputs are
+    read from the ONNX bundle's manifest, so that starting the graph needs no torch either."""
+    import importlib.util
+
+    if backend == 'onnxruntime' or importlib.util.find_spec('torch') is None:
+        from .core.onnx_backend import OnnxBundle
+
+        return classifier_graph(OnnxBundle.find(checkpoint).modalities)
     from .core.checkpoint import Checkpoint
 
     return classifier_graph(Checkpoint.load(checkpoint).modalities)

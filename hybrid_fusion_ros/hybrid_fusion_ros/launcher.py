@@ -28,6 +28,7 @@ import sys
 import time
 from typing import Callable, Dict, List, Optional, Sequence
 
+from .graph import config_backend
 from .graph import config_checkpoint
 from .graph import graph_for_checkpoint
 from .graph import NodeSpec
@@ -115,7 +116,10 @@ class GraphProcess:
         self.overrides = dict(overrides or {})
         self.node_overrides = dict(node_overrides or {})
         if graph is None:
-            graph = graph_for_checkpoint(config_checkpoint(config))
+            graph = graph_for_checkpoint(
+                config_checkpoint(config),
+                self.overrides.get('inference_backend') or config_backend(config),
+            )
         unknown = sorted(set(self.node_overrides) - {spec.name for spec in graph})
         if unknown:
             raise ValueError(

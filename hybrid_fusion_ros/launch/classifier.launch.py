@@ -35,6 +35,7 @@ from launch.actions import OpaqueFunction
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
+from hybrid_fusion_ros.graph import config_backend
 from hybrid_fusion_ros.graph import config_checkpoint
 from hybrid_fusion_ros.graph import default_config_path
 from hybrid_fusion_ros.graph import graph_for_checkpoint
@@ -50,7 +51,7 @@ def _nodes(context, *args, **kwargs):
     common = {'use_sim_time': use_sim_time}
     if checkpoint:
         common['checkpoint'] = checkpoint
-    graph = graph_for_checkpoint(checkpoint)
+    graph = graph_for_checkpoint(checkpoint, config_backend(config))
     env = node_process_env(os.environ)
     if single:
         # No name=: launch_ros would pass it as a process-wide __node remap, renaming every node.

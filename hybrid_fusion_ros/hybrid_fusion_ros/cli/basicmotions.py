@@ -44,6 +44,7 @@ class BasicMotionsCommand(Command):
         parser.add_argument('--epochs', type=int, default=30)
         parser.add_argument('--window', type=float, default=2.0)
         parser.add_argument('--hop', type=float, default=0.5)
+        parser.add_argument('--encoder', default='imu_hybrid', help='IMU encoder plugin')
         parser.add_argument('--json', type=Path)
 
     def run(self, args: argparse.Namespace) -> int:
@@ -74,7 +75,7 @@ class BasicMotionsCommand(Command):
                 f'error: train classes {classes} differ from test classes {test_classes}'
             )
         spec = WindowSpec(args.window, args.hop)
-        encoder = create_encoder('imu_cnn1d')
+        encoder = create_encoder(args.encoder)
         train_seqs = [recording_sequence(r, spec, encoder, RATE) for r in train_recs]
         test_seqs = [recording_sequence(r, spec, encoder, RATE) for r in test_recs]
         # Validation for early stopping: the last 2 training recordings of each class.
@@ -99,7 +100,7 @@ class BasicMotionsCommand(Command):
         rows = []
         for seed in tqdm(range(args.seeds), desc='seeds', unit='seed'):
             config = TrainConfig(
-                encoders={'imu': 'imu_cnn1d'},
+                encoders={'imu': args.encoder},
                 strategy='early',
                 extra_strategies=[],
                 window_length=args.window,

@@ -38,6 +38,11 @@ class LaunchCommand(Command):
         )
         parser.add_argument('--use-sim-time', action='store_true')
         parser.add_argument(
+            '--inference-backend',
+            choices=('torch', 'onnxruntime'),
+            help="every node's inference_backend (default: the config's)",
+        )
+        parser.add_argument(
             '--single-process',
             action='store_true',
             help=(
@@ -47,7 +52,7 @@ class LaunchCommand(Command):
         )
 
     def run(self, args: argparse.Namespace) -> int:
-        from ..core.checkpoint import CheckpointError
+        from ..graph import config_backend
         from ..graph import config_checkpoint
         from ..graph import default_config_path
         from ..graph import graph_for_checkpoint
@@ -55,10 +60,14 @@ class LaunchCommand(Command):
 
         config = args.config or default_config_path()
         overrides = {'use_sim_time': 'true'} if args.use_sim_time else {}
+        if args.inference_backend:
+            overrides['inference_backend'] = args.inference_backend
         try:
             checkpoint = args.checkpoint or config_checkpoint(config)
-            nodes = graph_for_checkpoint(checkpoint)
-        except (CheckpointError, FileNotFoundError) as exc:
+            nodes = graph_for_checkpoint(
+                checkpoint, args.inference_backend or config_backend(config)
+            )
+        except (RuntimeError, FileNotFoundError) as exc:  # CheckpointError, OnnxBackendError
             raise SystemExit(f'error: {exc}')
         if args.checkpoint:
             overrides['checkpoint'] = str(Path(args.checkpoint).resolve())
