@@ -48,7 +48,7 @@ class WatchBenchmarkCommand(Command):
         parser.add_argument('--weight-decay', type=float, default=5e-2)
         parser.add_argument('--label-smoothing', type=float, default=0.0)
         parser.add_argument(
-            '--encoder', default='imu_cnn1d', help='IMU encoder plugin of the network'
+            '--encoder', default='imu_hybrid', help='IMU encoder plugin of the network'
         )
         parser.add_argument(
             '--encoder-config',
