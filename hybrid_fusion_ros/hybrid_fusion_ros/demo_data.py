@@ -41,9 +41,12 @@ TOPICS = {
 BAG_START = 1_700_000_000.0  # sensor time of the first sample, seconds (an ordinary epoch time)
 
 
-def _stream(topic: str, stamps: np.ndarray, make) -> Iterator[Tuple[int, str, object]]:
+def _stream(
+    topic: str, stamps: np.ndarray, make, logged_after: float = 0.0
+) -> Iterator[Tuple[int, str, object]]:
+    """Messages stamped ``stamps``, logged (so replayed) ``logged_after`` seconds later."""
     for i, t in enumerate(stamps):
-        yield int(round(t * 1e9)), topic, make(i, conv.sec_to_stamp(t))
+        yield int(round((t + logged_after) * 1e9)), topic, make(i, conv.sec_to_stamp(t))
 
 
 def generate_bag(
@@ -77,6 +80,9 @@ def generate_bag(
             TOPICS['audio'],
             chunk_starts,
             lambda i, s: conv.samples_to_audio(audio[i * n : (i + 1) * n], config.audio_rate, s),
+            # A microphone driver publishes a chunk once its last sample is in; the stamp is its
+            # first sample's, as AudioChunk says.
+            (n - 1) / config.audio_rate,
         ),
         _stream(
             TOPICS['ground_truth'],

@@ -50,7 +50,7 @@ class BenchReplayCommand(Command):
 
         bag = args.bag
         if bag is None:
-            bag = cache_dir() / 'demo_60s_seed7'
+            bag = cache_dir() / 'demo_60s_seed7_v2'
             if not bag.exists():
                 print(f'generating the simulated demo bag {bag} ...', flush=True)
                 generate_bag(bag, 60.0, 7)

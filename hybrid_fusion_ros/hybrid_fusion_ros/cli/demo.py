@@ -92,7 +92,8 @@ class DemoCommand(Command):
 
         bag = args.bag
         if bag is None:
-            bag = cache_dir() / f'demo_{args.seconds:g}s_seed{args.seed}'
+            # _v2: audio chunks logged when their last sample is in (bags cached before differ).
+            bag = cache_dir() / f'demo_{args.seconds:g}s_seed{args.seed}_v2'
             if not bag.exists():
                 print(f'generating the simulated demo bag {bag} ...', flush=True)
                 tmp = bag.with_name(bag.name + '.partial')
