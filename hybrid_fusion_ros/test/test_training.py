@@ -67,6 +67,18 @@ def test_tiny_training_run_writes_a_loadable_checkpoint(tmp_path):
     )
 
 
+def test_keep_last_runs_every_epoch_and_keeps_the_final_weights():
+    """With keep='last' no epoch is skipped by early stopping, whatever the patience, and the
+    model ends with the last epoch's weights, not the best one's."""
+    config = tiny_config(encoders={'imu': 'imu_hybrid'}, epochs=4, patience=1, keep='last',
+                         extra_strategies=[])
+    result = train(config, progress=False)
+    assert [h['epoch'] for h in result.history] == [1, 2, 3, 4]
+    assert result.val_report['macro_f1'] == pytest.approx(result.history[-1]['val_macro_f1'])
+    with pytest.raises(ValueError, match="keep must be 'best' or 'last'"):
+        TrainConfig(keep='median')
+
+
 def test_linear_front_end_ablation_trains_without_a_checkpoint():
     result = train(tiny_config(encoders={'imu': 'imu_cnn1d'}, front_end='linear'), progress=False)
     assert result.checkpoint is None and isinstance(result.model.encoders['imu'], LinearFrontEnd)

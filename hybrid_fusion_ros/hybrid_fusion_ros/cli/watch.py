@@ -48,6 +48,10 @@ class WatchBenchmarkCommand(Command):
         parser.add_argument('--weight-decay', type=float, default=5e-2)
         parser.add_argument('--label-smoothing', type=float, default=0.0)
         parser.add_argument(
+            '--keep', choices=('best', 'last'), default='last',
+            help="weights kept: the best epoch on the validation subject, or the last (annealed)",
+        )
+        parser.add_argument(
             '--encoder', default='imu_hybrid', help='IMU encoder plugin of the network'
         )
         parser.add_argument(
@@ -108,6 +112,7 @@ class WatchBenchmarkCommand(Command):
                 imu_scale_jitter=args.scale_jitter,
                 weight_decay=args.weight_decay,
                 label_smoothing=args.label_smoothing,
+                keep=args.keep,
             )
             result = train(
                 config,

@@ -71,6 +71,11 @@ class TrainConfig:
     grad_clip: float = 1.0
     warmup_fraction: float = 0.1
     patience: int = 8
+    # Which weights training ends with: 'best', the epoch with the best validation macro-F1
+    # (early stopping after `patience` epochs without one); 'last', every epoch run and the
+    # final, annealed weights kept (validation only reported): on a few subjects, the best epoch
+    # on one held-out subject is a noisy choice.
+    keep: str = 'best'
     modality_dropout: float = 0.15
     # Cross-entropy label smoothing: on a few subjects' recordings, keeps the network from
     # growing over-confident on one wearer's way of doing an exercise. 0 disables it.
@@ -108,6 +113,8 @@ class TrainConfig:
         unknown = sorted(set(self.frozen_encoders) - set(self.encoders))
         if unknown:
             raise ValueError(f'frozen_encoders names unknown input(s) {unknown}')
+        if self.keep not in ('best', 'last'):
+            raise ValueError(f"keep must be 'best' or 'last', got '{self.keep}'")
         if self.front_end not in ('cnn', 'linear'):
             raise ValueError(f"front_end must be 'cnn' or 'linear', got '{self.front_end}'")
         for strategy in [self.strategy, *self.extra_strategies]:  # validates the names
@@ -472,7 +479,9 @@ def _fit(
             )
         history.append(entry)
         bar.set_postfix(loss=f"{entry['loss']:.3f}", val_f1=f"{entry['val_macro_f1']:.3f}")
-        if entry['val_macro_f1'] > best_f1:
+        if config.keep == 'last':
+            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        elif entry['val_macro_f1'] > best_f1:
             best_f1, bad_epochs = entry['val_macro_f1'], 0
             best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
         else:
