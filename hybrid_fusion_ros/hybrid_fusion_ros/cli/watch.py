@@ -49,7 +49,7 @@ class WatchBenchmarkCommand(Command):
         parser.add_argument('--label-smoothing', type=float, default=0.0)
         parser.add_argument(
             '--keep', choices=('best', 'last'), default='last',
-            help="weights kept: the best epoch on the validation subject, or the last (annealed)",
+            help='weights kept: the best epoch on the validation subject, or the last (annealed)',
         )
         parser.add_argument(
             '--encoder', default='imu_hybrid', help='IMU encoder plugin of the network'
