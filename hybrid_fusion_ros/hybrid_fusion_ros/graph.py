@@ -111,21 +111,23 @@ def load_config(path: Path | str) -> Dict[str, Any]:
     return yaml.safe_load(path.read_text()) or {}
 
 
-def config_checkpoint(*paths: Path | str) -> Optional[str]:
-    """The checkpoint parameter files name for the fusion node ('' and unset: None); of
+def _fusion_parameter(name: str, default: Any, paths: Sequence[Path | str]) -> Any:
+    """A fusion-node parameter as parameter files give it ('' and unset: ``default``); of
     several files, the last one that names it wins, as rcl applies them."""
-    found = None
+    found = default
     for path in paths:
-        found = node_parameters(load_config(path), FUSION_NODE).get('checkpoint') or found
+        found = node_parameters(load_config(path), FUSION_NODE).get(name) or found
     return found
+
+
+def config_checkpoint(*paths: Path | str) -> Optional[str]:
+    """The checkpoint parameter files name for the fusion node (None if none does)."""
+    return _fusion_parameter('checkpoint', None, paths)
 
 
 def config_backend(*paths: Path | str) -> str:
     """The fusion node's ``inference_backend`` in these parameter files (default torch)."""
-    found = 'torch'
-    for path in paths:
-        found = node_parameters(load_config(path), FUSION_NODE).get('inference_backend') or found
-    return found
+    return _fusion_parameter('inference_backend', 'torch', paths)
 
 
 def graph_for_checkpoint(

@@ -622,6 +622,19 @@ def latency_rows(
     listener = Listener(node)
     config = args.config or default_config_path()
     rows = []
+
+    def measured(procs: Sequence[subprocess.Popen], size: str) -> Dict[str, Any]:
+        """The live streams at ``size`` through ``procs`` (the floor's or the graph's)."""
+        return measure(
+            listener,
+            [p.pid for p in procs],
+            SIZES[size],
+            args.seconds,
+            args.warmup,
+            args.seed,
+            lambda: _ready(node, procs),
+        )
+
     print(
         f"{'size':<6} {'layout':<7} {'run':<12} {'labels':>11} {'p50 ms':>8} {'p99 ms':>8} "
         f"{'encode p99':>10} {'CPU cores':>9} {'RSS MB':>7}",
@@ -642,15 +655,7 @@ def latency_rows(
                         for r in relays
                     ]
                     try:
-                        r = measure(
-                            listener,
-                            [p.pid for p in procs],
-                            SIZES[size],
-                            args.seconds,
-                            args.warmup,
-                            args.seed,
-                            lambda: _ready(node, procs),
-                        )
+                        r = measured(procs, size)
                     finally:
                         _stop(procs)
                 else:
@@ -659,15 +664,7 @@ def latency_rows(
                         config, overrides, quiet=True, single_process=layout == 'single'
                     ) as graph:
                         procs = list(graph.processes.values())
-                        r = measure(
-                            listener,
-                            [p.pid for p in procs],
-                            SIZES[size],
-                            args.seconds,
-                            args.warmup,
-                            args.seed,
-                            lambda: _ready(node, procs),
-                        )
+                        r = measured(procs, size)
                 r.update(
                     size=size,
                     layout=layout,

@@ -479,12 +479,12 @@ def _fit(
             )
         history.append(entry)
         bar.set_postfix(loss=f"{entry['loss']:.3f}", val_f1=f"{entry['val_macro_f1']:.3f}")
-        if config.keep == 'last':
-            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-        elif entry['val_macro_f1'] > best_f1:
+        improved = entry['val_macro_f1'] > best_f1
+        if improved:
             best_f1, bad_epochs = entry['val_macro_f1'], 0
+        if improved or config.keep == 'last':
             best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-        else:
+        elif config.keep == 'best':
             bad_epochs += 1
             if bad_epochs >= config.patience:
                 break
