@@ -408,26 +408,28 @@ def baseline_scores(
     spec: WindowSpec,
     seed: int,
     names: Optional[Sequence[str]] = None,
+    kind: str = 'forest',
 ) -> Dict[str, Any]:
-    """Engineered features + random forest on the same windows."""
-    from .core.baseline import random_forest
-    from .core.baseline import window_feature_matrix
+    """A classical baseline (``core.baseline.BASELINES``) on the same windows."""
+    from .core.baseline import fit_predict
     from .core.metrics import classification_report
 
     names = list(names or [i.name for i in data.inputs])
     types = {i.name: i.sensor_type for i in data.inputs}
-
-    def xy(idx):
-        seqs = data.subset(idx)
-        x = np.concatenate(
-            [window_feature_matrix(s.inputs, types, spec.length, names) for s in seqs]
-        )
-        return x, np.concatenate([s.labels for s in seqs])
-
-    x_train, y_train = xy(train_idx)
-    x_test, y_test = xy(test_idx)
-    forest = random_forest(seed).fit(x_train, y_train)
-    return classification_report(y_test, forest.predict(x_test), data.classes)
+    train_seqs, test_seqs = data.subset(train_idx), data.subset(test_idx)
+    pred = fit_predict(
+        kind,
+        [s.inputs for s in train_seqs],
+        np.concatenate([s.labels for s in train_seqs]),
+        [s.inputs for s in test_seqs],
+        types,
+        spec.length,
+        names,
+        seed,
+    )
+    return classification_report(
+        np.concatenate([s.labels for s in test_seqs]), pred, data.classes
+    )
 
 
 def network_scores(

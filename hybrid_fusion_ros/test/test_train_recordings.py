@@ -129,6 +129,31 @@ def test_second_run_reuses_the_cache(robot_bags, trained, quick, tmp_path, capsy
     assert sorted(p.name for p in cache.iterdir()) == entries
 
 
+def test_cross_validation_runs_both_baselines_on_the_same_folds(
+    robot_bags, trained, quick, tmp_path, capsys
+):
+    _, cache = trained
+    report = tmp_path / 'cv'
+    args = ['train', str(robot_bags / 'train'), *MAPS, '--config', str(quick)]
+    args += ['--cache-dir', str(cache), '--folds', '2', '--group-by', r'robot_s(\d+)_']
+    assert cli(args + ['--epochs', '2', '--cv-only', '--baseline', '--report', str(report)]) == 0
+    out = capsys.readouterr().out
+    folds = json.loads((report / 'metrics.json').read_text())['folds']
+    assert sorted(folds['baselines']) == ['forest', 'minirocket']
+    for run in folds['runs']:
+        for kind in ('forest', 'minirocket'):
+            assert 0.0 <= run['baselines'][kind]['macro_f1'] <= 1.0
+    means = {k: b['macro_f1']['mean'] for k, b in folds['baselines'].items()}
+    assert folds['baseline_kind'] == max(means, key=means.get)
+    assert folds['baseline_macro_f1']['mean'] == max(means.values())
+    assert f"baseline {folds['baseline_kind']} (" in out and ', the stronger:' in out
+    assert (report / 'confusion_forest.png').is_file()
+    assert (report / 'confusion_minirocket.png').is_file()
+    # Without folds there is nothing to run a baseline on: refused before any work.
+    with pytest.raises(SystemExit, match='--baseline needs --folds'):
+        cli(['train', str(robot_bags / 'train'), *MAPS, '--baseline', 'forest'])
+
+
 def _offline_labels(ckpt_path: Path, bag: Path, cache: Path) -> dict:
     """The checkpoint's labels for every window of ``bag``, computed without ROS nodes."""
     from hybrid_fusion_ros.core.train import ActivityModel

@@ -40,6 +40,18 @@ class Command:
         raise NotImplementedError
 
 
+def add_baseline_argument(parser: argparse.ArgumentParser) -> None:
+    """``--baseline KIND ...`` of the real-data benchmarks (``core/baseline.py``)."""
+    parser.add_argument(
+        '--baseline',
+        nargs='+',
+        choices=('forest', 'minirocket'),
+        default=[],
+        metavar='KIND',
+        help='classical baselines run beside the network (default: every one installed)',
+    )
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(
         prog='hybrid-fusion', description='Multimodal CNN-LSTM activity fusion for ROS 2.'

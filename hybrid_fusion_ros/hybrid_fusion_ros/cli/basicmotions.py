@@ -23,8 +23,11 @@ import argparse
 import json
 from pathlib import Path
 
+from . import add_baseline_argument
 from . import Command
 from .demo import cache_dir
+
+MODEL_KEYS = {'forest': 'features_rf', 'minirocket': 'minirocket_ridge'}
 
 
 class BasicMotionsCommand(Command):
@@ -45,6 +48,13 @@ class BasicMotionsCommand(Command):
         parser.add_argument('--window', type=float, default=2.0)
         parser.add_argument('--hop', type=float, default=0.5)
         parser.add_argument('--encoder', default='imu_hybrid', help='IMU encoder plugin')
+        parser.add_argument(
+            '--keep',
+            choices=('best', 'last'),
+            default='last',
+            help='weights kept: the best epoch on the validation recordings, or the last',
+        )
+        add_baseline_argument(parser)
         parser.add_argument('--json', type=Path)
 
     def run(self, args: argparse.Namespace) -> int:
@@ -52,6 +62,8 @@ class BasicMotionsCommand(Command):
         from sklearn.ensemble import RandomForestClassifier
         from tqdm import tqdm
 
+        from ..core.baseline import choose_baselines
+        from ..core.baseline import fit_predict
         from ..core.encoders import create_encoder
         from ..core.machine import machine_line
         from ..core.metrics import classification_report
@@ -65,6 +77,10 @@ class BasicMotionsCommand(Command):
         from ..core.watch import recording_sequence
         from ..core.windows import WindowSpec
 
+        try:
+            baselines = choose_baselines(args.baseline)
+        except ValueError as exc:
+            raise SystemExit(f'error: {exc}')
         try:
             train_recs, classes = load_ts(args.data / 'BasicMotions_TRAIN.ts')
             test_recs, test_classes = load_ts(args.data / 'BasicMotions_TEST.ts')
@@ -110,6 +126,7 @@ class BasicMotionsCommand(Command):
                 seq_len=8,
                 batch_size=8,
                 patience=10,
+                keep=args.keep,
             )
             result = train(
                 config,
@@ -123,23 +140,37 @@ class BasicMotionsCommand(Command):
             model = ActivityModel({'imu': ckpt.build_encoder('imu')[0]}, ckpt.build_fusion())
             pred = predict(model, test_seqs)
             cnn = classification_report(y_test, pred, classes)
-            forest = RandomForestClassifier(n_estimators=300, random_state=seed, n_jobs=-1)
-            forest.fit(np.concatenate(feats_train), np.concatenate([s.labels for s in train_seqs]))
-            rf_pred = forest.predict(feats_test)
-            rf = classification_report(y_test, rf_pred, classes)
-            rows.append(
-                {
-                    'seed': seed,
-                    'cnn_lstm': {
-                        'window_macro_f1': cnn['macro_f1'],
-                        'recording_accuracy': float((votes(pred) == rec_truth).mean()),
-                    },
-                    'features_rf': {
-                        'window_macro_f1': rf['macro_f1'],
-                        'recording_accuracy': float((votes(rf_pred) == rec_truth).mean()),
-                    },
+            row = {
+                'seed': seed,
+                'cnn_lstm': {
+                    'window_macro_f1': cnn['macro_f1'],
+                    'recording_accuracy': float((votes(pred) == rec_truth).mean()),
+                },
+            }
+            y_train = np.concatenate([s.labels for s in train_seqs])
+            for kind in baselines:
+                if kind == 'forest':
+                    forest = RandomForestClassifier(n_estimators=300, random_state=seed, n_jobs=-1)
+                    forest.fit(np.concatenate(feats_train), y_train)
+                    base_pred = forest.predict(feats_test)
+                else:
+                    base_pred = fit_predict(
+                        kind,
+                        [s.inputs for s in train_seqs],
+                        y_train,
+                        [s.inputs for s in test_seqs],
+                        {'imu': 'imu'},
+                        args.window,
+                        ['imu'],
+                        seed,
+                    )
+                row[MODEL_KEYS[kind]] = {
+                    'window_macro_f1': classification_report(y_test, base_pred, classes)[
+                        'macro_f1'
+                    ],
+                    'recording_accuracy': float((votes(base_pred) == rec_truth).mean()),
                 }
-            )
+            rows.append(row)
         summary = {}
         print(
             '\nBasicMotions (real, UEA archive; 40 train / 40 test recordings of 10 s at 10 Hz),'
@@ -149,7 +180,10 @@ class BasicMotionsCommand(Command):
         for name, label in (
             ('cnn_lstm', 'IMU CNN-LSTM'),
             ('features_rf', 'features + random forest'),
+            ('minirocket_ridge', 'MiniRocket + ridge'),
         ):
+            if name not in rows[0]:
+                continue
             summary[name] = {}
             for key in ('window_macro_f1', 'recording_accuracy'):
                 v = np.array([r[name][key] for r in rows])

@@ -117,8 +117,15 @@ class TrainCommand(Command):
         )
         parser.add_argument(
             '--baseline',
-            action='store_true',
-            help='with --folds: also engineered features + random forest on the same windows',
+            nargs='*',
+            choices=('forest', 'minirocket'),
+            metavar='KIND',
+            help=(
+                'with --folds: also classical baselines on the same windows, each in every fold:'
+                ' forest (engineered features + random forest), minirocket (MiniRocket + ridge,'
+                ' needs aeon); no KIND: every one this install has. The network is compared'
+                ' with the stronger'
+            ),
         )
         parser.add_argument('--window-length', type=float, help='window length (s); default 1.0')
         parser.add_argument('--window-hop', type=float, help='window hop (s); default 0.5')

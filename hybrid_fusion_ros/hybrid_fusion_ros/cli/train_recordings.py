@@ -92,6 +92,15 @@ def train_recordings(args: argparse.Namespace, values: Dict[str, Any]) -> int:
         raise SystemExit('error: --freeze-encoders needs --from CHECKPOINT')
     if args.folds and args.val:
         raise SystemExit('error: give --folds or --val, not both')
+    if args.baseline is not None:
+        from ..core.baseline import choose_baselines
+
+        if not args.folds:
+            raise SystemExit('error: --baseline needs --folds')
+        try:
+            choose_baselines(args.baseline)
+        except ValueError as exc:
+            raise SystemExit(f'error: {exc}')
     spec = WindowSpec(values.get('window_length', 1.0), values.get('window_hop', 0.5))
     init = None
     if args.from_checkpoint:
@@ -222,6 +231,9 @@ def _write_cv_only(args: argparse.Namespace, summary: Dict[str, Any]) -> int:
 def _cross_validate(args, data, config, init, groups: List[str], spec) -> Dict[str, Any]:
     import numpy as np
 
+    from ..core.baseline import baseline_applies
+    from ..core.baseline import BASELINES
+    from ..core.baseline import choose_baselines
     from ..training import baseline_scores
     from ..training import fold_groups
     from ..training import hold_out
@@ -230,9 +242,14 @@ def _cross_validate(args, data, config, init, groups: List[str], spec) -> Dict[s
     from ..training import train_on
 
     folds = fold_groups(groups, args.folds, config.seed)
+    baselines = choose_baselines(args.baseline) if args.baseline is not None else []
+    first = next(s for seqs in data.sequences for s in seqs).inputs
+    for kind in [b for b in baselines if not baseline_applies(b, first.values())]:
+        _say(f'baseline {kind}: none of the inputs is a series it can take; left out')
+        baselines.remove(kind)
     runs = []
     total_net = np.zeros((len(data.classes),) * 2, dtype=np.int64)
-    total_base = np.zeros_like(total_net)
+    total_base = {kind: np.zeros_like(total_net) for kind in baselines}
     for k, test_groups in enumerate(folds):
         test_idx = [i for i, g in enumerate(groups) if g in test_groups]
         rest = [i for i, g in enumerate(groups) if g not in test_groups]
@@ -251,11 +268,16 @@ def _cross_validate(args, data, config, init, groups: List[str], spec) -> Dict[s
             'epochs': len(result.history),
         }
         total_net += np.asarray(net['confusion_matrix'])
-        if args.baseline:
-            base = baseline_scores(data, train_idx + val_idx, test_idx, spec, config.seed)
-            run['baseline'] = {'accuracy': base['accuracy'], 'macro_f1': base['macro_f1']}
-            total_base += np.asarray(base['confusion_matrix'])
-        _say('  ' + json.dumps({k2: v for k2, v in run.items() if k2 in ('network', 'baseline')}))
+        for kind in baselines:
+            base = baseline_scores(
+                data, train_idx + val_idx, test_idx, spec, config.seed, kind=kind
+            )
+            run.setdefault('baselines', {})[kind] = {
+                'accuracy': base['accuracy'],
+                'macro_f1': base['macro_f1'],
+            }
+            total_base[kind] += np.asarray(base['confusion_matrix'])
+        _say('  ' + json.dumps({k2: v for k2, v in run.items() if k2 in ('network', 'baselines')}))
         runs.append(run)
     out: Dict[str, Any] = {
         'k': len(folds),
@@ -263,10 +285,21 @@ def _cross_validate(args, data, config, init, groups: List[str], spec) -> Dict[s
         'network_macro_f1': mean_std([r['network']['macro_f1'] for r in runs]),
         'network_accuracy': mean_std([r['network']['accuracy'] for r in runs]),
     }
-    if args.baseline:
-        out['baseline'] = 'engineered features of the same windows + random forest (300 trees)'
-        out['baseline_macro_f1'] = mean_std([r['baseline']['macro_f1'] for r in runs])
-        out['baseline_accuracy'] = mean_std([r['baseline']['accuracy'] for r in runs])
+    if baselines:
+        out['baselines'] = {
+            kind: {
+                'name': BASELINES[kind],
+                'macro_f1': mean_std([r['baselines'][kind]['macro_f1'] for r in runs]),
+                'accuracy': mean_std([r['baselines'][kind]['accuracy'] for r in runs]),
+            }
+            for kind in baselines
+        }
+        # The network is held to the stronger baseline (by mean macro-F1 over the folds).
+        best = max(baselines, key=lambda b: out['baselines'][b]['macro_f1']['mean'])
+        out['baseline'] = BASELINES[best]
+        out['baseline_kind'] = best
+        out['baseline_macro_f1'] = out['baselines'][best]['macro_f1']
+        out['baseline_accuracy'] = out['baselines'][best]['accuracy']
     if args.report and distributed.is_main():
         from ..core.plots import plot_confusion
 
@@ -278,13 +311,13 @@ def _cross_validate(args, data, config, init, groups: List[str], spec) -> Dict[s
             args.report / 'confusion.png',
             f"network, {len(folds)} folds summed: macro-F1 {f1['mean']:.3f} ± {f1['std']:.3f}",
         )
-        if args.baseline:
-            f1 = out['baseline_macro_f1']
+        for kind in baselines:
+            f1 = out['baselines'][kind]['macro_f1']
             plot_confusion(
-                total_base,
+                total_base[kind],
                 data.classes,
-                args.report / 'confusion_baseline.png',
-                f"baseline, {len(folds)} folds summed: macro-F1 {f1['mean']:.3f} ±"
+                args.report / f'confusion_{kind}.png',
+                f"{kind}, {len(folds)} folds summed: macro-F1 {f1['mean']:.3f} ±"
                 f" {f1['std']:.3f}",
             )
     return out
@@ -296,9 +329,10 @@ def _print_folds(cv: Dict[str, Any]) -> None:
         f"cross-validation ({cv['k']} folds, by recording group): network macro-F1"
         f" {f1['mean']:.3f} ± {f1['std']:.3f}, accuracy {acc['mean']:.3f} ± {acc['std']:.3f}"
     )
-    if 'baseline_macro_f1' in cv:
-        f1, acc = cv['baseline_macro_f1'], cv['baseline_accuracy']
+    for kind, base in cv.get('baselines', {}).items():
+        f1, acc = base['macro_f1'], base['accuracy']
+        mark = ', the stronger' if len(cv['baselines']) > 1 and kind == cv['baseline_kind'] else ''
         _say(
-            f"  baseline ({cv['baseline']}): macro-F1 {f1['mean']:.3f} ± {f1['std']:.3f}, accuracy"
-            f" {acc['mean']:.3f} ± {acc['std']:.3f}"
+            f"  baseline {kind} ({base['name']}){mark}: macro-F1 {f1['mean']:.3f} ±"
+            f" {f1['std']:.3f}, accuracy {acc['mean']:.3f} ± {acc['std']:.3f}"
         )

@@ -22,7 +22,15 @@ import json
 from pathlib import Path
 import platform
 
+from . import add_baseline_argument
 from . import Command
+
+# The models of a run, the network first: JSON key -> printed label.
+MODELS = {
+    'cnn_lstm': 'IMU CNN-LSTM ({encoder} + LSTM)',
+    'features_rf': 'features + random forest',
+    'minirocket_ridge': 'MiniRocket + ridge',
+}
 
 
 class WatchBenchmarkCommand(Command):
@@ -60,6 +68,7 @@ class WatchBenchmarkCommand(Command):
             default={},
             help="the encoder's config as JSON, e.g. '{\"dropout\": 0.3}'",
         )
+        add_baseline_argument(parser)
         parser.add_argument('--json', type=Path, help='write the per-fold results here')
 
     def run(self, args: argparse.Namespace) -> int:
@@ -67,6 +76,8 @@ class WatchBenchmarkCommand(Command):
         from sklearn.ensemble import RandomForestClassifier
         from tqdm import tqdm
 
+        from ..core.baseline import choose_baselines
+        from ..core.baseline import fit_predict
         from ..core.encoders import create_encoder
         from ..core.metrics import classification_report
         from ..core.train import ActivityModel
@@ -79,6 +90,10 @@ class WatchBenchmarkCommand(Command):
         from ..core.watch import subject_folds
         from ..core.windows import WindowSpec
 
+        try:
+            baselines = choose_baselines(args.baseline)
+        except ValueError as exc:
+            raise SystemExit(f'error: {exc}')
         recordings, classes = load_watch()
         spec = WindowSpec(args.window, args.hop)
         encoder_config = {'imu': {'acc_scale': 1.0, **args.encoder_config}}  # acceleration is in g
@@ -128,28 +143,40 @@ class WatchBenchmarkCommand(Command):
             cnn = classification_report(
                 y_test, predict(model, [seqs[i] for i in test_idx]), classes
             )
-            forest = RandomForestClassifier(n_estimators=args.trees, random_state=k, n_jobs=-1)
             fit_idx = train_idx + val_idx
-            forest.fit(
-                np.concatenate([feats[i] for i in fit_idx]),
-                np.concatenate([seqs[i].labels for i in fit_idx]),
-            )
-            rf = classification_report(
-                y_test, forest.predict(np.concatenate([feats[i] for i in test_idx])), classes
-            )
-            rows.append(
-                {
-                    'fold': k,
-                    'test_subjects': sorted(test_subjects),
-                    'val_subject': val_subject,
-                    'test_windows': int(len(y_test)),
-                    'cnn_lstm': {'macro_f1': cnn['macro_f1'], 'accuracy': cnn['accuracy']},
-                    'features_rf': {'macro_f1': rf['macro_f1'], 'accuracy': rf['accuracy']},
-                }
-            )
+            y_fit = np.concatenate([seqs[i].labels for i in fit_idx])
+            row = {
+                'fold': k,
+                'test_subjects': sorted(test_subjects),
+                'val_subject': val_subject,
+                'test_windows': int(len(y_test)),
+                'cnn_lstm': {'macro_f1': cnn['macro_f1'], 'accuracy': cnn['accuracy']},
+            }
+            if 'forest' in baselines:
+                # Features of the raw samples of the network's windows (docs/results.md §1).
+                forest = RandomForestClassifier(n_estimators=args.trees, random_state=k, n_jobs=-1)
+                forest.fit(np.concatenate([feats[i] for i in fit_idx]), y_fit)
+                rf = classification_report(
+                    y_test, forest.predict(np.concatenate([feats[i] for i in test_idx])), classes
+                )
+                row['features_rf'] = {'macro_f1': rf['macro_f1'], 'accuracy': rf['accuracy']}
+            if 'minirocket' in baselines:
+                pred = fit_predict(
+                    'minirocket',
+                    [seqs[i].inputs for i in fit_idx],
+                    y_fit,
+                    [seqs[i].inputs for i in test_idx],
+                    {'imu': 'imu'},
+                    args.window,
+                    ['imu'],
+                    k,
+                )
+                mr = classification_report(y_test, pred, classes)
+                row['minirocket_ridge'] = {'macro_f1': mr['macro_f1'], 'accuracy': mr['accuracy']}
+            rows.append(row)
             tqdm.write(
-                f'fold {k} (test subjects {sorted(test_subjects)}): CNN-LSTM macro-F1'
-                f" {cnn['macro_f1']:.3f}, features + RF {rf['macro_f1']:.3f}"
+                f'fold {k} (test subjects {sorted(test_subjects)}): macro-F1 '
+                + ', '.join(f"{m} {row[m]['macro_f1']:.3f}" for m in MODELS if m in row)
             )
 
         def stat(model, key):
@@ -157,18 +184,17 @@ class WatchBenchmarkCommand(Command):
             return float(v.mean()), float(v.std())
 
         summary = {
-            m: {k: stat(m, k) for k in ('macro_f1', 'accuracy')}
-            for m in ('cnn_lstm', 'features_rf')
+            m: {k: stat(m, k) for k in ('macro_f1', 'accuracy')} for m in MODELS if m in rows[0]
         }
         print(
             f'\nseglearn watch (real recordings, 50 Hz, 7 classes), {args.folds} subject-wise'
             f' folds, windows {args.window} s / hop {args.hop} s, window-level scores, mean ± std'
             ' over folds:'
         )
-        for name, label in (
-            ('cnn_lstm', f'IMU CNN-LSTM ({args.encoder} + LSTM)'),
-            ('features_rf', 'features + random forest'),
-        ):
+        for name, label in MODELS.items():
+            if name not in summary:
+                continue
+            label = label.format(encoder=args.encoder)
             f1, acc = summary[name]['macro_f1'], summary[name]['accuracy']
             print(
                 f'  {label:<34} macro-F1 {f1[0]:.3f} ± {f1[1]:.3f}   accuracy {acc[0]:.3f} ±'
