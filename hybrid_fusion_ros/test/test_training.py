@@ -92,7 +92,7 @@ def test_ablation_summary_checks_the_targets():
     from hybrid_fusion_ros.core.ablation import markdown
     from hybrid_fusion_ros.core.ablation import summarize
 
-    def seed(single, pair, full, removed):
+    def seed(single, pair, full, removed, late_removed=0.0):
         rows = {
             f'{m} only': {'macro_f1': single[i], 'accuracy': single[i]}
             for i, m in enumerate(('camera', 'imu', 'audio'))
@@ -102,21 +102,30 @@ def test_ablation_summary_checks_the_targets():
         rows['all, early'] = {'macro_f1': full, 'accuracy': full}
         for m in ('camera', 'imu', 'audio'):
             rows[f'all, early, {m} removed at test'] = {'macro_f1': removed, 'accuracy': removed}
+            for head, v in (('late', late_removed), ('gmu', 0.0), ('attention', 0.0)):
+                rows[f'all, {head}, {m} removed at test'] = {'macro_f1': v, 'accuracy': v}
         return rows
 
     s = summarize(
-        [seed([0.5, 0.6, 0.4], 0.7, 0.75, 0.72), seed([0.5, 0.6, 0.4], 0.7, 0.65, 0.68)],
+        [
+            seed([0.5, 0.6, 0.4], 0.7, 0.75, 0.72, 0.75),
+            seed([0.5, 0.6, 0.4], 0.7, 0.65, 0.68, 0.8),
+        ],
         AblationConfig(seeds=2),
     )
     t = s['targets']
     assert t['fused_vs_best_single']['margin_points'] == pytest.approx(10.0)
     assert t['fused_vs_best_single']['met'] is True  # 0.70 >= 0.60 + 0.10
-    assert t['imu_removed']['met'] is True  # 0.70 >= 0.70
+    # The strongest fusion strategy with the modality masked counts: late, 0.775 against 0.70.
+    assert t['imu_removed']['met'] is True
+    assert t['imu_removed']['strategy'] == 'late'
+    assert t['imu_removed']['masked_full_model_macro_f1'] == pytest.approx(0.775)
     assert s['table']['all, early']['macro_f1']['std'] == pytest.approx(
         np.std([0.75, 0.65], ddof=1)
     )
     text = markdown(s)
     assert '| all, early | 0.700 ± 0.071 |' in text and '(+10.0 points) | yes |' in text
+    assert '| late fusion 0.775 (early 0.700) vs 0.700 | yes |' in text
 
 
 def _seq(label_values, nan=False):

@@ -40,7 +40,7 @@ class AblateCommand(Command):
                 parser.add_argument(
                     '--' + f.name.replace('_', '-'),
                     action='store_true',
-                    help='only the all-modality early model and its rows with a modality removed',
+                    help='only the all-modality models (early and the heads), each with a modality removed',
                 )
                 continue
             parser.add_argument(
@@ -69,7 +69,7 @@ class AblateCommand(Command):
         except ValueError as exc:
             raise SystemExit(f'error: {exc}')
         steps = cfg.seeds * (
-            2 if cfg.full_only else 10
+            3 if cfg.full_only else 10
         )  # data, 3 singles, 3 pairs, all, heads, linear
         with tqdm(total=steps, desc='ablation', unit='step') as bar:
 
