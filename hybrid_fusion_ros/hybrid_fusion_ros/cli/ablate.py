@@ -40,7 +40,7 @@ class AblateCommand(Command):
                 parser.add_argument(
                     '--' + f.name.replace('_', '-'),
                     action='store_true',
-                    help='only the all-modality models (early and the heads), each with a modality removed',
+                    help='only the all-modality models (early, heads), each one input removed',
                 )
                 continue
             parser.add_argument(
