@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import List, Optional
+from typing import List, Optional, Sequence
 
 from ..core.plugins import PluginError
 from ..core.plugins import PluginRegistry
@@ -40,16 +40,34 @@ class Command:
         raise NotImplementedError
 
 
+# The classical baselines of core/baseline.py (not imported here: it pulls in torch), each with
+# the key of its figures in the benchmarks' JSON and its printed label.
+BASELINE_RESULTS = {
+    'forest': ('features_rf', 'features + random forest'),
+    'minirocket': ('minirocket_ridge', 'MiniRocket + ridge'),
+}
+
+
 def add_baseline_argument(parser: argparse.ArgumentParser) -> None:
     """``--baseline KIND ...`` of the real-data benchmarks (``core/baseline.py``)."""
     parser.add_argument(
         '--baseline',
         nargs='+',
-        choices=('forest', 'minirocket'),
+        choices=tuple(BASELINE_RESULTS),
         default=[],
         metavar='KIND',
         help='classical baselines run beside the network (default: every one installed)',
     )
+
+
+def baselines_or_exit(requested: Sequence[str]) -> List[str]:
+    """The baselines to run for ``--baseline`` (empty: every one installed), or a clear exit."""
+    from ..core.baseline import choose_baselines
+
+    try:
+        return choose_baselines(requested)
+    except ValueError as exc:
+        raise SystemExit(f'error: {exc}')
 
 
 def main(argv: Optional[List[str]] = None) -> int:

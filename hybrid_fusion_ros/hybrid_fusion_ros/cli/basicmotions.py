@@ -24,10 +24,10 @@ import json
 from pathlib import Path
 
 from . import add_baseline_argument
+from . import BASELINE_RESULTS
+from . import baselines_or_exit
 from . import Command
 from .demo import cache_dir
-
-MODEL_KEYS = {'forest': 'features_rf', 'minirocket': 'minirocket_ridge'}
 
 
 class BasicMotionsCommand(Command):
@@ -62,7 +62,6 @@ class BasicMotionsCommand(Command):
         from sklearn.ensemble import RandomForestClassifier
         from tqdm import tqdm
 
-        from ..core.baseline import choose_baselines
         from ..core.baseline import fit_predict
         from ..core.encoders import create_encoder
         from ..core.machine import machine_line
@@ -77,10 +76,7 @@ class BasicMotionsCommand(Command):
         from ..core.watch import recording_sequence
         from ..core.windows import WindowSpec
 
-        try:
-            baselines = choose_baselines(args.baseline)
-        except ValueError as exc:
-            raise SystemExit(f'error: {exc}')
+        baselines = baselines_or_exit(args.baseline)
         try:
             train_recs, classes = load_ts(args.data / 'BasicMotions_TRAIN.ts')
             test_recs, test_classes = load_ts(args.data / 'BasicMotions_TEST.ts')
@@ -164,7 +160,7 @@ class BasicMotionsCommand(Command):
                         ['imu'],
                         seed,
                     )
-                row[MODEL_KEYS[kind]] = {
+                row[BASELINE_RESULTS[kind][0]] = {
                     'window_macro_f1': classification_report(y_test, base_pred, classes)[
                         'macro_f1'
                     ],
@@ -177,11 +173,7 @@ class BasicMotionsCommand(Command):
             f' windows {args.window:g} s / hop {args.hop:g} s, mean ± std over {args.seeds}'
             f' seed(s); {machine_line()}:'
         )
-        for name, label in (
-            ('cnn_lstm', 'IMU CNN-LSTM'),
-            ('features_rf', 'features + random forest'),
-            ('minirocket_ridge', 'MiniRocket + ridge'),
-        ):
+        for name, label in (('cnn_lstm', 'IMU CNN-LSTM'), *BASELINE_RESULTS.values()):
             if name not in rows[0]:
                 continue
             summary[name] = {}

@@ -40,6 +40,7 @@ from typing import Any, Dict, List
 
 import yaml
 
+from . import BASELINE_RESULTS
 from . import Command
 
 
@@ -118,7 +119,7 @@ class TrainCommand(Command):
         parser.add_argument(
             '--baseline',
             nargs='*',
-            choices=('forest', 'minirocket'),
+            choices=tuple(BASELINE_RESULTS),
             metavar='KIND',
             help=(
                 'with --folds: also classical baselines on the same windows, each in every fold:'

@@ -24,6 +24,7 @@ from pathlib import Path
 import sys
 from typing import Any, Dict, List
 
+from . import baselines_or_exit
 from .replay import parse_map
 from ..core import distributed
 
@@ -93,14 +94,9 @@ def train_recordings(args: argparse.Namespace, values: Dict[str, Any]) -> int:
     if args.folds and args.val:
         raise SystemExit('error: give --folds or --val, not both')
     if args.baseline is not None:
-        from ..core.baseline import choose_baselines
-
         if not args.folds:
             raise SystemExit('error: --baseline needs --folds')
-        try:
-            choose_baselines(args.baseline)
-        except ValueError as exc:
-            raise SystemExit(f'error: {exc}')
+        args.baseline = baselines_or_exit(args.baseline)  # checked before any work
     spec = WindowSpec(values.get('window_length', 1.0), values.get('window_hop', 0.5))
     init = None
     if args.from_checkpoint:
@@ -233,7 +229,6 @@ def _cross_validate(args, data, config, init, groups: List[str], spec) -> Dict[s
 
     from ..core.baseline import baseline_applies
     from ..core.baseline import BASELINES
-    from ..core.baseline import choose_baselines
     from ..training import baseline_scores
     from ..training import fold_groups
     from ..training import hold_out
@@ -242,7 +237,7 @@ def _cross_validate(args, data, config, init, groups: List[str], spec) -> Dict[s
     from ..training import train_on
 
     folds = fold_groups(groups, args.folds, config.seed)
-    baselines = choose_baselines(args.baseline) if args.baseline is not None else []
+    baselines = list(args.baseline or [])  # resolved by train_recordings
     first = next(s for seqs in data.sequences for s in seqs).inputs
     for kind in [b for b in baselines if not baseline_applies(b, first.values())]:
         _say(f'baseline {kind}: none of the inputs is a series it can take; left out')

@@ -23,14 +23,12 @@ from pathlib import Path
 import platform
 
 from . import add_baseline_argument
+from . import BASELINE_RESULTS
+from . import baselines_or_exit
 from . import Command
 
 # The models of a run, the network first: JSON key -> printed label.
-MODELS = {
-    'cnn_lstm': 'IMU CNN-LSTM ({encoder} + LSTM)',
-    'features_rf': 'features + random forest',
-    'minirocket_ridge': 'MiniRocket + ridge',
-}
+MODELS = {'cnn_lstm': 'IMU CNN-LSTM ({encoder} + LSTM)', **dict(BASELINE_RESULTS.values())}
 
 
 class WatchBenchmarkCommand(Command):
@@ -76,7 +74,6 @@ class WatchBenchmarkCommand(Command):
         from sklearn.ensemble import RandomForestClassifier
         from tqdm import tqdm
 
-        from ..core.baseline import choose_baselines
         from ..core.baseline import fit_predict
         from ..core.encoders import create_encoder
         from ..core.metrics import classification_report
@@ -90,10 +87,7 @@ class WatchBenchmarkCommand(Command):
         from ..core.watch import subject_folds
         from ..core.windows import WindowSpec
 
-        try:
-            baselines = choose_baselines(args.baseline)
-        except ValueError as exc:
-            raise SystemExit(f'error: {exc}')
+        baselines = baselines_or_exit(args.baseline)
         recordings, classes = load_watch()
         spec = WindowSpec(args.window, args.hop)
         encoder_config = {'imu': {'acc_scale': 1.0, **args.encoder_config}}  # acceleration is in g
@@ -152,27 +146,30 @@ class WatchBenchmarkCommand(Command):
                 'test_windows': int(len(y_test)),
                 'cnn_lstm': {'macro_f1': cnn['macro_f1'], 'accuracy': cnn['accuracy']},
             }
-            if 'forest' in baselines:
-                # Features of the raw samples of the network's windows (docs/results.md §1).
-                forest = RandomForestClassifier(n_estimators=args.trees, random_state=k, n_jobs=-1)
-                forest.fit(np.concatenate([feats[i] for i in fit_idx]), y_fit)
-                rf = classification_report(
-                    y_test, forest.predict(np.concatenate([feats[i] for i in test_idx])), classes
-                )
-                row['features_rf'] = {'macro_f1': rf['macro_f1'], 'accuracy': rf['accuracy']}
-            if 'minirocket' in baselines:
-                pred = fit_predict(
-                    'minirocket',
-                    [seqs[i].inputs for i in fit_idx],
-                    y_fit,
-                    [seqs[i].inputs for i in test_idx],
-                    {'imu': 'imu'},
-                    args.window,
-                    ['imu'],
-                    k,
-                )
-                mr = classification_report(y_test, pred, classes)
-                row['minirocket_ridge'] = {'macro_f1': mr['macro_f1'], 'accuracy': mr['accuracy']}
+            for kind in baselines:
+                if kind == 'forest':
+                    # Features of the raw samples of the network's windows (docs/results.md §1).
+                    forest = RandomForestClassifier(
+                        n_estimators=args.trees, random_state=k, n_jobs=-1
+                    )
+                    forest.fit(np.concatenate([feats[i] for i in fit_idx]), y_fit)
+                    pred = forest.predict(np.concatenate([feats[i] for i in test_idx]))
+                else:
+                    pred = fit_predict(
+                        kind,
+                        [seqs[i].inputs for i in fit_idx],
+                        y_fit,
+                        [seqs[i].inputs for i in test_idx],
+                        {'imu': 'imu'},
+                        args.window,
+                        ['imu'],
+                        k,
+                    )
+                base = classification_report(y_test, pred, classes)
+                row[BASELINE_RESULTS[kind][0]] = {
+                    'macro_f1': base['macro_f1'],
+                    'accuracy': base['accuracy'],
+                }
             rows.append(row)
             tqdm.write(
                 f'fold {k} (test subjects {sorted(test_subjects)}): macro-F1 '

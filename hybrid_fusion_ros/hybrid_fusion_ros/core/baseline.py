@@ -218,13 +218,13 @@ def fit_predict(
     """Fit baseline ``kind`` on the windows of the ``train`` recordings (each a mapping input ->
     ``(T, *shape)`` preprocessed windows) and predict the windows of ``test``, in order."""
     if kind == 'forest':
-        x_train = np.concatenate(
-            [window_feature_matrix(r, types, window_seconds, names) for r in train]
-        )
-        x_test = np.concatenate(
-            [window_feature_matrix(r, types, window_seconds, names) for r in test]
-        )
-        return random_forest(seed).fit(x_train, y_train).predict(x_test)
+
+        def features(recs):
+            return np.concatenate(
+                [window_feature_matrix(r, types, window_seconds, names) for r in recs]
+            )
+
+        return random_forest(seed).fit(features(train), y_train).predict(features(test))
     if kind == 'minirocket':
 
         def stacked(recs):
