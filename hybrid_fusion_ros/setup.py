@@ -51,6 +51,7 @@ setup(
             'camera_cnn = hybrid_fusion_ros.core.encoders.camera:CameraCNN',
             'imu_cnn1d = hybrid_fusion_ros.core.encoders.imu:ImuCNN1d',
             'imu_hybrid = hybrid_fusion_ros.core.encoders.imu_hybrid:ImuHybrid',
+            'imu_rocket = hybrid_fusion_ros.core.encoders.imu_rocket:ImuRocket',
             'audio_logmel_cnn = hybrid_fusion_ros.core.encoders.audio:AudioLogMelCNN',
         ],
         # Subcommands of `hybrid-fusion`, registered the same way.

@@ -79,6 +79,27 @@ def test_keep_last_runs_every_epoch_and_keeps_the_final_weights():
         TrainConfig(keep='median')
 
 
+def test_keep_last_trains_without_validation_data_and_best_refuses_to():
+    """keep='last' chooses nothing on validation data, so training may use every recording;
+    keep='best' cannot choose an epoch without any and says so."""
+    from hybrid_fusion_ros.core.encoders import create_encoder
+    from hybrid_fusion_ros.core.train import simulated_splits
+    from hybrid_fusion_ros.core.windows import WindowSpec
+
+    config = tiny_config(encoders={'imu': 'imu_cnn1d'}, epochs=2, keep='last',
+                         extra_strategies=['late'])
+    seqs, _ = simulated_splits(
+        config, WindowSpec(), {'imu': create_encoder('imu_cnn1d')}, progress=False
+    )
+    result = train(config, seqs, [], progress=False)
+    assert result.val_report is None
+    assert [sorted(h) for h in result.history] == [['epoch', 'loss']] * 2
+    assert result.checkpoint.metadata['val_macro_f1'] is None
+    assert result.checkpoint.metadata['extra_val']['late']['macro_f1'] is None
+    with pytest.raises(ValueError, match="keep 'best' chooses an epoch on validation data"):
+        train(tiny_config(encoders={'imu': 'imu_cnn1d'}), seqs, [], progress=False)
+
+
 def test_linear_front_end_ablation_trains_without_a_checkpoint():
     result = train(tiny_config(encoders={'imu': 'imu_cnn1d'}, front_end='linear'), progress=False)
     assert result.checkpoint is None and isinstance(result.model.encoders['imu'], LinearFrontEnd)

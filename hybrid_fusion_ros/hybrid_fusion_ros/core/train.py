@@ -318,10 +318,12 @@ def fit(
     epochs: int,
     progress: bool,
     desc: str,
-) -> Tuple[List[Dict[str, Any]], Dict[str, Any]]:
+) -> Tuple[List[Dict[str, Any]], Optional[Dict[str, Any]]]:
     """Train ``model`` in place (AdamW, warm-up + cosine, gradient clipping, modality dropout,
     class weights); keep the epoch with the best validation macro-F1, stop after
-    ``config.patience`` epochs without improvement. Returns (history, validation report).
+    ``config.patience`` epochs without improvement (``keep='last'``: every epoch, the final
+    weights, and ``val_seqs`` may be empty). Returns (history, validation report or None
+    without validation data).
 
     Under ``torchrun`` (a process group of N > 1 processes, see :mod:`.distributed`), e.g.
 
@@ -359,7 +361,7 @@ def _fit(
     desc: str,
     rank: int,
     world: int,
-) -> Tuple[List[Dict[str, Any]], Dict[str, Any]]:
+) -> Tuple[List[Dict[str, Any]], Optional[Dict[str, Any]]]:
     """The body of :func:`fit`; ``world > 1`` only inside an initialized process group."""
     ddp = world > 1
     modalities = model.fusion.modalities
@@ -427,7 +429,11 @@ def _fit(
     dropout = config.modality_dropout if len(modalities) > 1 else 0.0
     best_f1, best_state, bad_epochs, history = -1.0, None, 0, []
     bar = tqdm(range(epochs), desc=desc, unit='epoch', disable=not progress or rank != 0)
-    val_labels = np.concatenate([s.labels for s in val_seqs])
+    # keep 'last' chooses nothing on validation data, so it may train without any.
+    validate = len(val_seqs) > 0
+    if not validate and config.keep != 'last':
+        raise ValueError(f"keep '{config.keep}' chooses an epoch on validation data; none given")
+    val_labels = np.concatenate([s.labels for s in val_seqs]) if validate else None
     for epoch in bar:
         model.train()
         for enc in frozen:  # BatchNorm statistics stay as loaded, too
@@ -459,27 +465,29 @@ def _fit(
         mean_loss = float(np.mean(losses))
         if ddp:
             _average_batchnorm_stats(model, world)
-        # Validation runs on the unwrapped module: same weights, no DDP hooks or collectives.
-        report = classification_report(val_labels, predict(model, val_seqs), classes)
-        entry = {
-            'epoch': epoch + 1,
-            'loss': mean_loss,
-            'val_accuracy': report['accuracy'],
-            'val_macro_f1': report['macro_f1'],
-        }
+        entry: Dict[str, Any] = {'epoch': epoch + 1, 'loss': mean_loss}
+        if validate:
+            # Validation runs on the unwrapped module: same weights, no DDP hooks or
+            # collectives.
+            report = classification_report(val_labels, predict(model, val_seqs), classes)
+            entry['val_accuracy'], entry['val_macro_f1'] = report['accuracy'], report['macro_f1']
         if ddp:
             # The weights are equal on every rank, so the scores are too; rank 0's are taken
             # all the same, so no rounding difference can split the early-stopping decision.
             entry['loss'] = _agree([mean_loss], 'mean')[0]
-            scores = _agree([report['accuracy'], report['macro_f1']], 'src0')
-            entry['val_accuracy'], entry['val_macro_f1'] = scores
+            if validate:
+                scores = _agree([report['accuracy'], report['macro_f1']], 'src0')
+                entry['val_accuracy'], entry['val_macro_f1'] = scores
             entry['world_size'] = world
             entry['steps_per_rank'] = _steps_per_rank(
                 math.ceil(len(items) / config.batch_size), world
             )
         history.append(entry)
-        bar.set_postfix(loss=f"{entry['loss']:.3f}", val_f1=f"{entry['val_macro_f1']:.3f}")
-        improved = entry['val_macro_f1'] > best_f1
+        shown = {'loss': f"{entry['loss']:.3f}"}
+        if validate:
+            shown['val_f1'] = f"{entry['val_macro_f1']:.3f}"
+        bar.set_postfix(**shown)
+        improved = validate and entry['val_macro_f1'] > best_f1
         if improved:
             best_f1, bad_epochs = entry['val_macro_f1'], 0
         if improved or config.keep == 'last':
@@ -491,6 +499,8 @@ def _fit(
     assert best_state is not None
     model.load_state_dict(best_state)
     model.eval()
+    if not validate:
+        return history, None
     return history, classification_report(val_labels, predict(model, val_seqs), classes)
 
 
@@ -571,8 +581,8 @@ def train_heads(
         )
         extra[strategy] = {
             'model': head,
-            'val_macro_f1': report['macro_f1'],
-            'val_accuracy': report['accuracy'],
+            'val_macro_f1': report['macro_f1'] if report else None,
+            'val_accuracy': report['accuracy'] if report else None,
         }
     return extra
 
@@ -613,7 +623,7 @@ def add_heads(ckpt: Checkpoint, strategies: Sequence[str], progress: bool = True
 class TrainResult:
     checkpoint: Optional[Checkpoint]  # None for the linear front-end ablation
     history: List[Dict[str, float]]
-    val_report: Dict[str, Any]
+    val_report: Optional[Dict[str, Any]]  # None: trained without validation data
     model: Optional[ActivityModel] = None
 
 
@@ -653,6 +663,11 @@ def train(
     if missing:
         raise ValueError(f'training split has no windows of class(es) {missing}')
 
+    for m, enc in encoders.items():
+        # Only an encoder that overrides fit_data gets the windows gathered (a camera's
+        # training windows can take gigabytes).
+        if m not in (init_encoders or {}) and type(enc).fit_data is not Encoder.fit_data:
+            enc.fit_data(np.concatenate([s.inputs[m] for s in train_seqs]), config.seed)
     modalities = list(config.encoders)
     fusion = FusionModel(
         FusionConfig(
@@ -693,8 +708,8 @@ def train(
     meta = {
         'train_config': asdict(config),
         'history': history,
-        'val_accuracy': val_report['accuracy'],
-        'val_macro_f1': val_report['macro_f1'],
+        'val_accuracy': val_report['accuracy'] if val_report else None,
+        'val_macro_f1': val_report['macro_f1'] if val_report else None,
         'extra_val': {
             k: {'accuracy': v['val_accuracy'], 'macro_f1': v['val_macro_f1']}
             for k, v in extra.items()

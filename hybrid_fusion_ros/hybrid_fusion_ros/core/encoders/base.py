@@ -118,6 +118,13 @@ class Encoder(nn.Module):
         shape = (1, -1) + (1,) * (x.dim() - 2)
         return (x - mean.view(shape)) / self._norm_std.view(shape)
 
+    def fit_data(self, windows: np.ndarray, seed: int = 0) -> None:
+        """Set what the encoder takes from data rather than gradients (``imu_rocket``'s
+        biases, say) from the training windows ``(N, *input_spec.shape)``, preprocessed and
+        before the first epoch. Training calls it on every encoder it does not load from a
+        checkpoint; whatever it sets must be kept in buffers, so the checkpoint saves it.
+        The default does nothing."""
+
     @torch.no_grad()
     def encode(self, window: SensorWindow) -> np.ndarray:
         """Preprocess and run the network on one window; returns ``(output_dim,)`` float32."""
