@@ -154,6 +154,27 @@ def test_cross_validation_runs_both_baselines_on_the_same_folds(
         cli(['train', str(robot_bags / 'train'), *MAPS, '--baseline', 'forest'])
 
 
+def test_cross_validation_keeping_the_last_epoch_trains_on_every_other_recording(
+    robot_bags, trained, tmp_path, capsys
+):
+    """With keep: last no epoch is chosen on validation data, so each fold's network trains
+    on all recordings outside its test groups, as the baselines do."""
+    _, cache = trained
+    config = tmp_path / 'last.yaml'
+    config.write_text('keep: last\nextra_strategies: []\n')
+    args = ['train', str(robot_bags / 'train'), *MAPS, '--config', str(config), '--epochs', '1']
+    args += ['--cache-dir', str(cache), '--folds', '2', '--group-by', r'robot_s(\d+)_']
+    assert cli(args + ['--cv-only', '--report', str(tmp_path / 'cv')]) == 0
+    out = capsys.readouterr().out
+    pattern = r'\((\d+) windows\), training on (\d+) recordings, validating on (\d+)'
+    folds = re.findall(pattern, out)
+    assert len(folds) == 2
+    recordings = len([p for p in (robot_bags / 'train').iterdir() if p.is_dir()])
+    # Every recording is tested in one fold and trained on in the other.
+    assert sum(int(trained_on) for _, trained_on, _ in folds) == recordings
+    assert all(validated == '0' for _, _, validated in folds)
+
+
 def _offline_labels(ckpt_path: Path, bag: Path, cache: Path) -> dict:
     """The checkpoint's labels for every window of ``bag``, computed without ROS nodes."""
     from hybrid_fusion_ros.core.train import ActivityModel

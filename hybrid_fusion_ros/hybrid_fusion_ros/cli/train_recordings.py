@@ -249,6 +249,10 @@ def _cross_validate(args, data, config, init, groups: List[str], spec) -> Dict[s
         test_idx = [i for i, g in enumerate(groups) if g in test_groups]
         rest = [i for i, g in enumerate(groups) if g not in test_groups]
         train_idx, val_idx = hold_out(rest, groups, config.seed + k)
+        if config.keep == 'last':
+            # Nothing is chosen on validation data, so the recordings that would validate
+            # train too: the network learns from the same recordings as the baselines.
+            train_idx, val_idx = train_idx + val_idx, []
         _say(
             f'fold {k + 1}/{len(folds)}: test groups {test_groups} ({data.windows(test_idx)}'
             f' windows), training on {len(train_idx)} recordings, validating on {len(val_idx)}'
