@@ -15,6 +15,8 @@
 """The random-convolution IMU encoder ``imu_rocket``: its features against a direct
 computation, the data-fitted biases, the checkpoint and ONNX round trips, and training with it."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -40,6 +42,18 @@ def _windows(n: int, seed: int) -> np.ndarray:
     freq = rng.uniform(1.0, 4.0, size=(n, 1, 1))
     x = np.sin(2 * np.pi * freq * t + phase) + 0.2 * rng.standard_normal(phase.shape[:2] + t.shape)
     return x.astype(np.float32)
+
+
+def _tiny_config(hybrid: bool = True, **kw) -> TrainConfig:
+    """A few seconds of training on simulated IMU windows."""
+    encoder = {'rocket_features': 168, 'feature_dim': 16, 'hybrid': hybrid}
+    base = {'train_episodes': 3, 'val_episodes': 1, 'epochs': 2, 'seq_len': 8, 'batch_size': 4}
+    return TrainConfig(
+        encoders={'imu': 'imu_rocket'},
+        encoder_configs={'imu': encoder},
+        extra_strategies=[],
+        **{**base, **kw},
+    )
 
 
 @pytest.fixture(scope='module')
@@ -137,17 +151,7 @@ def test_exports_to_onnx_within_tolerance(fitted, hybrid, tmp_path):
 def test_trained_biases_travel_in_the_checkpoint(tmp_path):
     """Training fits the biases on its own windows before the first epoch; a loaded
     checkpoint gives the trained encoder's features exactly."""
-    config = TrainConfig(
-        encoders={'imu': 'imu_rocket'},
-        encoder_configs={'imu': {'rocket_features': 168, 'feature_dim': 16}},
-        train_episodes=3,
-        val_episodes=1,
-        epochs=2,
-        seq_len=8,
-        batch_size=4,
-        extra_strategies=[],
-        keep='last',
-    )
+    config = _tiny_config(keep='last')
     result = train(config, progress=False)
     trained = result.model.encoders['imu']
     assert not torch.equal(trained.rocket_bias, torch.zeros_like(trained.rocket_bias))
@@ -156,3 +160,21 @@ def test_trained_biases_travel_in_the_checkpoint(tmp_path):
     x = torch.randn(4, *enc.input_spec.shape)
     with torch.no_grad():
         torch.testing.assert_close(enc(x), trained.eval()(x))
+
+
+def test_training_on_precomputed_fronts_equals_training_step_by_step(monkeypatch):
+    """Without the CNN branch the PPV front end is fixed, so training runs it once per window
+    before the first epoch; the weights come out as when every step runs the whole encoder."""
+    from hybrid_fusion_ros.core import train as train_module
+
+    config = _tiny_config(hybrid=False)
+    enc = create_encoder('imu_rocket', config.encoder_configs['imu'])
+    assert enc.fixed_front and train_module.fixed_fronts({'imu': enc}, config) == ['imu']
+    # Augmented windows change every epoch: then the front runs in every step.
+    assert train_module.fixed_fronts({'imu': enc}, replace(config, imu_rotation_deg=10)) == []
+    once = train(config, progress=False)
+    monkeypatch.setattr(train_module, 'fixed_fronts', lambda encoders, config: [])
+    stepwise = train(config, progress=False)
+    for key, value in once.model.state_dict().items():
+        torch.testing.assert_close(value, stepwise.model.state_dict()[key], atol=1e-4, rtol=1e-4)
+    assert once.val_report['macro_f1'] == pytest.approx(stepwise.val_report['macro_f1'])

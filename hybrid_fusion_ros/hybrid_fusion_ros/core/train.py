@@ -504,6 +504,47 @@ def _fit(
     return history, classification_report(val_labels, predict(model, val_seqs), classes)
 
 
+class _Head(nn.Module):
+    """An encoder's trained part alone, for inputs already through its fixed front end."""
+
+    def __init__(self, encoder: Encoder) -> None:
+        super().__init__()
+        self.encoder = encoder
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return self.encoder.head(features)
+
+
+def fixed_fronts(encoders: Mapping[str, Encoder], config: TrainConfig) -> List[str]:
+    """Inputs whose encoder's fixed front end can run once before training: it has one, it
+    trains (not frozen), and no augmentation changes its windows from epoch to epoch."""
+    augmented = config.imu_rotation_deg + config.imu_scale_jitter > 0
+    return [
+        m
+        for m, enc in encoders.items()
+        if enc.fixed_front
+        and m not in config.frozen_encoders
+        and not (augmented and config.input_types.get(m, m) == 'imu')
+    ]
+
+
+@torch.no_grad()
+def apply_fronts(
+    encoders: Mapping[str, Encoder], names: Sequence[str], sequences: Sequence[SequenceData]
+) -> List[SequenceData]:
+    """``sequences`` with the windows of inputs ``names`` through their encoders' fronts."""
+    if not names:
+        return list(sequences)
+    out = []
+    for seq in sequences:
+        inputs = dict(seq.inputs)
+        for m in names:
+            windows = torch.from_numpy(seq.inputs[m])
+            inputs[m] = torch.cat([encoders[m].front(w) for w in windows.split(256)]).numpy()
+        out.append(SequenceData(inputs, seq.labels, seq.ends))
+    return out
+
+
 @torch.no_grad()
 def encode_sequences(
     model: ActivityModel, sequences: Sequence[SequenceData]
@@ -692,16 +733,22 @@ def train(
         )
         return TrainResult(None, history, val_report, model)
     model = ActivityModel(encoders, fusion)
+    fronts = fixed_fronts(encoders, config)
+    # Inputs whose encoder has a fixed front end get it applied once here; the model trained
+    # below runs only the heads on them, with the same modules (so the same weights).
     history, val_report = fit(
-        model,
-        train_seqs,
-        val_seqs,
+        ActivityModel(
+            {m: _Head(e) if m in fronts else e for m, e in encoders.items()}, fusion
+        ) if fronts else model,
+        apply_fronts(encoders, fronts, train_seqs),
+        apply_fronts(encoders, fronts, val_seqs),
         config,
         classes,
         config.epochs,
         progress,
         f'training ({config.strategy})',
     )
+    model.eval()
     extra = train_heads(
         model, train_seqs, val_seqs, config, classes, config.extra_strategies, progress
     )

@@ -125,6 +125,22 @@ class Encoder(nn.Module):
         checkpoint; whatever it sets must be kept in buffers, so the checkpoint saves it.
         The default does nothing."""
 
+    @property
+    def fixed_front(self) -> bool:
+        """Whether ``forward(x) == head(front(x))`` with a ``front`` that has no trainable
+        weights and draws no noise. Training then runs ``front`` once per window before the
+        first epoch, instead of in every step, when nothing augments this input's windows.
+        The default: no such split."""
+        return False
+
+    def front(self, x: torch.Tensor) -> torch.Tensor:
+        """The fixed part of ``forward`` (only with ``fixed_front``)."""
+        raise NotImplementedError(f'{type(self).__name__} has no fixed front end')
+
+    def head(self, features: torch.Tensor) -> torch.Tensor:
+        """The trained part of ``forward``, on ``front``'s output (only with ``fixed_front``)."""
+        raise NotImplementedError(f'{type(self).__name__} has no fixed front end')
+
     @torch.no_grad()
     def encode(self, window: SensorWindow) -> np.ndarray:
         """Preprocess and run the network on one window; returns ``(output_dim,)`` float32."""

@@ -200,13 +200,23 @@ class ImuRocket(ImuHybrid):
         # be blown up on the test windows.
         self.rocket_std.copy_(torch.sqrt(feats.var(dim=0, unbiased=False) + 1e-4))
 
+    @property
+    def fixed_front(self) -> bool:
+        # The CNN branch learns from the window itself, so only the PPV-only encoder splits.
+        return not self.config.hybrid
+
+    def front(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, C, L) window -> (B, rocket_dim) standardized PPV features; nothing learned."""
+        return (self.ppv(self.normalize(x)) - self.rocket_mean) / self.rocket_std
+
+    def head(self, features: torch.Tensor) -> torch.Tensor:
+        return self.project(self.rocket_drop(features))
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        z = self.normalize(x)
-        rocket = (self.ppv(z) - self.rocket_mean) / self.rocket_std
-        parts = [self.rocket_drop(rocket)]
-        if self.config.hybrid:
-            h = self.features(z)
-            pooled = torch.cat([h.mean(dim=2), h.amax(dim=2)], dim=1)
-            stats = self.stats(self.stats_norm(self.window_statistics(x)))
-            parts.append(self.drop(torch.cat([pooled, stats], dim=1)))
-        return self.project(torch.cat(parts, dim=1))
+        if not self.config.hybrid:
+            return self.head(self.front(x))
+        h = self.features(self.normalize(x))
+        pooled = torch.cat([h.mean(dim=2), h.amax(dim=2)], dim=1)
+        stats = self.stats(self.stats_norm(self.window_statistics(x)))
+        learned = self.drop(torch.cat([pooled, stats], dim=1))
+        return self.project(torch.cat([self.rocket_drop(self.front(x)), learned], dim=1))
