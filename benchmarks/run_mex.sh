@@ -7,6 +7,9 @@ set -eo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 OUT=${1:-mex_results}
 . "$HERE/../scripts/env.sh"
+# One torch thread per run: the figures in docs/results.md were measured so (two benchmark runs
+# side by side on 2 cores), and the thread count can move the last digits of a figure.
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 python "$HERE/mex_to_bags.py" --out "$OUT/bags"
 common=(--config "$HERE/mex.yaml" --folds 5 --group-by 'mex_s(\d+)_' --baseline --cache-dir "$OUT/cache")
 hybrid-fusion train "$OUT/bags" --map /mex/depth/image_raw:=depth --map /mex/thigh/imu:=thigh \
