@@ -175,6 +175,20 @@ def test_cross_validation_keeping_the_last_epoch_trains_on_every_other_recording
     assert all(validated == '0' for _, _, validated in folds)
 
 
+def test_bench_times_a_model_of_named_robot_inputs(trained, tmp_path, capsys):
+    """``bench`` feeds each named input (front_depth, wrist_imu, ...) the simulated stream of
+    its sensor type, so any checkpoint can be timed."""
+    ckpt = Checkpoint.load(trained[0])
+    out = tmp_path / 'bench.json'
+    args = ['bench', '--checkpoint', str(trained[0]), '--windows', '15', '--json', str(out)]
+    assert cli(args) == 0
+    rows = json.loads(out.read_text())['ms_per_window']
+    for name in ckpt.modalities:
+        (row,) = [r for k, r in rows.items() if k.startswith(f'encoder {name} (')]
+        assert row['total']['p50'] > 0.0
+    assert 'simulated data' in capsys.readouterr().out
+
+
 def _offline_labels(ckpt_path: Path, bag: Path, cache: Path) -> dict:
     """The checkpoint's labels for every window of ``bag``, computed without ROS nodes."""
     from hybrid_fusion_ros.core.train import ActivityModel
