@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import fields
+from dataclasses import replace
 import json
 from pathlib import Path
 import sys
@@ -237,6 +238,9 @@ def _cross_validate(args, data, config, init, groups: List[str], spec) -> Dict[s
     from ..training import train_on
 
     folds = fold_groups(groups, args.folds, config.seed)
+    # A fold scores the primary fusion model only, and its model is thrown away: the extra
+    # heads (late, attention, gmu) are for the checkpoint the fusion node loads.
+    fold_config = replace(config, extra_strategies=[])
     baselines = list(args.baseline or [])  # resolved by train_recordings
     first = next(s for seqs in data.sequences for s in seqs).inputs
     for kind in [b for b in baselines if not baseline_applies(b, first.values())]:
@@ -257,7 +261,9 @@ def _cross_validate(args, data, config, init, groups: List[str], spec) -> Dict[s
             f'fold {k + 1}/{len(folds)}: test groups {test_groups} ({data.windows(test_idx)}'
             f' windows), training on {len(train_idx)} recordings, validating on {len(val_idx)}'
         )
-        result = train_on(data, train_idx, val_idx, config, init, args.freeze_encoders, True)
+        result = train_on(
+            data, train_idx, val_idx, fold_config, init, args.freeze_encoders, True
+        )
         net = network_scores(result.model, data, test_idx)
         run = {
             'fold': k + 1,
