@@ -31,7 +31,7 @@ The kernels, dilations, channel sums and paddings follow from the config (``kern
 they are rebuilt identically when a checkpoint is loaded. The biases and the feature statistics
 depend on data: :meth:`ImuRocket.fit_data` sets them from the training windows before the first
 epoch, and they are saved with the weights as buffers. Every step is a plain tensor operation
-(a grouped dilated convolution, a comparison, a mean), so the encoder exports to ONNX and runs
+(a dilated convolution, a comparison, a weighted sum), so the encoder exports to ONNX and runs
 on both backends like the others.
 """
 
@@ -155,15 +155,17 @@ class ImuRocket(ImuHybrid):
     def rocket_dim(self) -> int:
         return int(self.rocket_bias.numel())
 
+    def convolve_at(self, x: torch.Tensor, i: int) -> torch.Tensor:
+        """(B, C, L) -> (B, 84, L): every kernel at the plan's dilation ``i`` over its
+        channel sum."""
+        d = self.plan[i][0]
+        weight = self.kernels[i * NUM_KERNELS : (i + 1) * NUM_KERNELS]
+        return F.conv1d(x, weight, padding=(KERNEL_LENGTH - 1) * d // 2, dilation=d)
+
     def convolve(self, x: torch.Tensor) -> torch.Tensor:
         """(B, C, L) -> (B, 84 * dilations, L): every kernel at every dilation over its
         channel sum, dilation-major."""
-        out = []
-        for i, (d, _) in enumerate(self.plan):
-            weight = self.kernels[i * NUM_KERNELS : (i + 1) * NUM_KERNELS]
-            pad = (KERNEL_LENGTH - 1) * d // 2
-            out.append(F.conv1d(x, weight, padding=pad, dilation=d))
-        return torch.cat(out, dim=1)
+        return torch.cat([self.convolve_at(x, i) for i in range(len(self.plan))], dim=1)
 
     def ppv(self, x: torch.Tensor) -> torch.Tensor:
         """(B, C, L) normalized window -> (B, rocket_dim) proportions of positive values."""
@@ -185,8 +187,7 @@ class ImuRocket(ImuHybrid):
         biases = []
         for i, (_, nb) in enumerate(self.plan):
             pick = torch.from_numpy(rng.integers(0, x.shape[0], size=NUM_KERNELS))
-            block = slice(i * NUM_KERNELS, (i + 1) * NUM_KERNELS)
-            conv = self.convolve(x[pick])[:, block]  # (84 windows, 84 kernels, L)
+            conv = self.convolve_at(x[pick], i)  # (84 windows, 84 kernels, L)
             own = conv[torch.arange(NUM_KERNELS), torch.arange(NUM_KERNELS)]  # (84, L)
             levels = torch.tensor(
                 ((np.arange(nb) + 1) * _PHI) % 1.0, dtype=torch.float32
