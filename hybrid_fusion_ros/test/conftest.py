@@ -132,6 +132,20 @@ class RosHarness:
             self._thread.start()
         return node
 
+    def on_executor(self, fn: Callable[[], object], timeout: float = 10.0) -> object:
+        """Run ``fn`` on the spinning thread and return its result.
+
+        Destroy publishers and subscriptions through this while the executor spins: rclpy's
+        executor keeps a waitable (their QoS event handlers) whose destruction another thread
+        requested in the wait set it is building, and raises InvalidHandle, which ends the spin
+        (ros2/rclpy#1284). On the executor's own thread no wait set is being built.
+        """
+        if not self._started:
+            return fn()
+        task = self.executor.create_task(fn)
+        wait_until(task.done, timeout=timeout, what=f'{fn!r} on the executor')
+        return task.result()
+
     def node(self, name: str):
         import rclpy
 

@@ -232,7 +232,7 @@ class Matrix:
             result = future.result().results[0]
             return result.successful, result.reason
         finally:
-            self.node.destroy_client(client)
+            self.ros.on_executor(lambda: self.node.destroy_client(client))
 
 
 # --- the faults ---------------------------------------------------------------------------------
@@ -320,7 +320,7 @@ def wrong_length_feature(m: Matrix) -> None:
         )
         time.sleep(0.5)  # let it arrive before the publisher goes
     finally:
-        m.node.destroy_publisher(pub)
+        m.ros.on_executor(lambda: m.node.destroy_publisher(pub))
 
 
 def second_feature_publisher(m: Matrix) -> None:
@@ -337,8 +337,9 @@ def second_feature_publisher(m: Matrix) -> None:
     try:
         time.sleep(2.5)  # the fault's duration
     finally:
-        m.node.destroy_subscription(sub)
-        m.node.destroy_publisher(pub)
+        m.ros.on_executor(
+            lambda: (m.node.destroy_subscription(sub), m.node.destroy_publisher(pub))
+        )
 
 
 def refused_parameters(values: Sequence[Tuple[str, object, str]]) -> Callable[[Matrix], object]:

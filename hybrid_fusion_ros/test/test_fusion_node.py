@@ -404,7 +404,8 @@ def test_an_input_whose_encoder_vanished_is_reported_as_such(ros):
     g.send(500.0)
     audio = 'features/audio topic status'
     wait_until(lambda: g.level(audio) == 0, what='audio OK')
-    g.helper.destroy_publisher(g.pubs.pop('audio'))
+    audio_pub = g.pubs.pop('audio')
+    ros.on_executor(lambda: g.helper.destroy_publisher(audio_pub))
     gone = 'no publisher on features/audio (encoder gone)'
     wait_until(lambda: g.status(audio)[:2] == (1, gone), what='audio WARN: encoder gone')
     wait_until(lambda: g.status(audio)[:2] == (2, gone), what='audio ERROR: encoder gone')
