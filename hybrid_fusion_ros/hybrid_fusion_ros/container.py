@@ -144,6 +144,7 @@ def main(args: Optional[List[str]] = None) -> int:
 
     from .node_common import EXECUTORS
     from .node_common import StartupError
+    from .node_common import spin
     from .qos import use_sensor_profile
 
     argv = list(sys.argv if args is None else ['graph_container', *args])
@@ -185,7 +186,7 @@ def main(args: Optional[List[str]] = None) -> int:
                 f'({options.executor} executor, '
                 + (f'{threads} torch thread(s))' if threads else 'torch not loaded)')
             )
-            executor.spin()
+            spin(executor, LOGGER)
         except (KeyboardInterrupt, ExternalShutdownException):
             pass
         finally:

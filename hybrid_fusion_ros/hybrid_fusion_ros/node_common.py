@@ -60,6 +60,41 @@ def declare_executor_parameter(node: Node) -> None:
     )
 
 
+try:
+    from rclpy.exceptions import InvalidHandle
+except ImportError:  # rclpy releases that keep it in the C extension only
+    from rclpy.impl.implementation_singleton import rclpy_implementation as _rclpy_impl
+
+    InvalidHandle = _rclpy_impl.InvalidHandle
+
+
+def spin(executor, logger_name: str) -> int:
+    """``executor.spin()`` that outlives rclpy's destroy-while-waiting race; returns how many
+    times the spin had to be resumed.
+
+    rclpy's executor puts a waitable (a publisher's or subscription's QoS event handler) into
+    the wait set it builds even after another thread asked to destroy it, and the spin then
+    ends with InvalidHandle (ros2/rclpy#1284). A lifecycle cleanup on a MultiThreadedExecutor
+    worker, or a user's thread tearing down an entity, is enough. The entity has already left
+    its node's lists by then, so the next wait set is built without it: the node says so and
+    spins on.
+    """
+    resumed = 0
+    while True:
+        try:
+            executor.spin()
+            return resumed
+        except InvalidHandle as exc:
+            if not executor.context.ok():
+                return resumed
+            resumed += 1
+            rclpy.logging.get_logger(logger_name).warning(
+                f'executor met an entity destroyed while it built its wait set ({exc}); '
+                f'spinning on ({resumed} time(s) so far)',
+                throttle_duration_sec=10.0,
+            )
+
+
 def run_node(
     node_factory: Callable[[], Node], logger_name: str, args: Optional[List[str]] = None
 ) -> int:
@@ -77,7 +112,7 @@ def run_node(
         executor = EXECUTORS[kind]()
         executor.add_node(node)
         try:
-            executor.spin()
+            spin(executor, logger_name)
         except (KeyboardInterrupt, ExternalShutdownException):
             pass
         finally:
@@ -224,7 +259,7 @@ class BackgroundSpin:
 
     def _spin(self) -> None:
         try:
-            self.executor.spin()
+            spin(self.executor, self.node.get_name())
         except ExternalShutdownException:
             pass
 
