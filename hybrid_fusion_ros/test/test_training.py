@@ -100,6 +100,92 @@ def test_keep_last_trains_without_validation_data_and_best_refuses_to():
         train(tiny_config(encoders={'imu': 'imu_cnn1d'}), seqs, [], progress=False)
 
 
+@pytest.mark.parametrize('drop_one', [0.0, 1.0])
+def test_drop_one_modality_takes_one_input_away_for_a_whole_chunk(drop_one):
+    """drop_one_modality=1: every training chunk loses exactly one input, the same one at every
+    step, and each input is the lost one in some chunk; 0 (the default) masks nothing here."""
+    from hybrid_fusion_ros.core.encoders import create_encoder
+    from hybrid_fusion_ros.core.fusion import FusionConfig
+    from hybrid_fusion_ros.core.fusion import FusionModel
+    from hybrid_fusion_ros.core.simulation import CLASSES
+    from hybrid_fusion_ros.core.train import ActivityModel
+    from hybrid_fusion_ros.core.train import fit
+    from hybrid_fusion_ros.core.train import simulated_splits
+    from hybrid_fusion_ros.core.windows import WindowSpec
+
+    names = {'imu': 'imu_cnn1d', 'audio': 'audio_logmel_cnn'}
+    config = tiny_config(encoders=names, modality_dropout=0.0, drop_one_modality=drop_one,
+                         extra_strategies=[])
+    encoders = {m: create_encoder(n) for m, n in names.items()}
+    train_seqs, val_seqs = simulated_splits(config, WindowSpec(), encoders, progress=False)
+    fusion = FusionModel(
+        FusionConfig(list(names), [e.output_dim for e in encoders.values()], len(CLASSES))
+    )
+    model = ActivityModel(encoders, fusion)
+    masks = []
+    model.register_forward_pre_hook(
+        lambda module, args: masks.append(args[1].clone()) if module.training else None
+    )
+    fit(model, train_seqs, val_seqs, config, CLASSES, 1, False, 'test')
+    mask = torch.cat(masks)
+    assert mask.shape[1:] == (config.seq_len, 2)
+    if drop_one == 0.0:
+        assert bool(mask.all())
+        return
+    assert bool((mask.sum(-1) == 1).all()), 'one input of two left at every step'
+    assert bool((mask == mask[:, :1]).all()), 'the same one for the whole chunk'
+    assert mask[:, 0, 0].any() and mask[:, 0, 1].any(), 'either input may be the lost one'
+    with pytest.raises(ValueError, match='drop_one_modality is a probability'):
+        TrainConfig(drop_one_modality=1.5)
+
+
+def test_average_last_ends_with_the_mean_of_the_last_epochs_weights():
+    """keep='last' with average_last=2: the final weights are the mean of the weights at the
+    end of the last two epochs (read after every optimizer step), and validation scores them."""
+    from hybrid_fusion_ros.core.encoders import create_encoder
+    from hybrid_fusion_ros.core.fusion import FusionConfig
+    from hybrid_fusion_ros.core.fusion import FusionModel
+    from hybrid_fusion_ros.core.simulation import CLASSES
+    from hybrid_fusion_ros.core.train import ActivityModel
+    from hybrid_fusion_ros.core.train import fit
+    from hybrid_fusion_ros.core.train import simulated_splits
+    from hybrid_fusion_ros.core.windows import WindowSpec
+    from torch.optim.optimizer import register_optimizer_step_post_hook
+
+    config = tiny_config(encoders={'imu': 'imu_cnn1d'}, epochs=3, keep='last', average_last=2,
+                         extra_strategies=[])
+    encoder = create_encoder('imu_cnn1d')
+    train_seqs, val_seqs = simulated_splits(config, WindowSpec(), {'imu': encoder},
+                                            progress=False)
+    model = ActivityModel(
+        {'imu': encoder}, FusionModel(FusionConfig(['imu'], [encoder.output_dim], len(CLASSES)))
+    )
+    after_step = []
+    handle = register_optimizer_step_post_hook(
+        lambda *_: after_step.append({k: v.clone() for k, v in model.state_dict().items()})
+    )
+    try:
+        _, report = fit(model, train_seqs, val_seqs, config, CLASSES, 3, False, 'test')
+    finally:
+        handle.remove()
+    per_epoch = len(after_step) // 3
+    assert per_epoch * 3 == len(after_step) and per_epoch > 0
+    ends = [after_step[per_epoch * 2 - 1], after_step[-1]]
+    for key, value in model.state_dict().items():
+        if value.is_floating_point():
+            torch.testing.assert_close(value, (ends[0][key] + ends[1][key]) / 2)
+    weights = [k for k in ends[1] if k.endswith('weight')]
+    assert any(not torch.equal(model.state_dict()[k], ends[1][k]) for k in weights)
+    from hybrid_fusion_ros.core.metrics import classification_report
+    from hybrid_fusion_ros.core.train import predict
+
+    labels = np.concatenate([s.labels for s in val_seqs])
+    again = classification_report(labels, predict(model, val_seqs), CLASSES)
+    assert report['macro_f1'] == again['macro_f1']
+    with pytest.raises(ValueError, match="average_last 3 needs keep 'last'"):
+        TrainConfig(average_last=3)
+
+
 def test_linear_front_end_ablation_trains_without_a_checkpoint():
     result = train(tiny_config(encoders={'imu': 'imu_cnn1d'}, front_end='linear'), progress=False)
     assert result.checkpoint is None and isinstance(result.model.encoders['imu'], LinearFrontEnd)

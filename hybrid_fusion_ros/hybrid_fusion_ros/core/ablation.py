@@ -73,6 +73,7 @@ class AblationConfig:
     batch_size: int = 12
     seq_len: int = 24
     modality_dropout: float = 0.15  # as TrainConfig; higher trains for missing sensors
+    drop_one_modality: float = 0.0  # as TrainConfig: chunks that lose one input for good
     full_only: bool = False  # only the all-modality models (early, heads) and their masked rows
 
     def __post_init__(self) -> None:
@@ -114,6 +115,7 @@ def run_seed(
         seq_len=cfg.seq_len,
         extra_strategies=[],
         modality_dropout=cfg.modality_dropout,
+        drop_one_modality=cfg.drop_one_modality,
     )
     rows: Dict[str, Dict[str, float]] = {}
 
@@ -223,7 +225,12 @@ def markdown(summary: Dict[str, Any]) -> str:
             f'Test macro-F1 and accuracy, mean ± std over {n} seed(s); SIMULATED data:'
             f" {cfg['train_episodes']} training, {cfg['val_episodes']} validation and"
             f" {cfg['test_episodes']} test episodes of {cfg['episode_seconds']:g} s per seed;"
-            f" modality dropout {cfg['modality_dropout']:g} in training."
+            f" modality dropout {cfg['modality_dropout']:g} in training"
+            + (
+                f", and {cfg['drop_one_modality']:g} of the chunks lose one input for good."
+                if cfg.get('drop_one_modality')
+                else '.'
+            )
         ),
         '',
         '| model | macro-F1 | accuracy |',

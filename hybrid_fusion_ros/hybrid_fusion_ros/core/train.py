@@ -76,7 +76,15 @@ class TrainConfig:
     # final, annealed weights kept (validation only reported): on a few subjects, the best epoch
     # on one held-out subject is a noisy choice.
     keep: str = 'best'
+    # keep 'last' only: end with the mean of the last `average_last` epochs' weights
+    # (stochastic weight averaging over the annealed tail of the schedule); 0 or 1: the last
+    # epoch's own weights.
+    average_last: int = 0
     modality_dropout: float = 0.15
+    # Probability that a training chunk loses exactly one of its inputs, drawn uniformly, for
+    # its whole length, on top of modality_dropout: trains the fused model for a sensor that
+    # is missing for good, not for a few windows. 0 disables it.
+    drop_one_modality: float = 0.0
     # Cross-entropy label smoothing: on a few subjects' recordings, keeps the network from
     # growing over-confident on one wearer's way of doing an exercise. 0 disables it.
     label_smoothing: float = 0.0
@@ -115,6 +123,13 @@ class TrainConfig:
             raise ValueError(f'frozen_encoders names unknown input(s) {unknown}')
         if self.keep not in ('best', 'last'):
             raise ValueError(f"keep must be 'best' or 'last', got '{self.keep}'")
+        if self.average_last < 0 or (self.average_last > 1 and self.keep != 'last'):
+            raise ValueError(
+                f"average_last {self.average_last} needs keep 'last' and a count >= 0"
+            )
+        for name in ('modality_dropout', 'drop_one_modality'):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f'{name} is a probability, got {getattr(self, name)}')
         if self.front_end not in ('cnn', 'linear'):
             raise ValueError(f"front_end must be 'cnn' or 'linear', got '{self.front_end}'")
         for strategy in [self.strategy, *self.extra_strategies]:  # validates the names
@@ -427,7 +442,9 @@ def _fit(
     frozen = [model.encoders[m] for m in config.frozen_encoders if m in model.encoders]
     # Dropping the only modality would train on empty input.
     dropout = config.modality_dropout if len(modalities) > 1 else 0.0
+    drop_one = config.drop_one_modality if len(modalities) > 1 else 0.0
     best_f1, best_state, bad_epochs, history = -1.0, None, 0, []
+    averaged: List[Dict[str, torch.Tensor]] = []  # the weights of the epochs averaged at the end
     bar = tqdm(range(epochs), desc=desc, unit='epoch', disable=not progress or rank != 0)
     # keep 'last' chooses nothing on validation data, so it may train without any.
     validate = len(val_seqs) > 0
@@ -454,6 +471,10 @@ def _fit(
             # Modality dropout: a modality goes missing for a whole chunk or for single steps.
             keep = torch.rand(b, t, len(modalities)) >= dropout / 2
             keep &= torch.rand(b, 1, len(modalities)) >= dropout / 2
+            if drop_one > 0:
+                gone = torch.rand(b) < drop_one
+                which = torch.randint(len(modalities), (b,))
+                keep[gone, :, which[gone]] = False
             logits = net(inputs, keep.float())
             loss = loss_fn(logits.reshape(b * t, -1), labels.reshape(-1))
             opt.zero_grad()
@@ -492,11 +513,19 @@ def _fit(
             best_f1, bad_epochs = entry['val_macro_f1'], 0
         if improved or config.keep == 'last':
             best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        if config.average_last > 1 and epoch >= epochs - config.average_last:
+            averaged.append(best_state)
         elif config.keep == 'best':
             bad_epochs += 1
             if bad_epochs >= config.patience:
                 break
     assert best_state is not None
+    if len(averaged) > 1:
+        # Floating-point weights and statistics are averaged; counters stay the last epoch's.
+        best_state = {
+            k: torch.stack([a[k] for a in averaged]).mean(0) if v.is_floating_point() else v
+            for k, v in best_state.items()
+        }
     model.load_state_dict(best_state)
     model.eval()
     if not validate:
