@@ -107,6 +107,49 @@ def test_features_equal_a_direct_computation(fitted):
     assert np.allclose(np.sort(w[used], axis=-1)[:, 6:], 2.0)
 
 
+def test_difference_and_mpv_features_equal_a_direct_computation(tmp_path):
+    """With ``difference`` and ``mpv`` the features are four blocks: PPV and MPV of the window,
+    then of its first difference against biases of their own; MPV is the mean of the output's
+    excess over the bias where it is above it. Recomputed here in numpy; ONNX gives them too."""
+    enc = create_encoder('imu_rocket', {**CONFIG, 'difference': True, 'mpv': True})
+    enc.fit_data(_windows(200, 0), seed=0)
+    enc.eval()
+    n = enc.per_series
+    assert enc.rocket_dim == 4 * n and enc.rocket_bias.numel() == 2 * n
+    # The window's own block is what the plain encoder computes.
+    plain = create_encoder('imu_rocket', CONFIG)
+    plain.fit_data(_windows(200, 0), seed=0)
+    torch.testing.assert_close(enc.rocket_bias[:n], plain.rocket_bias)
+    assert not torch.equal(enc.rocket_bias[n:], enc.rocket_bias[:n])
+    x = _windows(2, 5)
+    z = enc.normalize(torch.from_numpy(x)).numpy().astype(np.float64)
+    with torch.no_grad():
+        got = enc.rocket(torch.from_numpy(z.astype(np.float32))).numpy()
+    series = [z, np.concatenate([np.zeros_like(z[..., :1]), np.diff(z, axis=-1)], axis=-1)]
+    kernels = enc.kernels.numpy().astype(np.float64)
+    source, bias, masks = enc.source.numpy(), enc.rocket_bias.numpy(), enc.time_masks.numpy()
+    length = z.shape[2]
+    for f in np.random.default_rng(2).choice(n, size=25, replace=False):
+        row = source[f]
+        d = enc.plan[row // NUM_KERNELS][0]
+        for part, y in enumerate(series):
+            out = np.zeros((2, length))
+            for t in range(length):
+                for j in range(KERNEL_LENGTH):
+                    s = t + (j - KERNEL_LENGTH // 2) * d
+                    if 0 <= s < length:
+                        out[:, t] += y[:, :, s] @ kernels[row, :, j]
+            b = bias[part * n + f]
+            pooled = out[:, masks[f] > 0]
+            above = pooled > b
+            ppv = above.mean(axis=1)
+            mpv = np.where(above, pooled - b, 0.0).sum(axis=1) / np.maximum(above.sum(axis=1), 1)
+            np.testing.assert_allclose(got[:, 2 * part * n + f], ppv, atol=1e-6)
+            np.testing.assert_allclose(got[:, (2 * part + 1) * n + f], mpv, rtol=1e-4, atol=1e-4)
+    results = export_all({'imu': enc}, {}, tmp_path, formats=('onnx',))
+    assert results[0].max_abs_diff <= 1e-4
+
+
 def test_biases_are_fitted_and_standardize_the_training_windows(fitted):
     x = _windows(200, 0)
     with torch.no_grad():

@@ -64,6 +64,11 @@ class ImuRocketConfig(ImuHybridConfig):
     kernel_seed: int = 0  # picks the channel sums and the windows the biases come from
     rocket_dropout: float = 0.3  # on the standardized PPV features
     hybrid: bool = True  # also imu_hybrid's CNN and window-statistics branches
+    # After MultiRocket (Tan, Dempster, Bergmeir and Webb, 2022): the same kernels also over
+    # the window's first difference (with biases of their own), and each output also
+    # summarized by the mean of its values above the bias (MPV), besides their share (PPV).
+    difference: bool = False
+    mpv: bool = False
 
 
 def kernel_weights() -> np.ndarray:
@@ -138,9 +143,11 @@ class ImuRocket(ImuHybrid):
         self.register_buffer(
             'time_masks', torch.from_numpy(np.concatenate(masks)[source]), persistent=False
         )
-        dim = len(source)
+        per_series = len(source)
+        series = 2 if config.difference else 1
+        dim = per_series * series * (2 if config.mpv else 1)
         # Data-dependent, so saved with the weights: fit_data sets them.
-        self.register_buffer('rocket_bias', torch.zeros(dim))
+        self.register_buffer('rocket_bias', torch.zeros(per_series * series))
         self.register_buffer('rocket_mean', torch.zeros(dim))
         self.register_buffer('rocket_std', torch.ones(dim))
         self.rocket_drop = nn.Dropout(config.rocket_dropout)
@@ -153,7 +160,20 @@ class ImuRocket(ImuHybrid):
 
     @property
     def rocket_dim(self) -> int:
-        return int(self.rocket_bias.numel())
+        """How many random-convolution features the front end gives."""
+        return int(self.rocket_mean.numel())
+
+    @property
+    def per_series(self) -> int:
+        """Features of one series under one pooling: kernels x biases at every dilation."""
+        return int(self.source.numel())
+
+    def series(self, x: torch.Tensor) -> List[torch.Tensor]:
+        """The series the kernels run over: the window, and with ``difference`` its first
+        difference (a zero first, to keep the length)."""
+        if not self.config.difference:
+            return [x]
+        return [x, F.pad(x[..., 1:] - x[..., :-1], (1, 0))]
 
     def convolve_at(self, x: torch.Tensor, i: int) -> torch.Tensor:
         """(B, C, L) -> (B, 84, L): every kernel at the plan's dilation ``i`` over its
@@ -167,11 +187,30 @@ class ImuRocket(ImuHybrid):
         channel sum, dilation-major."""
         return torch.cat([self.convolve_at(x, i) for i in range(len(self.plan))], dim=1)
 
-    def ppv(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, C, L) normalized window -> (B, rocket_dim) proportions of positive values."""
-        conv = self.convolve(x)[:, self.source]  # (B, rocket_dim, L)
-        above = (conv > self.rocket_bias.unsqueeze(-1)).to(conv.dtype)
-        return (above * self.time_masks).sum(dim=2)
+    def ppv(self, x: torch.Tensor, part: int = 0) -> torch.Tensor:
+        """(B, C, L) series -> (B, per_series) proportions of positive values, against the
+        biases of series ``part`` (0: the window itself)."""
+        return self.pool(self.convolve(x)[:, self.source], part)[0]
+
+    def pool(self, conv: torch.Tensor, part: int) -> Tuple[torch.Tensor, torch.Tensor]:
+        """(B, per_series, L) outputs -> their PPV and MPV, each (B, per_series)."""
+        n = self.per_series
+        bias = self.rocket_bias[part * n : (part + 1) * n].unsqueeze(-1)
+        above = (conv > bias).to(conv.dtype)
+        ppv = (above * self.time_masks).sum(dim=2)
+        if not self.config.mpv:
+            return ppv, ppv
+        inside = (self.time_masks > 0).to(conv.dtype)
+        count = (above * inside).sum(dim=2).clamp(min=1.0)
+        return ppv, (F.relu(conv - bias) * inside).sum(dim=2) / count
+
+    def rocket(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, C, L) normalized window -> (B, rocket_dim): PPV (and MPV) of each series."""
+        out = []
+        for part, s in enumerate(self.series(x)):
+            ppv, mpv = self.pool(self.convolve(s)[:, self.source], part)
+            out += [ppv, mpv] if self.config.mpv else [ppv]
+        return torch.cat(out, dim=1)
 
     @torch.no_grad()
     def fit_data(self, windows: np.ndarray, seed: int = 0) -> None:
@@ -185,17 +224,16 @@ class ImuRocket(ImuHybrid):
             raise ValueError(f'fit_data takes windows of shape (N, C, L); got {tuple(x.shape)}')
         rng = np.random.default_rng([self.config.kernel_seed, seed])
         biases = []
-        for i, (_, nb) in enumerate(self.plan):
-            pick = torch.from_numpy(rng.integers(0, x.shape[0], size=NUM_KERNELS))
-            conv = self.convolve_at(x[pick], i)  # (84 windows, 84 kernels, L)
-            own = conv[torch.arange(NUM_KERNELS), torch.arange(NUM_KERNELS)]  # (84, L)
-            levels = torch.tensor(
-                ((np.arange(nb) + 1) * _PHI) % 1.0, dtype=torch.float32
-            )
-            biases.append(torch.quantile(own, levels, dim=1).T.reshape(-1))
+        for s in self.series(x):
+            for i, (_, nb) in enumerate(self.plan):
+                pick = torch.from_numpy(rng.integers(0, x.shape[0], size=NUM_KERNELS))
+                conv = self.convolve_at(s[pick], i)  # (84 windows, 84 kernels, L)
+                own = conv[torch.arange(NUM_KERNELS), torch.arange(NUM_KERNELS)]  # (84, L)
+                levels = torch.tensor(((np.arange(nb) + 1) * _PHI) % 1.0, dtype=torch.float32)
+                biases.append(torch.quantile(own, levels, dim=1).T.reshape(-1))
         self.rocket_bias.copy_(torch.cat(biases))
         sample = x[torch.from_numpy(rng.permutation(x.shape[0])[:4096])]
-        feats = torch.cat([self.ppv(part) for part in sample.split(256)])
+        feats = torch.cat([self.rocket(part) for part in sample.split(256)])
         self.rocket_mean.copy_(feats.mean(dim=0))
         # A floor on the spread: a feature nearly constant on the training windows must not
         # be blown up on the test windows.
@@ -208,7 +246,7 @@ class ImuRocket(ImuHybrid):
 
     def front(self, x: torch.Tensor) -> torch.Tensor:
         """(B, C, L) window -> (B, rocket_dim) standardized PPV features; nothing learned."""
-        return (self.ppv(self.normalize(x)) - self.rocket_mean) / self.rocket_std
+        return (self.rocket(self.normalize(x)) - self.rocket_mean) / self.rocket_std
 
     def head(self, features: torch.Tensor) -> torch.Tensor:
         return self.project(self.rocket_drop(features))
