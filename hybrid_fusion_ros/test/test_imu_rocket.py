@@ -150,6 +150,29 @@ def test_difference_and_mpv_features_equal_a_direct_computation(tmp_path):
     assert results[0].max_abs_diff <= 1e-4
 
 
+def test_statistics_give_the_orientation_the_kernels_cannot_see(fitted, tmp_path):
+    """The kernels sum to zero, so a window tilted by a constant offset gives nearly the same
+    PPV features; with ``statistics`` imu_hybrid's window statistics follow them, standardized
+    with them, and tell the two windows apart. ONNX gives the same features."""
+    enc = create_encoder('imu_rocket', {**CONFIG, 'statistics': True, 'hybrid': False})
+    enc.fit_data(_windows(200, 0), seed=0)
+    enc.eval()
+    n = enc.per_series
+    x = torch.from_numpy(_windows(3, 9))
+    tilted = x + torch.tensor([0.8, -0.5, 0.3, 0.0, 0.0, 0.0]).view(1, 6, 1)
+    with torch.no_grad():
+        stats = enc.window_statistics(x)
+        assert enc.rocket_dim == n + stats.shape[1]
+        torch.testing.assert_close(enc.unscaled_front(x)[:, n:], stats)
+        torch.testing.assert_close(enc.unscaled_front(x)[:, :n], fitted.ppv(fitted.normalize(x)))
+        # Only the zero padding at the ends lets a tilt through to the PPV features.
+        moved = (enc.front(tilted) - enc.front(x)).abs()
+        assert moved[:, n:].mean() > 5 * moved[:, :n].mean()
+        assert torch.isfinite(enc.front(x)).all()
+    results = export_all({'imu': enc}, {}, tmp_path, formats=('onnx',))
+    assert results[0].max_abs_diff <= 1e-4
+
+
 def test_biases_are_fitted_and_standardize_the_training_windows(fitted):
     x = _windows(200, 0)
     with torch.no_grad():

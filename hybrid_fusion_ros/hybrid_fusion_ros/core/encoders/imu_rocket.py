@@ -69,6 +69,10 @@ class ImuRocketConfig(ImuHybridConfig):
     # summarized by the mean of its values above the bias (MPV), besides their share (PPV).
     difference: bool = False
     mpv: bool = False
+    # imu_hybrid's window statistics (channel means, spread, extremes, band powers, channel
+    # correlations, gravity direction) beside the random-convolution features, standardized
+    # with them. The kernels sum to zero, so alone they cannot see the sensor's orientation.
+    statistics: bool = False
 
 
 def kernel_weights() -> np.ndarray:
@@ -146,6 +150,9 @@ class ImuRocket(ImuHybrid):
         per_series = len(source)
         series = 2 if config.difference else 1
         dim = per_series * series * (2 if config.mpv else 1)
+        if config.statistics:
+            with torch.no_grad():
+                dim += self.window_statistics(torch.zeros(1, c, n)).shape[1]
         # Data-dependent, so saved with the weights: fit_data sets them.
         self.register_buffer('rocket_bias', torch.zeros(per_series * series))
         self.register_buffer('rocket_mean', torch.zeros(dim))
@@ -160,7 +167,7 @@ class ImuRocket(ImuHybrid):
 
     @property
     def rocket_dim(self) -> int:
-        """How many random-convolution features the front end gives."""
+        """How many features the fixed front end gives (with ``statistics``, those too)."""
         return int(self.rocket_mean.numel())
 
     @property
@@ -219,7 +226,8 @@ class ImuRocket(ImuHybrid):
         Each kernel's biases are quantiles of its output on one training window drawn at
         random (seeded by ``kernel_seed`` and ``seed``), at low-discrepancy quantile levels; the
         PPV features of (up to 4096 of) the windows then give the standardization."""
-        x = self.normalize(torch.as_tensor(np.asarray(windows), dtype=torch.float32))
+        raw = torch.as_tensor(np.asarray(windows), dtype=torch.float32)
+        x = self.normalize(raw)
         if x.dim() != 3 or x.shape[0] == 0:
             raise ValueError(f'fit_data takes windows of shape (N, C, L); got {tuple(x.shape)}')
         rng = np.random.default_rng([self.config.kernel_seed, seed])
@@ -232,8 +240,8 @@ class ImuRocket(ImuHybrid):
                 levels = torch.tensor(((np.arange(nb) + 1) * _PHI) % 1.0, dtype=torch.float32)
                 biases.append(torch.quantile(own, levels, dim=1).T.reshape(-1))
         self.rocket_bias.copy_(torch.cat(biases))
-        sample = x[torch.from_numpy(rng.permutation(x.shape[0])[:4096])]
-        feats = torch.cat([self.rocket(part) for part in sample.split(256)])
+        sample = raw[torch.from_numpy(rng.permutation(x.shape[0])[:4096])]
+        feats = torch.cat([self.unscaled_front(part) for part in sample.split(256)])
         self.rocket_mean.copy_(feats.mean(dim=0))
         # A floor on the spread: a feature nearly constant on the training windows must not
         # be blown up on the test windows.
@@ -244,9 +252,16 @@ class ImuRocket(ImuHybrid):
         # The CNN branch learns from the window itself, so only the PPV-only encoder splits.
         return not self.config.hybrid
 
+    def unscaled_front(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, C, L) window -> (B, rocket_dim) features before standardization."""
+        feats = self.rocket(self.normalize(x))
+        if not self.config.statistics:
+            return feats
+        return torch.cat([feats, self.window_statistics(x)], dim=1)
+
     def front(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, C, L) window -> (B, rocket_dim) standardized PPV features; nothing learned."""
-        return (self.rocket(self.normalize(x)) - self.rocket_mean) / self.rocket_std
+        """(B, C, L) window -> (B, rocket_dim) standardized features; nothing learned."""
+        return (self.unscaled_front(x) - self.rocket_mean) / self.rocket_std
 
     def head(self, features: torch.Tensor) -> torch.Tensor:
         return self.project(self.rocket_drop(features))
