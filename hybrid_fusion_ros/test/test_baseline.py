@@ -14,6 +14,9 @@
 
 """The classical baselines the benchmarks run beside the network: the forest and MiniRocket."""
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -58,6 +61,46 @@ def test_each_baseline_learns_held_out_recordings(kind):
     )
     assert pred.shape == (sum(len(y) for y in y_test),)
     assert (pred == np.concatenate(y_test)).mean() > 0.9
+
+
+_THREADS_AFTER = """
+import sys
+import numpy as np
+import torch
+torch.set_num_threads(1)
+# As a fold's network does before its baselines: torch's OpenMP threads have run.
+assert torch.get_num_threads() == 1 and torch.randn(64, 64).matmul(torch.randn(64, 64)).shape
+x = np.random.default_rng(0).standard_normal((40, 3, 64)).astype(np.float32)
+y = np.arange(40) % 2
+if sys.argv[1] == 'aeon':
+    from aeon.transformations.collection.convolution_based import MiniRocket
+    MiniRocket(n_kernels=840, n_jobs=-1, random_state=0).fit_transform(x)
+else:
+    from hybrid_fusion_ros.core.baseline import fit_predict
+    fit_predict(sys.argv[1], [{'imu': x}], y, [{'imu': x[:4]}], {'imu': 'imu'}, 2.0, ['imu'], 0)
+print(torch.get_num_threads())
+"""
+
+
+def test_baselines_leave_torch_on_its_thread_count():
+    """aeon's MiniRocket resets the OpenMP thread count torch shares (the first time numba's
+    threads start in a process, so each case runs in a fresh interpreter); after a baseline, the
+    next fold's network must still run on the threads it was given, or its figures depend on
+    whether a baseline ran first."""
+    pytest.importorskip('torch')
+    pytest.importorskip('aeon')
+
+    def threads_after(what: str) -> int:
+        out = subprocess.run(
+            [sys.executable, '-c', _THREADS_AFTER, what], capture_output=True, text=True,
+            timeout=300, check=True,
+        )
+        return int(out.stdout.split()[-1])
+
+    if threads_after('aeon') == 1:
+        pytest.skip('aeon left the thread count alone here (one core, or another numba layer)')
+    for kind in available_baselines():
+        assert threads_after(kind) == 1, kind
 
 
 def test_minirocket_is_one_of_the_baselines_here():

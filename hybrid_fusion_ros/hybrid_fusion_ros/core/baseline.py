@@ -22,7 +22,9 @@ baseline and hold the network to the stronger one."""
 
 from __future__ import annotations
 
-from typing import Dict, List, Mapping, Sequence
+from contextlib import contextmanager
+import sys
+from typing import Dict, Iterator, List, Mapping, Sequence
 
 import numpy as np
 
@@ -205,6 +207,24 @@ def _ridge(x: np.ndarray, y: np.ndarray, seed: int):
     return RidgeClassifier(alpha=alpha).fit(x, y)
 
 
+@contextmanager
+def keeps_torch_threads() -> Iterator[None]:
+    """Give torch back its thread count afterwards.
+
+    aeon's MiniRocket sets numba's thread count to ``n_jobs``; with numba's OpenMP layer that is
+    the OpenMP runtime torch uses too, so a process pinned to one torch thread ran the next
+    fold's network on two, and the network's figures then depended on whether baselines had run
+    before it (a different summation order moves the last digits, sometimes a whole label).
+    """
+    torch = sys.modules.get('torch')
+    threads = torch.get_num_threads() if torch is not None else None
+    try:
+        yield
+    finally:
+        if torch is not None and torch.get_num_threads() != threads:
+            torch.set_num_threads(threads)
+
+
 def fit_predict(
     kind: str,
     train: Sequence[Mapping[str, np.ndarray]],
@@ -216,7 +236,13 @@ def fit_predict(
     seed: int,
 ) -> np.ndarray:
     """Fit baseline ``kind`` on the windows of the ``train`` recordings (each a mapping input ->
-    ``(T, *shape)`` preprocessed windows) and predict the windows of ``test``, in order."""
+    ``(T, *shape)`` preprocessed windows) and predict the windows of ``test``, in order. Torch's
+    thread count is the same afterwards (:func:`keeps_torch_threads`)."""
+    with keeps_torch_threads():
+        return _fit_predict(kind, train, y_train, test, types, window_seconds, names, seed)
+
+
+def _fit_predict(kind, train, y_train, test, types, window_seconds, names, seed) -> np.ndarray:
     if kind == 'forest':
 
         def features(recs):
