@@ -79,6 +79,19 @@ def test_keep_last_runs_every_epoch_and_keeps_the_final_weights():
         TrainConfig(keep='median')
 
 
+def test_keep_best_counts_patience_from_the_last_improvement():
+    """The first epoch always improves on nothing, so early stopping can come after epoch
+    patience + 1 at the earliest; the best epoch's weights are the ones kept."""
+    config = tiny_config(encoders={'imu': 'imu_cnn1d'}, epochs=8, patience=2,
+                         extra_strategies=[])
+    result = train(config, progress=False)
+    scores = [h['val_macro_f1'] for h in result.history]
+    assert len(scores) >= config.patience + 1
+    best = int(np.argmax(scores))
+    assert len(scores) == config.epochs or len(scores) == best + 1 + config.patience
+    assert result.val_report['macro_f1'] == pytest.approx(scores[best])
+
+
 def test_keep_last_trains_without_validation_data_and_best_refuses_to():
     """keep='last' chooses nothing on validation data, so training may use every recording;
     keep='best' cannot choose an epoch without any and says so."""

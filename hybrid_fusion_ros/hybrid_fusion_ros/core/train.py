@@ -513,12 +513,12 @@ def _fit(
             best_f1, bad_epochs = entry['val_macro_f1'], 0
         if improved or config.keep == 'last':
             best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-        if config.average_last > 1 and epoch >= epochs - config.average_last:
-            averaged.append(best_state)
         elif config.keep == 'best':
             bad_epochs += 1
             if bad_epochs >= config.patience:
                 break
+        if config.average_last > 1 and epoch >= epochs - config.average_last:
+            averaged.append(best_state)
     assert best_state is not None
     if len(averaged) > 1:
         # Floating-point weights and statistics are averaged; counters stay the last epoch's.
