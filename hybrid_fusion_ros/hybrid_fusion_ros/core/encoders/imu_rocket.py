@@ -199,24 +199,24 @@ class ImuRocket(ImuHybrid):
         biases of series ``part`` (0: the window itself)."""
         return self.pool(self.convolve(x)[:, self.source], part)[0]
 
-    def pool(self, conv: torch.Tensor, part: int) -> Tuple[torch.Tensor, torch.Tensor]:
-        """(B, per_series, L) outputs -> their PPV and MPV, each (B, per_series)."""
+    def pool(self, conv: torch.Tensor, part: int) -> List[torch.Tensor]:
+        """(B, per_series, L) outputs -> ``[PPV]``, or ``[PPV, MPV]`` with ``mpv``, each
+        (B, per_series)."""
         n = self.per_series
         bias = self.rocket_bias[part * n : (part + 1) * n].unsqueeze(-1)
         above = (conv > bias).to(conv.dtype)
         ppv = (above * self.time_masks).sum(dim=2)
         if not self.config.mpv:
-            return ppv, ppv
+            return [ppv]
         inside = (self.time_masks > 0).to(conv.dtype)
         count = (above * inside).sum(dim=2).clamp(min=1.0)
-        return ppv, (F.relu(conv - bias) * inside).sum(dim=2) / count
+        return [ppv, (F.relu(conv - bias) * inside).sum(dim=2) / count]
 
     def rocket(self, x: torch.Tensor) -> torch.Tensor:
         """(B, C, L) normalized window -> (B, rocket_dim): PPV (and MPV) of each series."""
         out = []
         for part, s in enumerate(self.series(x)):
-            ppv, mpv = self.pool(self.convolve(s)[:, self.source], part)
-            out += [ppv, mpv] if self.config.mpv else [ppv]
+            out += self.pool(self.convolve(s)[:, self.source], part)
         return torch.cat(out, dim=1)
 
     @torch.no_grad()
