@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 from pathlib import Path
 import sys
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, TYPE_CHECKING
@@ -147,17 +148,27 @@ def combined_drops(
 
 
 def summary(metrics: Mapping[str, Any], has_truth: bool) -> str:
-    """Coverage, accuracy and latency in one line."""
+    """Coverage, window and segment accuracy, detection delay and latency in one line."""
     m = metrics
     acc = (
         ('n/a (no ground truth)' if not has_truth else 'n/a (no scored window)')
         if m['accuracy'] is None
         else f"{100 * m['accuracy']:.1f}%  macro-F1 {m['macro_f1']:.3f}"
     )
+    seg = m.get('segments')  # None without ground truth
+    segments = ''
+    if seg is not None and seg['accuracy'] is None:
+        segments = ', segments n/a (none scored)'
+    elif seg is not None:
+        delay = seg['delay_s']['p50']
+        shown = f'{delay:.2f} s' if math.isfinite(delay) else 'n/a (none detected)'
+        segments = (
+            f", segments {100 * seg['accuracy']:.1f}% ({seg['segments']}), delay p50 {shown}"
+        )
     lat = m['latency_ms']
     return (
         f"coverage {100 * m['coverage']:.1f}% ({m['labelled_windows']}/{m['windows']} windows),"
-        f" accuracy {acc}, latency p50 {lat['p50']:.1f} / p99 {lat['p99']:.1f} ms"
+        f" accuracy {acc}{segments}, latency p50 {lat['p50']:.1f} / p99 {lat['p99']:.1f} ms"
     )
 
 
@@ -525,6 +536,8 @@ class EvalCommand(Command):
                 meta,
                 result.diagnostics_drops,
                 partial=result.partial,
+                intervals=setup.truth.intervals if setup.truth is not None else None,
+                window_length=setup.checkpoint.window.length,
             )
         else:
             meta = combined_meta(metas, len({g for _, _, _, g in done}))
@@ -542,11 +555,20 @@ class EvalCommand(Command):
                         'replay_shift_s': shift / 1e9,
                         'node_graph': g + 1,
                     },
+                    s.truth.intervals if s.truth is not None else None,
                 )
                 for s, r, shift, g in done
             ]
             drops = combined_drops([r for _, r, _, _ in done], [g for _, _, _, g in done])
-            report = write_bags_report(out, bags, classes, meta, drops, partial=interrupted)
+            report = write_bags_report(
+                out,
+                bags,
+                classes,
+                meta,
+                drops,
+                partial=interrupted,
+                window_length=setups[0].checkpoint.window.length,
+            )
         has_truth = any(s.truth is not None for s in setups)
         over = f' over {len(done)} bags' if several else ''
         print(
@@ -564,4 +586,9 @@ class EvalCommand(Command):
 def _score(result: 'EvalResult', setup: 'EvalSetup') -> Dict[str, Any]:
     from ..evaluation.report import score
 
-    return score(result.outcomes, setup.checkpoint.classes)
+    return score(
+        result.outcomes,
+        setup.checkpoint.classes,
+        setup.truth.intervals if setup.truth is not None else None,
+        setup.checkpoint.window.length,
+    )

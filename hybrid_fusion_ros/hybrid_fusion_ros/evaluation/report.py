@@ -23,6 +23,11 @@ A window is scored against the ground truth at its centre. Coverage is labelled 
 windows the recording spans; accuracy and F1 count only labelled windows whose ground truth
 is known and is one of the model's classes (windows whose truth is another class are counted
 apart, never silently mixed in).
+
+Where the ground-truth intervals are given, each interval is also scored as one segment
+(``segments`` in the metrics, :func:`..core.metrics.segment_report`): the class of the highest
+summed probability over its windows, and how soon a window first got it right. A report over
+several bags pools the segments of all bags, each scored against its own bag's windows.
 """
 
 from __future__ import annotations
@@ -34,12 +39,15 @@ import json
 import math
 from pathlib import Path
 import tempfile
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
 from ..core.metrics import classification_report
 from ..core.metrics import percentiles
+from ..core.metrics import segment_outcomes
+from ..core.metrics import SegmentOutcome
+from ..core.metrics import summarize_segments
 from ..core.plots import plot_confusion
 from ..core.plots import plot_latency_cdf
 
@@ -53,6 +61,9 @@ class WindowOutcome:
     label: Optional[str]  # first label published for this window; None if none came
     confidence: float = math.nan
     latency_ms: float = math.nan
+    # The first label's probabilities, one per class of the message (the model's order);
+    # None without a label or when the label carried none. Not a column of windows.csv.
+    probabilities: Optional[Tuple[float, ...]] = None
 
 
 def window_key(t: float) -> int:
@@ -69,21 +80,77 @@ def window_outcomes(
 ) -> List[WindowOutcome]:
     """One outcome per window end: the ground truth at the window's centre (``truth.at``; None
     without truth) and the window's first label. ``labels`` maps :func:`window_key` to
-    ``(label, confidence, extra)``; ``latency(end, extra)`` gives that label's latency (ms)."""
+    ``(label, confidence, extra)`` or ``(label, confidence, extra, probabilities)``;
+    ``latency(end, extra)`` gives that label's latency (ms)."""
     out = []
     for end in ends:
         end = float(end)
         t = truth.at(end - window_length / 2) if truth is not None else None
         got = labels.get(window_key(end))
         out.append(
-            WindowOutcome(end, t, got[0], got[1], latency(end, got[2]))
+            WindowOutcome(
+                end,
+                t,
+                got[0],
+                got[1],
+                latency(end, got[2]),
+                tuple(got[3]) if len(got) > 3 and got[3] is not None else None,
+            )
             if got
             else WindowOutcome(end, t, None)
         )
     return out
 
 
-def score(outcomes: Sequence[WindowOutcome], classes: Sequence[str]) -> Dict[str, Any]:
+def probability_rows(outcomes: Sequence[WindowOutcome], classes: Sequence[str]) -> np.ndarray:
+    """``(N, C)``: each window's label probabilities, the input of ``segment_report``. A label
+    that came without probabilities for every class (a plugin that leaves the field empty)
+    votes with a one-hot of its class; a window without a label (or with a label the model
+    does not know) gets a row of NaN."""
+    index = {c: i for i, c in enumerate(classes)}
+    rows = np.full((len(outcomes), len(classes)), np.nan)
+    for i, o in enumerate(outcomes):
+        if o.probabilities is not None and len(o.probabilities) == len(classes):
+            rows[i] = o.probabilities
+        elif o.label in index:
+            rows[i] = 0.0
+            rows[i, index[o.label]] = 1.0
+    return rows
+
+
+def _segments(
+    outcomes: Sequence[WindowOutcome],
+    classes: Sequence[str],
+    intervals: Optional[Sequence[Any]],
+    window_length: Optional[float],
+) -> Optional[List[SegmentOutcome]]:
+    """One bag's segments, or None without ground truth."""
+    if intervals is None:
+        return None
+    if window_length is None:
+        raise ValueError('segments need the window length to place each window in its segment')
+    ends = [o.end for o in outcomes]
+    rows = probability_rows(outcomes, classes)
+    return segment_outcomes(intervals, ends, window_length, rows, classes)
+
+
+def score(
+    outcomes: Sequence[WindowOutcome],
+    classes: Sequence[str],
+    intervals: Optional[Sequence[Any]] = None,
+    window_length: Optional[float] = None,
+) -> Dict[str, Any]:
+    """The metrics of one bag's windows. With the bag's ground-truth ``intervals``
+    (``GroundTruth.intervals``) and the model's ``window_length`` (s), ``segments`` holds
+    :func:`..core.metrics.segment_report` over them; without, it is None."""
+    return _score(outcomes, classes, _segments(outcomes, classes, intervals, window_length))
+
+
+def _score(
+    outcomes: Sequence[WindowOutcome],
+    classes: Sequence[str],
+    segments: Optional[Sequence[SegmentOutcome]],
+) -> Dict[str, Any]:
     labelled = [o for o in outcomes if o.label is not None]
     index = {c: i for i, c in enumerate(classes)}
     scored = [o for o in labelled if o.truth in index and o.label in index]
@@ -124,17 +191,20 @@ def score(outcomes: Sequence[WindowOutcome], classes: Sequence[str]) -> Dict[str
             classes=list(classes),
             confusion_matrix=None,
         )
+    out['segments'] = summarize_segments(segments, classes) if segments is not None else None
     return out
 
 
 @dataclass
 class BagOutcomes:
     """One bag's windows in a report over several bags, with what the report says of the bag
-    (``info``: ground_truth, bag_format, bag_seconds, ...)."""
+    (``info``: ground_truth, bag_format, bag_seconds, ...) and its ground-truth intervals
+    (None without ground truth)."""
 
     bag: str
     outcomes: Sequence[WindowOutcome]
     info: Mapping[str, Any]
+    intervals: Optional[Sequence[Any]] = None
 
 
 def _fmt(x: Any, pct: bool = False, digits: int = 1) -> str:
@@ -223,6 +293,8 @@ def markdown(report: Mapping[str, Any]) -> str:
             )
         lines += ['', '![confusion matrix](confusion.png)', '']
     lines += ['![latency CDF](latency_cdf.png)', '']
+    if m.get('segments') is not None:
+        lines += segments_markdown(m['segments']).splitlines() + ['']
     drops = report.get('drops', {})
     lines += ['## Drops by cause', '']
     if drops:
@@ -234,6 +306,53 @@ def markdown(report: Mapping[str, Any]) -> str:
         lines.append('None reported.')
     lines.append('')
     return '\n'.join(lines)
+
+
+def segments_markdown(seg: Mapping[str, Any]) -> str:
+    """The "Segments" section: each ground-truth interval scored as a whole."""
+    n = seg['segments']
+    delay = seg['delay_s']
+    lines = [
+        '## Segments',
+        '',
+        'Each ground-truth interval is one segment, labelled with the class of the highest'
+        ' summed probability over the windows centred in it; a segment none of whose windows got'
+        ' a label counts as wrong. Detection delay: from the start of the segment to the end of'
+        ' its first window labelled with its class.',
+        '',
+        '| metric | value |',
+        '| --- | --- |',
+        (
+            f"| segment accuracy | {_fmt(seg['accuracy'], True)} ({n} segments,"
+            f" {seg['segments_without_labels']} without a labelled window) |"
+        ),
+        (
+            f"| accuracy, segments with labels | {_fmt(seg['accuracy_with_labels'], True)}"
+            f" ({seg['segments_with_labels']} segments) |"
+        ),
+        f"| macro-F1 | {_fmt(seg['macro_f1'], digits=3)} |",
+        (
+            f"| detection delay p50 / p90 | {_fmt(delay['p50'], digits=2)} /"
+            f" {_fmt(delay['p90'], digits=2)} s |"
+        ),
+        (
+            f"| detected | {_fmt(seg['detected'], True)} ({seg['detected_segments']} of {n}"
+            ' segments) |'
+        ),
+    ]
+    unscored = []
+    if seg['segments_without_windows']:
+        unscored.append(
+            f"{seg['segments_without_windows']} in which no window is centred (before the first"
+            ' window, after the last, or shorter than a hop)'
+        )
+    if seg['segments_not_a_model_class']:
+        unscored.append(
+            f"{seg['segments_not_a_model_class']} of a class the model does not know"
+        )
+    if unscored:
+        lines += ['', 'Not scored: ' + '; '.join(unscored) + '.']
+    return '\n'.join(lines) + '\n'
 
 
 def per_bag_markdown(report: Mapping[str, Any]) -> str:
@@ -286,9 +405,14 @@ def write_report(
     meta: Mapping[str, Any],
     drops: Optional[Mapping[str, Mapping[str, int]]] = None,
     partial: bool = False,
+    intervals: Optional[Sequence[Any]] = None,
+    window_length: Optional[float] = None,
 ) -> Dict[str, Any]:
-    """Scores the outcomes and writes every report file; returns the JSON report."""
-    return _write(Path(out_dir), outcomes, classes, meta, drops, partial)
+    """Scores the outcomes and writes every report file; returns the JSON report. With the
+    ground-truth ``intervals`` and the ``window_length`` (s), the metrics score each interval
+    as a segment too (:func:`score`)."""
+    segments = _segments(outcomes, classes, intervals, window_length)
+    return _write(Path(out_dir), outcomes, classes, meta, drops, partial, segments)
 
 
 def write_bags_report(
@@ -298,13 +422,23 @@ def write_bags_report(
     meta: Mapping[str, Any],
     drops: Optional[Mapping[str, Mapping[str, int]]] = None,
     partial: bool = False,
+    window_length: Optional[float] = None,
 ) -> Dict[str, Any]:
     """The report over several bags: every file of :func:`write_report` over all their
-    windows, plus ``per_bag`` (each bag's info and its own metrics) and a ``bag`` column."""
-    per_bag = [{'bag': b.bag, **dict(b.info), 'metrics': score(b.outcomes, classes)} for b in bags]
+    windows, plus ``per_bag`` (each bag's info and its own metrics) and a ``bag`` column.
+    The segments of the bags with ground truth (``BagOutcomes.intervals``) are pooled, each
+    scored against its own bag's windows: bags may share stamps."""
+    per_bag = []
+    pooled: Optional[List[SegmentOutcome]] = None
+    for b in bags:
+        segments = _segments(b.outcomes, classes, b.intervals, window_length)
+        metrics = _score(b.outcomes, classes, segments)
+        per_bag.append({'bag': b.bag, **dict(b.info), 'metrics': metrics})
+        if segments is not None:
+            pooled = (pooled or []) + segments
     outcomes = [o for b in bags for o in b.outcomes]
     column = [b.bag for b in bags for _ in b.outcomes]
-    return _write(Path(out_dir), outcomes, classes, meta, drops, partial, per_bag, column)
+    return _write(Path(out_dir), outcomes, classes, meta, drops, partial, pooled, per_bag, column)
 
 
 def _write(
@@ -314,13 +448,14 @@ def _write(
     meta: Mapping[str, Any],
     drops: Optional[Mapping[str, Mapping[str, int]]],
     partial: bool,
+    segments: Optional[Sequence[SegmentOutcome]],
     per_bag: Optional[List[Dict[str, Any]]] = None,
     bag_column: Optional[Sequence[str]] = None,
 ) -> Dict[str, Any]:
     """Both reports: ``per_bag`` and ``bag_column`` (each window's bag) only over several bags,
     so that a single bag's report stays as it always was."""
     out.mkdir(parents=True, exist_ok=True)
-    metrics = score(outcomes, classes)
+    metrics = _score(outcomes, classes, segments)
     report: Dict[str, Any] = {'partial': bool(partial), 'meta': dict(meta), 'metrics': metrics}
     if per_bag is not None:
         report['per_bag'] = per_bag
@@ -328,12 +463,14 @@ def _write(
     # Old figures from an earlier run must not sit beside a report that has none.
     for stale in ('confusion.png', 'latency_cdf.png'):
         (out / stale).unlink(missing_ok=True)
-    fields = list(WindowOutcome.__dataclass_fields__)
+    # A probability vector would not fit a CSV cell; the columns stay as they were.
+    fields = [f for f in WindowOutcome.__dataclass_fields__ if f != 'probabilities']
     with (out / 'windows.csv').open('w', newline='') as f:
         writer = csv.DictWriter(f, fieldnames=(['bag'] if bag_column is not None else []) + fields)
         writer.writeheader()
         for i, o in enumerate(outcomes):
             row = {k: round(v, 6) if isinstance(v, float) else v for k, v in asdict(o).items()}
+            row.pop('probabilities')
             writer.writerow({'bag': bag_column[i], **row} if bag_column is not None else row)
     tag = ' (PARTIAL)' if partial else ''
     if metrics['confusion_matrix'] is not None:

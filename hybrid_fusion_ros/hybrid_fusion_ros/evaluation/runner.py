@@ -243,7 +243,8 @@ class _Collector:
 
     def __init__(self, node, options: EvalOptions, modalities) -> None:
         self.cond = threading.Condition()
-        self.labels: Dict[int, tuple] = {}  # window key -> (label, confidence, wall time)
+        # window key -> (label, confidence, wall time, probabilities or None), the first label
+        self.labels: Dict[int, tuple] = {}
         self.newest_label = -math.inf
         self.newest_feature = {m: -math.inf for m in modalities}
         self.label_count = 0
@@ -274,8 +275,12 @@ class _Collector:
     def _on_label(self, msg: ActivityLabel) -> None:
         wall = time.perf_counter()
         t = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9 - self.shift
+        # Kept for the segment vote, which sums probabilities; empty when the node sent none.
+        probabilities = tuple(float(p) for p in msg.probabilities) or None
         with self.cond:
-            self.labels.setdefault(window_key(t), (msg.label, float(msg.confidence), wall))
+            self.labels.setdefault(
+                window_key(t), (msg.label, float(msg.confidence), wall, probabilities)
+            )
             self.label_count += 1
             self.newest_label = max(self.newest_label, t)
             self.cond.notify_all()
