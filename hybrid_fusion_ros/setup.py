@@ -72,6 +72,7 @@ setup(
             'bench-dataset = hybrid_fusion_ros.cli.bench_dataset:BenchDatasetCommand',
             'bench-latency = hybrid_fusion_ros.cli.bench_latency:BenchLatencyCommand',
             'bench-soak = hybrid_fusion_ros.cli.bench_soak:BenchSoakCommand',
+            'inspect = hybrid_fusion_ros.cli.inspect_bags:InspectCommand',
         ],
     },
 )

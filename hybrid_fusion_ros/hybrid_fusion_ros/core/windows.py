@@ -33,6 +33,8 @@ from typing import Callable, Deque, List, Optional, Tuple
 
 import numpy as np
 
+from .timeline import pause_threshold
+
 
 @dataclass
 class SensorWindow:
@@ -223,14 +225,19 @@ class WindowerStats:
     """Counts a windower keeps for diagnostics."""
 
     windows: int = 0
-    incomplete: int = 0
+    incomplete: int = 0  # windows dropped with fewer than min_fill of the expected samples
     out_of_order: int = 0
     time_jumps: int = 0  # clock jumps, back or forward: the buffer restarted
     last_jump: float = 0.0  # size (s) of the latest jump, negative when back
-    gaps: int = 0  # breaks in the stream longer than 2.5 sample periods
+    gaps: int = 0  # breaks longer than 2.5 sample periods, shorter than a pause
     missing_samples: int = 0  # samples those gaps should have held, estimated from the rate
     interruptions: int = 0  # breaks longer than a window: the sensor was silent
     late_samples: int = 0  # samples stamped inside a window already closed (jitter)
+    pauses: int = 0  # breaks longer than the pause threshold (interruptions included)
+    paused_seconds: float = 0.0  # how long those pauses were silent, in all
+    # Windows too sparse only because a pause fell in them: full enough on the time the
+    # stream was not paused (counted here instead of in ``incomplete``).
+    straddles_pause: int = 0
 
 
 @dataclass
@@ -248,11 +255,22 @@ class StreamWindower:
       arrival times passed to :meth:`push` did (a driver switching from time since boot to
       epoch time, a clock stepped by an hour): the buffer and the grid restart, and no sample
       is counted lost;
-    - an interruption, when it is longer than a window: the sensor was silent, which says
-      nothing about samples lost on the way;
+    - a pause, when it is longer than :attr:`pause_threshold`: ``max(0.5 s, 5 message
+      periods)``, at most a window (``core/timeline.py``'s rule, which ``hybrid-fusion
+      inspect`` applies to bags). The sensor was silent (a trial ended, a driver paused),
+      which says nothing about samples lost on the way: it is counted in ``stats.pauses``
+      and ``stats.paused_seconds``, and when longer than a window also in
+      ``stats.interruptions``, as it always was;
     - otherwise a gap, counted with the samples it should have held (a best-effort transport
-      loses messages without telling anyone). They are estimated from the recent sample
-      period, so that a stream running faster than its nominal rate is counted right.
+      loses a message or two, or a short burst, without telling anyone: 2-3 periods, under
+      the threshold at any rate). They are estimated from the recent sample period, so that
+      a stream running faster than its nominal rate is counted right.
+
+    A window dropped as too sparse that a pause overlaps (it holds the pause's start or end,
+    or lies inside it) is counted in ``stats.straddles_pause`` instead of ``incomplete`` when
+    it holds ``min_fill`` of the samples expected over its unpaused time (the part still
+    buffered): its data are whole, the sensor was only off for part of it. A window also
+    sparse from losses stays ``incomplete``.
 
     A window is closed as soon as nothing more can fall in it: when the next sample, expected
     one sample period after the newest, cannot be stamped before the window's end even
@@ -279,23 +297,40 @@ class StreamWindower:
         self.grid = WindowGrid(self.spec)
         self._period = 1.0 / self.expected_rate  # recent sample period, never above nominal
         self._last_arrival: Optional[float] = None
+        # Seconds of samples per message at the nominal rate (an audio chunk's 0.1 s): the
+        # period that the pause threshold counts in.
+        self._message_period = 1.0 / self.expected_rate
+        # Silences (last stamp before, first stamp after) that a window still due may hold.
+        self._pauses: Deque[Tuple[float, float]] = deque()
+
+    @property
+    def pause_threshold(self) -> float:
+        """The shortest break (s) between consecutive stamps counted as a pause."""
+        return pause_threshold(self._message_period, self.spec.length)
 
     def reset(self) -> None:
         self.buffer.clear()
         self.grid.reset()
+        self._pauses.clear()
 
     def _jump(self, size: float) -> None:
         self.stats.time_jumps += 1
         self.stats.last_jump = size
         self.reset()
 
-    def _forward_break(self, gap: float, arrived: Optional[float]) -> bool:
-        """Classify a forward break of ``gap`` seconds; True if it was a clock jump."""
+    def _forward_break(self, last: float, gap: float, arrived: Optional[float]) -> bool:
+        """Classify a forward break of ``gap`` seconds after the stamp ``last``; True if it
+        was a clock jump."""
         if arrived is not None and gap - arrived > self.jump_tolerance:
             self._jump(gap)
             return True
-        if gap > self.spec.length:
-            self.stats.interruptions += 1
+        if gap > self.pause_threshold:
+            nominal = 1.0 / self.expected_rate
+            self.stats.pauses += 1
+            self.stats.paused_seconds += gap - nominal
+            self._pauses.append((last, last + gap))
+            if gap > self.spec.length:
+                self.stats.interruptions += 1
         else:
             self.stats.gaps += 1
             self.stats.missing_samples += max(0, int(round(gap / self._period)) - 1)
@@ -309,6 +344,7 @@ class StreamWindower:
         ``arrival`` is the receiver's clock (s) when the chunk arrived; with it, a jump
         forward in the stamps is told from a sensor that was silent for as long."""
         newest = self.buffer.newest_stamp
+        flushed: List[SensorWindow] = []
         arrived = None
         if arrival is not None and self._last_arrival is not None:
             arrived = arrival - self._last_arrival
@@ -324,25 +360,55 @@ class StreamWindower:
             gap = float(stamps[0]) - newest
             nominal = 1.0 / self.expected_rate
             if gap > 2.5 * nominal:
-                self._forward_break(gap, arrived)
+                if not self._forward_break(newest, gap, arrived):
+                    # The new chunk proves that nothing more is stamped before it: close the
+                    # windows the buffered samples complete now, before the chunk pushes them
+                    # out of the buffer (after a pause longer than its horizon it would).
+                    flushed = self._cut(self.buffer.oldest_stamp, float(stamps[0]))
             elif len(stamps) == 1:
                 self._period = min(nominal, 0.9 * self._period + 0.1 * gap)
         if len(stamps) > 1:
             self._period = min(1.0 / self.expected_rate, float(stamps[1] - stamps[0]))
+        self._message_period = len(stamps) / self.expected_rate
         closed = self.grid.closed_until
         if closed is not None and stamps[0] < closed:
             self.stats.late_samples += int(np.searchsorted(stamps, closed, side='left'))
         self.buffer.push(stamps, samples)
-        windows = []
         oldest = self.buffer.oldest_stamp
         assert oldest is not None
         jitter = 0.0 if self.sample_rate else self.jitter
         next_earliest = float(stamps[-1]) + self._period * (1.0 - jitter)
+        return flushed + self._cut(oldest, next_earliest)
+
+    def _cut(self, oldest: Optional[float], next_earliest: float) -> List[SensorWindow]:
+        """The windows due once no sample can be stamped before ``next_earliest``, cut from the
+        buffer (``oldest``: its oldest stamp); sparse ones are counted and left out."""
+        windows: List[SensorWindow] = []
+        if oldest is None:
+            return windows
+        fill = self.spec.min_fill * self.expected_rate  # samples a window needs per second
         for start, end in self.grid.due(oldest, next_earliest):
             window = self.buffer.window(self.modality, start, end, self.sample_rate)
-            if len(window.stamps) < self.spec.min_fill * self.expected_rate * self.spec.length:
-                self.stats.incomplete += 1
+            if len(window.stamps) < fill * self.spec.length:
+                # Judged on the time the stream was on and the buffer still holds (a long
+                # pause pushes a window's oldest samples out before it is due).
+                seen_from = max(start, oldest)
+                paused = self._paused_within(start, end)
+                unpaused = max(0.0, end - seen_from) - self._paused_within(seen_from, end)
+                if paused > 0.0 and len(window.stamps) >= fill * unpaused:
+                    self.stats.straddles_pause += 1
+                else:
+                    self.stats.incomplete += 1
                 continue
             self.stats.windows += 1
             windows.append(window)
+        if self.grid.closed_until is not None:
+            # A window still to come ends after the last one closed: it starts after this.
+            earliest = self.grid.closed_until - self.spec.length
+            while self._pauses and self._pauses[0][1] < earliest:
+                self._pauses.popleft()
         return windows
+
+    def _paused_within(self, start: float, end: float) -> float:
+        """Seconds of ``[start, end)`` that a pause kept silent."""
+        return sum(max(0.0, min(end, b) - max(start, a)) for a, b in self._pauses)
