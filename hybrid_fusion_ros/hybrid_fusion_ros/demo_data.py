@@ -203,3 +203,89 @@ def generate_robot_bag(
         truth = GroundTruth.from_samples(gt_t.tolist(), names, 'simulation')
         write_sidecar(truth, path.with_name(path.name + '.labels.csv'), first * 1e-9)
     return path
+
+
+def trial_classes(count: int) -> list:
+    """Names of the simulated gesture classes of :func:`generate_trials_bag`."""
+    return [f'gesture_{k:02d}' for k in range(count)]
+
+
+def generate_trials_bag(
+    path: Path | str,
+    classes: int = 24,
+    trials_per_class: int = 2,
+    seed: int = 7,
+    subject: int = 0,
+    imu_rate: float = 50.0,
+    pause: float = 1.0,
+    trial_seconds: Tuple[float, float] = (2.0, 6.0),
+    storage: str = 'mcap',
+) -> Path:
+    """A SIMULATED pre-segmented recording: labelled trials of ``trial_seconds`` (uniform),
+    one after another in random class order, with ``pause`` seconds between trials in which
+    the sensor publishes nothing (the recorder was stopped, as a data-collection app does). One
+    IMU (``/wrist_imu/imu``, accelerometer and gyroscope, no orientation) at ``imu_rate``.
+
+    Each class is a motion pattern: a few sinusoids at class-specific frequencies (0.5-4 Hz)
+    along class-specific directions; every trial draws its own phase, tempo (±15 %) and
+    amplitude (±25 %), and ``subject`` turns the sensor's mounting (up to 20 degrees) and
+    adds its own gain (±10 %), so subjects differ as wearers do. Labels go to
+    ``<bag>.labels.csv`` (one interval per trial). Deterministic for given arguments."""
+    from .evaluation.truth import GroundTruth
+    from .evaluation.truth import Interval
+    from .evaluation.truth import write_sidecar
+
+    names = trial_classes(classes)
+    pattern_rng = np.random.default_rng(12345)  # the classes are the same in every bag
+    patterns = []
+    for _ in range(classes):
+        freqs = pattern_rng.uniform(0.5, 4.0, size=2)
+        dirs = pattern_rng.normal(size=(2, 6))
+        dirs /= np.linalg.norm(dirs, axis=1, keepdims=True)
+        patterns.append((freqs, dirs * pattern_rng.uniform(0.5, 2.0, size=(2, 1))))
+    subject_rng = np.random.default_rng(1000 + subject)
+    # The sensor sits a little differently on each wearer: up to 20 degrees about a random axis.
+    axis = subject_rng.normal(size=3)
+    axis /= np.linalg.norm(axis)
+    angle = np.deg2rad(subject_rng.uniform(0.0, 20.0))
+    cross = np.array([[0, -axis[2], axis[1]], [axis[2], 0, -axis[0]], [-axis[1], axis[0], 0]])
+    mount = np.eye(3) + np.sin(angle) * cross + (1 - np.cos(angle)) * cross @ cross
+    gain = 1.0 + 0.1 * subject_rng.uniform(-1.0, 1.0)
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(np.repeat(np.arange(classes), trials_per_class))
+    t = BAG_START
+    period = 1.0 / imu_rate
+    rows, stamps, intervals = [], [], []
+    for c in order:
+        length = float(rng.uniform(*trial_seconds))
+        n = int(length * imu_rate)
+        tt = np.arange(n) * period
+        freqs, dirs = patterns[int(c)]
+        tempo = 1.0 + rng.uniform(-0.15, 0.15)
+        amp = 1.0 + rng.uniform(-0.25, 0.25)
+        phase = rng.uniform(0, 2 * np.pi, size=2)
+        wave = np.sin(2 * np.pi * freqs[None] * tempo * tt[:, None] + phase[None])  # (n, 2)
+        motion = amp * gain * (wave @ dirs)  # (n, 6)
+        motion[:, :3] = motion[:, :3] @ mount.T + np.array([0.0, 0.0, 9.81]) @ mount.T
+        motion[:, 3:] = motion[:, 3:] @ mount.T
+        motion += rng.normal(0, 0.3, size=motion.shape)
+        rows.append(motion)
+        stamps.append(t + tt)
+        intervals.append(Interval(t, t + n * period, names[int(c)]))
+        t += n * period + pause
+    imu = np.concatenate(rows)
+    imu_t = np.concatenate(stamps)
+    path = Path(path)
+    note = (
+        f'SIMULATED pre-segmented trials by hybrid_fusion_ros (demo_data.generate_trials_bag),'
+        f' seed {seed}, subject {subject}: not a real recording'
+    )
+    with BagWriter(path, storage, data_note=note) as writer:
+        for msg_t, row in zip(imu_t, imu):
+            writer.write(
+                '/wrist_imu/imu', conv.row_to_imu(row, conv.sec_to_stamp(msg_t)), int(msg_t * 1e9)
+            )
+    write_sidecar(
+        GroundTruth(intervals, 'simulation'), path.with_name(path.name + '.labels.csv'), BAG_START
+    )
+    return path

@@ -397,7 +397,12 @@ class EncoderNode(Node):
             )
             self._silent_since = None
         self.input_rate.tick(time.monotonic())
-        for window in self.windower.push(stamps, samples, arrival=self._now()):
+        # Under sim time the clock comes from a replay on its own topic, in no fixed order
+        # with the data: it is no witness of when a chunk arrived, so a pause in a bag is not
+        # taken for a clock jump (which would restart the windows and lose the ones due).
+        sim_time = bool(self.get_parameter('use_sim_time').value)
+        arrival = None if sim_time else self._now()
+        for window in self.windower.push(stamps, samples, arrival=arrival):
             start = time.perf_counter()
             try:
                 feature = self.encoder.encode(window)
@@ -592,6 +597,11 @@ class EncoderNode(Node):
                     **{f'Dropped ({k})': v for k, v in sorted(drops.items())},
                     'Clock jumps': ws.time_jumps,
                     'Interruptions': ws.interruptions,
+                    # Silences longer than the pause threshold (a trial ended): not losses, and
+                    # the windows they made sparse are not counted as incomplete.
+                    'Pauses': ws.pauses,
+                    'Paused (s)': ws.paused_seconds,
+                    'Windows straddling a pause': ws.straddles_pause,
                     'Format changes': self.format_changes,
                     'Internal errors': self.errors.count,
                     **(

@@ -49,6 +49,7 @@ from std_srvs.srv import Trigger
 
 from . import conversions as conv
 from . import diagnostics as diag
+from .core.contract import StateContract
 from .core.fusion_runtime import Feature
 from .core.fusion_runtime import FUSION_MODES
 from .core.fusion_runtime import FusionRuntime
@@ -118,8 +119,12 @@ def declare_fusion_parameters(node: Node) -> None:
     p('label_topic', 'activity', describe('topic of the published ActivityLabel', True))
     p(
         'reset_after',
-        d.reset_after,
-        describe('reset the LSTM state after a gap in features longer than this (s)'),
+        -1.0,
+        describe(
+            'reset the LSTM state after a gap in features longer than this (s); negative: the '
+            "checkpoint's state contract, decided in training from its data (5.0 for "
+            'checkpoints without one)'
+        ),
     )
     p(
         'jump_threshold',
@@ -176,9 +181,12 @@ class FusionPipeline:
         self.node = node
         get = lambda name: node.get_parameter(name).value  # noqa: E731 - local shorthand
         self.backend = backend_choice(node)
-        classes, steppers = self._load_steppers(get)
+        classes, steppers, runtime = self._load_steppers(get)
+        self.contract = StateContract.from_dict(runtime)
         try:
-            settings = FusionSettings(**{name: get(name) for name in SETTING_NAMES})
+            settings = FusionSettings(
+                **self._resolved({name: get(name) for name in SETTING_NAMES})
+            )
             self.runtime = FusionRuntime(
                 steppers, classes, settings, model=get('model'), log=self._log
             )
@@ -251,27 +259,42 @@ class FusionPipeline:
         node.add_on_set_parameters_callback(self._on_set_parameters)
         rt = self.runtime
         node.get_logger().info(
+            f'state: reset after {rt.settings.reset_after:g} s without features'
+            + (
+                f' (checkpoint: {self.contract.why})'
+                if get('reset_after') < 0
+                else ' (reset_after parameter)'
+            )
+        )
+        node.get_logger().info(
             f'fusing {modalities} in {rt.settings.fusion_mode} mode (models: {rt.strategies}, '
             f'early/async use {rt.primary_name}) -> {get("label_topic")}, '
             f'{backend_line(self.backend)}'
         )
 
+    def _resolved(self, values: Dict[str, Any]) -> Dict[str, Any]:
+        """Parameter values with a negative ``reset_after`` replaced by the checkpoint's."""
+        value = values.get('reset_after')
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and value < 0:
+            values = {**values, 'reset_after': self.contract.reset_after}
+        return values
+
     def _load_steppers(self, get: Callable[[str], Any]):
-        """The checkpoint's classes and fusion steppers from the chosen backend; only the
-        torch backend imports torch."""
+        """The checkpoint's classes, fusion steppers from the chosen backend, and state
+        contract; only the torch backend imports torch."""
         if self.backend == 'torch':
             from .core.checkpoint import CheckpointError
-            from .core.fusion_backend import load_torch_steppers
+            from .core.fusion_backend import load_torch_fusion
 
             try:
-                return load_torch_steppers(get('checkpoint'), get('torch_threads'))
+                return load_torch_fusion(get('checkpoint'), get('torch_threads'))
             except CheckpointError as exc:
                 raise StartupError(str(exc)) from exc
-        from .core.onnx_backend import load_onnx_steppers
+        from .core.onnx_backend import load_onnx_fusion
         from .core.onnx_backend import OnnxBackendError
 
         try:
-            return load_onnx_steppers(
+            return load_onnx_fusion(
                 get('checkpoint') or None, int(get('torch_threads')), **onnx_options(self.node)
             )
         except OnnxBackendError as exc:
@@ -320,7 +343,7 @@ class FusionPipeline:
         )
 
     def _set_parameters(self, params: List[Parameter]) -> SetParametersResult:
-        error = self.runtime.set_parameters({p.name: p.value for p in params})
+        error = self.runtime.set_parameters(self._resolved({p.name: p.value for p in params}))
         if error:
             return SetParametersResult(successful=False, reason=error)
         if any(p.name == 'fusion_rate_hz' for p in params):

@@ -52,7 +52,7 @@ from .core.windows import StreamWindower
 from .core.windows import WindowSpec
 from .evaluation.inputs import BagPlan
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: windows before a long pause kept; pauses apart from drops
 BAG_SUFFIXES = ('.labels.csv', '.labels.json')
 
 
@@ -139,6 +139,14 @@ def probe_inputs(read: BagPlan, inputs: Sequence[ModelInput]) -> Dict[str, Dict[
                 break
     finally:
         reader.close()
+    # Rates are measured within the continuous runs of each stream (the median interval), so
+    # the pauses between a bag's takes are not averaged in (a 50 Hz IMU read as 40 Hz).
+    from .evaluation.inspection import bag_timelines
+
+    timelines = bag_timelines(
+        read.bag,
+        [read.plan.inputs[i.name][0] for i in inputs if i.sensor_type in ('camera', 'imu')],
+    )
     out: Dict[str, Dict[str, Any]] = {}
     for spec in inputs:
         if spec.name not in first:
@@ -148,7 +156,12 @@ def probe_inputs(read: BagPlan, inputs: Sequence[ModelInput]) -> Dict[str, Dict[
             )
         (stamps, samples), msg = first[spec.name]
         src = read.plan.inputs[spec.name][0]
-        rate = read.topics[src][1] / read.seconds
+        measured = timelines.get(src)
+        rate = (
+            measured.rate
+            if measured is not None and measured.rate
+            else read.topics[src][1] / read.seconds
+        )
         cfg: Dict[str, Any] = {}
         if spec.sensor_type == 'camera':
             frame = samples[0]
@@ -329,8 +342,16 @@ def build_cache(
         reader.close()
     for f in files.values():
         f.close()
+    pauses: Dict[str, Dict[str, float]] = {}
     for i in inputs:
         ws = windowers[i.name].stats
+        if ws.pauses or ws.straddles_pause:
+            # Silences between takes, and windows they left too short: no data was lost.
+            pauses[i.name] = {
+                'pauses': ws.pauses,
+                'paused_seconds': round(ws.paused_seconds, 3),
+                'windows_straddling_a_pause': ws.straddles_pause,
+            }
         for cause, n in (
             ('incomplete_window', ws.incomplete),
             ('out_of_order', ws.out_of_order),
@@ -347,6 +368,7 @@ def build_cache(
         'seconds': read.seconds,
         'shapes': shapes if ends else {i.name: [0] for i in inputs},
         'drops': drops,
+        'pauses': pauses,
         'build_seconds': time.perf_counter() - wall,
         'version': CACHE_VERSION,
     }
@@ -434,25 +456,32 @@ def build_all(
 
 
 # --- labelled sequences -------------------------------------------------------------------------
-def labelled_sequences(rec: CachedRecording, truth, classes: Sequence[str], spec: WindowSpec):
-    """The recording as SequenceData runs of consecutive labelled windows (labels at each
-    window's centre); returns (sequences, windows skipped for lack of a label)."""
-    from .core.dataset import SequenceData
-
+def window_labels(rec: CachedRecording, truth, classes: Sequence[str], spec: WindowSpec):
+    """The class index of each window of ``rec`` (the ground truth at its centre); -1 where
+    the truth names no class of ``classes`` or nothing at all."""
     index = {c: k for k, c in enumerate(classes)}
-    labels = np.array(
+    return np.array(
         [index.get(truth.at(float(e) - spec.length / 2), -1) for e in rec.ends], dtype=np.int64
     )
-    keep = labels >= 0
+
+
+def labelled_sequences(
+    rec: CachedRecording, truth, classes: Sequence[str], spec: WindowSpec, reset_after: float
+):
+    """The recording as the streams the fusion node steps without a reset
+    (``core.contract.split_streams``), unlabelled windows kept in them with label -1 (they
+    carry the state on, as on the robot, and are not scored); a stream with no labelled window
+    is left out. Returns (sequences, windows without a label)."""
+    from .core.contract import split_streams
+    from .core.dataset import SequenceData
+
+    labels = window_labels(rec, truth, classes, spec)
     out = []
-    breaks = np.flatnonzero(~keep | np.r_[False, np.diff(rec.ends) > 1.5 * spec.hop])
-    bounds = [0, *breaks.tolist(), len(labels)]
-    for a, b in zip(bounds, bounds[1:]):
-        a = a if keep[a : a + 1].all() else a + 1
-        if b > a:
+    for part in split_streams(rec.ends, reset_after):
+        if (labels[part] >= 0).any():
             out.append(
                 SequenceData(
-                    {m: x[a:b] for m, x in rec.inputs.items()}, labels[a:b], rec.ends[a:b]
+                    {m: x[part] for m, x in rec.inputs.items()}, labels[part], rec.ends[part]
                 )
             )
-    return out, int((~keep).sum())
+    return out, int((labels < 0).sum())

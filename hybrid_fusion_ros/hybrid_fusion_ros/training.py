@@ -36,6 +36,8 @@ import numpy as np
 
 from .bag import BagError
 from .core.checkpoint import Checkpoint
+from .core.contract import derive_contract
+from .core.contract import StateContract
 from .core.dataset import SequenceData
 from .core.inputs import ModelInput
 from .core.windows import WindowSpec
@@ -65,9 +67,12 @@ class RecordingSet:
     unlabelled_windows: int = 0
     build: Dict[str, float] = field(default_factory=dict)
     notes: List[str] = field(default_factory=list)
+    contract: StateContract = field(default_factory=StateContract)
+    truths: List[Any] = field(default_factory=list)  # per recording, its GroundTruth
 
     def windows(self, idx: Sequence[int]) -> int:
-        return sum(len(s) for i in idx for s in self.sequences[i])
+        """Labelled windows of recordings ``idx``."""
+        return sum(int((s.labels >= 0).sum()) for i in idx for s in self.sequences[i])
 
     def subset(self, idx: Sequence[int]) -> List[SequenceData]:
         return [s for i in idx for s in self.sequences[i]]
@@ -259,18 +264,59 @@ def load_recordings(
             )
         found |= labels
     classes = sorted(found)
+    _check_every_class_has_windows(recordings, truths, found, spec)
     if len(classes) < 2:
         raise TrainingDataError(
             f'the labels name one class only ({classes}): a classifier needs two or more'
         )
+    segments = sum(
+        sum(1 for i in t.intervals if i.end > rec.ends[0] - spec.length and i.start < rec.ends[-1])
+        for rec, t in zip(recordings, truths)
+        if len(rec.ends)
+    )
+    contract = derive_contract([rec.ends for rec in recordings], spec.hop, segments)
     sequences, unlabelled = [], 0
     for rec, truth in zip(recordings, truths):
-        seqs, n = labelled_sequences(rec, truth, classes, spec)
+        seqs, n = labelled_sequences(rec, truth, classes, spec, contract.reset_after)
         sequences.append(seqs)
         unlabelled += n
     return RecordingSet(
-        inputs, configs, classes, recordings, sequences, skipped, unlabelled, figures, notes
+        inputs,
+        configs,
+        classes,
+        recordings,
+        sequences,
+        skipped,
+        unlabelled,
+        figures,
+        notes,
+        contract,
+        truths,
     )
+
+
+def _check_every_class_has_windows(recordings, truths, found, spec: WindowSpec) -> None:
+    """A class the labels name that no window's centre falls in is an error, not a class the
+    model silently lacks: its segments are shorter than a window, or lie where the data is
+    not."""
+    named: Dict[str, List[float]] = {}
+    for rec, truth in zip(recordings, truths):
+        if not len(rec.ends):
+            continue
+        for i in truth.intervals:
+            if i.end > rec.ends[0] - spec.length and i.start < rec.ends[-1]:
+                named.setdefault(i.label, []).append(i.end - i.start)
+    lost = sorted(set(named) - set(found))
+    if lost:
+        lengths = [x for c in lost for x in named[c]]
+        hint = max(0.1, round(float(np.percentile(lengths, 10)) / 2, 2))
+        raise TrainingDataError(
+            f'class(es) {lost} get no window: their labelled segments (median'
+            f' {float(np.median(lengths)):.2f} s) hold no complete {spec.length:g} s window'
+            f' of every input. Use shorter windows (e.g. window_length: {hint:g} and'
+            f' window_hop: {hint / 2:g} in a --config), or check the labels with'
+            ' hybrid-fusion inspect'
+        )
 
 
 # --- splits -----------------------------------------------------------------------------------
@@ -320,9 +366,12 @@ def check_classes(data: RecordingSet, idx: Sequence[int], what: str) -> None:
     seen = {int(c) for i in idx for s in data.sequences[i] for c in np.unique(s.labels)}
     missing = [c for k, c in enumerate(data.classes) if k not in seen]
     if missing:
+        bags = ', '.join(data.recordings[i].bag.name for i in idx[:5])
         raise TrainingDataError(
-            f'the {what} split has no windows of class(es) {missing}: too few recordings of '
-            'them to split by recording (add recordings, or fewer folds)'
+            f'the {what} split ({len(idx)} recording(s): {bags}{" ..." if len(idx) > 5 else ""})'
+            f' has no windows of class(es) {missing}: too few recordings of them to split by'
+            ' recording. Add recordings of them, choose the validation bags with --val, or'
+            ' group bags differently (--group-by)'
         )
 
 
@@ -355,6 +404,8 @@ def train_on(
     from .core.train import train
 
     check_classes(data, train_idx, 'training')
+    if val_idx:
+        check_classes(data, val_idx, 'validation')
     train_seqs, val_seqs = data.subset(train_idx), data.subset(val_idx)
     configs = {}
     init_weights = {}
@@ -389,6 +440,7 @@ def train_on(
         metadata=metadata,
         inputs={i.name: i for i in data.inputs},
         init_encoders=init_weights,
+        contract=data.contract,
     )
 
 
@@ -416,7 +468,9 @@ def baseline_scores(
 
     names = list(names or [i.name for i in data.inputs])
     types = {i.name: i.sensor_type for i in data.inputs}
-    train_seqs, test_seqs = data.subset(train_idx), data.subset(test_idx)
+    # Baselines classify windows one by one: only labelled windows are theirs.
+    train_seqs = [labelled_only(s) for s in data.subset(train_idx)]
+    test_seqs = [labelled_only(s) for s in data.subset(test_idx)]
     pred = fit_predict(
         kind,
         [s.inputs for s in train_seqs],
@@ -432,12 +486,37 @@ def baseline_scores(
     )
 
 
+def labelled_only(seq: SequenceData) -> SequenceData:
+    keep = seq.labels >= 0
+    inputs = {m: x[keep] for m, x in seq.inputs.items()}
+    return SequenceData(inputs, seq.labels[keep], seq.ends[keep])
+
+
+def deployed_probabilities(model, data: RecordingSet, idx: Sequence[int]) -> np.ndarray:
+    """Probabilities of every window of recordings ``idx`` as the fusion node gives them
+    (``core.streaming``: the runtime's own policy, the checkpoint's state contract)."""
+    from .core.streaming import stream_predictions
+
+    return stream_predictions(
+        model, [data.sequences[i] for i in idx], data.classes, data.contract
+    )
+
+
 def network_scores(
     model, data: RecordingSet, test_idx: Sequence[int], mask: Sequence[str] = ()
 ) -> Dict[str, Any]:
+    """Window scores of recordings ``test_idx`` as deployed (``mask``: inputs left out, which
+    only the chunked predictor can do, for the ablations)."""
     from .core.metrics import classification_report
+    from .core.train import labelled_report
     from .core.train import predict
 
     seqs = data.subset(test_idx)
     y = np.concatenate([s.labels for s in seqs])
-    return classification_report(y, predict(model, seqs, mask), data.classes)
+    if mask:
+        return labelled_report(y, predict(model, seqs, mask), data.classes)
+    probs = deployed_probabilities(model, data, test_idx)
+    keep = (y >= 0) & np.isfinite(probs).all(axis=1)
+    report = classification_report(y[keep], probs[keep].argmax(axis=1), data.classes)
+    report['unlabelled_by_runtime'] = int(((y >= 0) & ~np.isfinite(probs).all(axis=1)).sum())
+    return report

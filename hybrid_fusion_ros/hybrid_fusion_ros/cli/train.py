@@ -146,6 +146,12 @@ class TrainCommand(Command):
             action='store_true',
             help='leave out (and name) bags that cannot be read, instead of stopping',
         )
+        parser.add_argument(
+            '--keep-at-chance',
+            action='store_true',
+            help='write the checkpoint even when its validation cannot be told from chance '
+            '(a smoke test, a first epoch); without it such a run exits 2 and writes nothing',
+        )
         parser.add_argument('--config', type=Path, help='YAML file of TrainConfig fields')
         parser.add_argument('--output', '-o', type=Path, default=Path('checkpoint.pt'))
         parser.add_argument('--seed', type=int, help='first seed')

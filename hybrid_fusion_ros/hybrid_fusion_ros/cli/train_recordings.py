@@ -42,7 +42,7 @@ def _summary(data, spec) -> None:
     counts = np.zeros(len(data.classes), dtype=np.int64)
     for seqs in data.sequences:
         for s in seqs:
-            counts += np.bincount(s.labels, minlength=len(data.classes))
+            counts += np.bincount(s.labels[s.labels >= 0], minlength=len(data.classes))
     b = data.build
     speed = b['seconds_of_data'] / b['wall_seconds'] if b['wall_seconds'] > 0 else float('inf')
     _say(
@@ -62,6 +62,11 @@ def _summary(data, spec) -> None:
         + ', '.join(f'{c} {n}' for c, n in zip(data.classes, counts))
         + f'; {data.unlabelled_windows} without a label skipped'
     )
+    streams = [len(s) for seqs in data.sequences for s in seqs]
+    _say(
+        f'state: {data.contract.why}; training runs {len(streams)} such streams'
+        f' (median {np.median(streams) if streams else 0:.0f} windows) with the state carried'
+    )
     for why in data.skipped_bags:
         _say(f'skipped: {why}')
     for note in data.notes:
@@ -73,6 +78,21 @@ def _summary(data, spec) -> None:
                 drops[f'{name} {cause}'] = drops.get(f'{name} {cause}', 0) + n
     if drops:
         _say('dropped while windowing: ' + ', '.join(f'{k} {v}' for k, v in sorted(drops.items())))
+    paused: Dict[str, List[float]] = {}
+    for rec in data.recordings:
+        for name, p in rec.meta.get('pauses', {}).items():
+            total = paused.setdefault(name, [0, 0.0, 0])
+            total[0] += p['pauses']
+            total[1] += p['paused_seconds']
+            total[2] += p['windows_straddling_a_pause']
+    if paused:
+        _say(
+            'pauses (sensor silent, not lost): '
+            + ', '.join(
+                f'{k} {int(n)} pauses, {s:.0f} s, {int(w)} windows straddling one'
+                for k, (n, s, w) in sorted(paused.items())
+            )
+        )
 
 
 def train_recordings(args: argparse.Namespace, values: Dict[str, Any]) -> int:
@@ -189,14 +209,34 @@ def train_recordings(args: argparse.Namespace, values: Dict[str, Any]) -> int:
             f' ({distributed.backend()}), optimizer steps per rank in the last epoch'
             f" {result.history[-1]['steps_per_rank']}"
         )
-    # Every rank holds the same trained model; rank 0 alone writes it.
-    path = result.checkpoint.save(args.output) if distributed.is_main() else args.output
-    summary['checkpoint'] = str(path)
+    from ..core.train import chance_verdict
+    from ..core.train import label_runs
+
+    at_chance = chance_verdict(
+        result.val_report, data.classes, label_runs(data.subset(val_idx))
+    )
+    if at_chance and getattr(args, 'keep_at_chance', False):
+        _say(f'warning: {at_chance} (kept: --keep-at-chance)')
+    elif at_chance:
+        print(f'error: {at_chance}', file=sys.stderr)
+        print('nothing written', file=sys.stderr)
+        return 2
     summary['validation'] = {
         'accuracy': result.val_report['accuracy'],
         'macro_f1': result.val_report['macro_f1'],
         'recordings': [names[i] for i in val_idx],
+        'evaluated_as': result.val_report.get('evaluated_as'),
     }
+    _say(
+        f"validation, as the fusion node runs it ({result.val_report.get('evaluated_as')}):"
+        f" macro-F1 {result.val_report['macro_f1']:.3f},"
+        f" accuracy {result.val_report['accuracy']:.3f}"
+    )
+    # The figure is printed before the file exists: a checkpoint never outlives its validation.
+    # Every rank holds the same trained model; rank 0 alone writes it.
+    path = result.checkpoint.save(args.output) if distributed.is_main() else args.output
+    summary['checkpoint'] = str(path)
+    summary['state_contract'] = data.contract.to_dict()
     if args.report and distributed.is_main():
         from ..core.machine import machine
 

@@ -28,7 +28,9 @@ A checkpoint is a plain dict of tensors, strings and numbers (loadable with
 - ``fusion``: the primary fusion model's config and weights;
 - ``extra_fusion``: further fusion models over the same encoders, by strategy name (e.g. a
   ``late`` model for the fusion node's late mode);
-- ``metadata``: how it was made (command, data, seed, validation figures).
+- ``metadata``: how it was made (command, data, seed, validation figures);
+- ``runtime``: how the fusion node carries and resets the LSTM state, decided in training
+  from the data (``core.contract``); absent in older checkpoints (the runtime's defaults).
 """
 
 from __future__ import annotations
@@ -78,6 +80,9 @@ class Checkpoint:
     metadata: Dict[str, Any] = field(default_factory=dict)
     extra_fusion: Dict[str, Dict[str, Any]] = field(default_factory=dict)
     path: Optional[Path] = None
+    # How the fusion node carries and resets the state (core/contract.py); empty: the
+    # runtime's defaults, as for checkpoints written before training decided it.
+    runtime: Dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_models(
@@ -90,6 +95,7 @@ class Checkpoint:
         metadata: Optional[Dict[str, Any]] = None,
         extra_fusion: Optional[Dict[str, FusionModel]] = None,
         inputs: Optional[Dict[str, ModelInput]] = None,
+        runtime: Optional[Dict[str, Any]] = None,
     ) -> 'Checkpoint':
         """``encoders`` and ``encoder_names`` are keyed by input name; ``inputs`` (optional)
         gives each input's type, training topic and measured rate."""
@@ -112,6 +118,7 @@ class Checkpoint:
             fusion=fusion_entry(fusion),
             metadata=dict(metadata or {}),
             extra_fusion={k: fusion_entry(m) for k, m in (extra_fusion or {}).items()},
+            runtime=dict(runtime or {}),
         )
 
     def save(self, path: Path | str) -> Path:
@@ -126,6 +133,7 @@ class Checkpoint:
                 'fusion': self.fusion,
                 'extra_fusion': self.extra_fusion,
                 'metadata': self.metadata,
+                'runtime': self.runtime,
             },
             path,
         )
@@ -161,6 +169,7 @@ class Checkpoint:
             metadata=dict(raw.get('metadata', {})),
             extra_fusion=dict(raw.get('extra_fusion', {})),
             path=path,
+            runtime=dict(raw.get('runtime', {})),
         )
 
     @property

@@ -314,6 +314,7 @@ def bundle_manifest(
         'inputs': [spec.to_dict() for spec in ckpt.inputs],
         'encoders': encoder_entries,
         'fusion': {'primary': ckpt.fusion_strategies[0], 'models': models},
+        'runtime': dict(ckpt.runtime),
     }
 
 

@@ -65,8 +65,14 @@ def load_torch_steppers(
 ) -> Tuple[List[str], Dict[str, TorchFusionStepper]]:
     """A checkpoint's class names and one stepper per fusion model, the primary first
     (``None`` or '': the packaged checkpoint). Raises ``CheckpointError``."""
+    return load_torch_fusion(checkpoint, threads)[:2]
+
+
+def load_torch_fusion(
+    checkpoint: Optional[str] = None, threads: int = 1
+) -> Tuple[List[str], Dict[str, TorchFusionStepper], Dict[str, Any]]:
+    """:func:`load_torch_steppers` and the checkpoint's state contract (``runtime``)."""
     torch.set_num_threads(max(1, int(threads)))
     ckpt = Checkpoint.load(checkpoint or None)
-    return ckpt.classes, {
-        s: TorchFusionStepper(ckpt.build_fusion(s)) for s in ckpt.fusion_strategies
-    }
+    steppers = {s: TorchFusionStepper(ckpt.build_fusion(s)) for s in ckpt.fusion_strategies}
+    return ckpt.classes, steppers, dict(ckpt.runtime)

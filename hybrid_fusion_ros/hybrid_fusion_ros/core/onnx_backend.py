@@ -705,10 +705,21 @@ def load_onnx_steppers(
     """A checkpoint's class names and one stepper per fusion model of its bundle, the primary
     first (``None`` or '': the packaged checkpoint), as core/fusion_backend.py's
     ``load_torch_steppers``. Raises an :class:`OnnxBackendError`."""
+    return load_onnx_fusion(checkpoint, threads, providers, onnx_dir, export_if_missing)[:2]
+
+
+def load_onnx_fusion(
+    checkpoint: Optional[str] = None,
+    threads: int = 1,
+    providers: Optional[Sequence[Provider]] = None,
+    onnx_dir: Optional[str] = None,
+    export_if_missing: bool = False,
+) -> Tuple[List[str], Dict[str, OnnxFusion], Dict[str, Any]]:
+    """:func:`load_onnx_steppers` and the checkpoint's state contract (the manifest's
+    ``runtime``; empty for a bundle exported before it existed)."""
     bundle = OnnxBundle.find(checkpoint, onnx_dir, export_if_missing=export_if_missing)
-    return bundle.classes, {
-        s: OnnxFusion(bundle, s, providers, threads) for s in bundle.fusion_strategies
-    }
+    steppers = {s: OnnxFusion(bundle, s, providers, threads) for s in bundle.fusion_strategies}
+    return bundle.classes, steppers, dict(bundle.manifest.get('runtime') or {})
 
 
 def load_onnx_encoder(

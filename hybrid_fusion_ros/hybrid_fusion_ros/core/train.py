@@ -29,12 +29,14 @@ from torch import nn
 
 from .checkpoint import Checkpoint
 from .checkpoint import fusion_entry
+from .contract import StateContract
 from .dataset import SequenceData
 from .dataset import simulated_sequences
 from .encoders import create_encoder
 from .encoders import Encoder
 from .fusion import FusionConfig
 from .fusion import FusionModel
+from .fusion import LstmState
 from .inputs import DEFAULT_ENCODERS
 from .inputs import ModelInput
 from .metrics import classification_report
@@ -152,14 +154,46 @@ class ActivityModel(nn.Module):
         self.encoders = nn.ModuleDict(dict(encoders))
         self.fusion = fusion
 
-    def forward(self, inputs: Mapping[str, torch.Tensor], mask: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self,
+        inputs: Mapping[str, torch.Tensor],
+        mask: torch.Tensor,
+        state: Optional[LstmState] = None,
+        resets: Optional[torch.Tensor] = None,
+        present: Optional[torch.Tensor] = None,
+        return_state: bool = False,
+    ):
+        """Logits ``(B, T, C)`` (with ``return_state``: and the final state).
+
+        ``state`` carries the LSTM state in from the previous chunk (None: fresh); ``resets``
+        ``(B, T)`` bool starts a fresh state at a step, as the fusion node does after a gap;
+        ``present`` ``(B, T)`` bool marks real windows (the rest is padding: no encoder sees
+        it, so BatchNorm statistics stay those of real windows)."""
         feats = []
         for m in self.fusion.modalities:
             x = inputs[m]
             b, t = x.shape[:2]
-            feats.append(self.encoders[m](x.flatten(0, 1)).view(b, t, -1))
-        logits, _ = self.fusion(feats, mask)
-        return logits
+            if present is None or bool(present.all()):
+                feats.append(self.encoders[m](x.flatten(0, 1)).view(b, t, -1))
+                continue
+            flat = present.reshape(-1)
+            out = self.encoders[m](x.flatten(0, 1)[flat])
+            full = out.new_zeros((b * t,) + tuple(out.shape[1:]))
+            full[flat] = out
+            feats.append(full.view(b, t, -1))
+        if resets is None:
+            logits, state = self.fusion(feats, mask, state)
+        else:
+            steps = []
+            for k in range(feats[0].shape[1]):
+                if state is not None and bool(resets[:, k].any()):
+                    keep = (~resets[:, k]).to(feats[0].dtype)[:, None]
+                    state = (state[0] * keep, state[1] * keep)
+                out = self.fusion.step([f[:, k] for f in feats], mask[:, k], state)
+                steps.append(out.logits)
+                state = out.state
+            logits = torch.stack(steps, dim=1)
+        return (logits, state) if return_state else logits
 
 
 def check_sequences(sequences: Sequence[SequenceData], num_classes: int, what: str) -> None:
@@ -168,19 +202,113 @@ def check_sequences(sequences: Sequence[SequenceData], num_classes: int, what: s
         for m, x in seq.inputs.items():
             if not np.isfinite(x).all():
                 raise ValueError(f'{what} sequence {i}: modality {m} has NaN or inf values')
-        if seq.labels.min() < 0 or seq.labels.max() >= num_classes:
-            raise ValueError(f'{what} sequence {i}: labels outside [0, {num_classes})')
+        # -1: a window without a label, which feeds the state but is not scored.
+        if len(seq) and (seq.labels.min() < -1 or seq.labels.max() >= num_classes):
+            raise ValueError(f'{what} sequence {i}: labels outside [-1, {num_classes})')
 
 
-def _chunks(sequences: Sequence[SequenceData], seq_len: int, rng: np.random.Generator):
-    """Random-offset chunks of ``seq_len`` windows from every sequence."""
-    out = []
+class TrainingFailed(ValueError):
+    """Training ran but produced no usable model (no data, a loss that is not finite, a
+    validation at chance); the message names the cause and what to change."""
+
+
+UNLABELLED = -1
+
+
+@dataclass(frozen=True)
+class _Piece:
+    lane_start: int  # step of the lane where the piece begins (a fresh state)
+    sequence: int
+    start: int
+    stop: int
+
+
+def _lanes(
+    sequences: Sequence[SequenceData], lanes: int, seq_len: int, rng: np.random.Generator
+) -> Tuple[List[List[_Piece]], int]:
+    """Every window of every sequence, once, laid out in ``lanes`` parallel lanes for
+    truncated back-propagation through time with the state carried from chunk to chunk.
+
+    A sequence is a stream the fusion node runs without a reset, so the state runs on across
+    a whole sequence as it will on the robot. One longer than a lane's share is cut at random
+    points into pieces (each starts fresh, as after a reset); pieces are shuffled and each goes
+    to the shortest lane. Lanes are padded at their end to a common length, a multiple of
+    ``seq_len``. Nothing is dropped: a sequence shorter than ``seq_len``, or of one window,
+    trains like any other. Returns (lanes, steps)."""
+    total = sum(len(s) for s in sequences)
+    if total == 0:
+        return [], 0
+    share = max(seq_len, -(-total // lanes))
+    pieces: List[Tuple[int, int, int]] = []
     for si, seq in enumerate(sequences):
-        offset = int(rng.integers(0, max(1, min(seq_len, len(seq) - seq_len + 1))))
-        for start in range(offset, len(seq) - seq_len + 1, seq_len):
-            out.append((si, start))
-    rng.shuffle(out)
-    return out
+        n = len(seq)
+        if n == 0:
+            continue
+        cuts = [0, n]
+        if n > share:
+            first = int(rng.integers(1, share + 1))
+            cuts = [0, *range(first, n, share), n]
+        pieces.extend((si, a, b) for a, b in zip(cuts, cuts[1:]) if b > a)
+    order = rng.permutation(len(pieces))
+    out: List[List[_Piece]] = [[] for _ in range(lanes)]
+    filled = [0] * lanes
+    for k in order:
+        si, a, b = pieces[k]
+        lane = int(np.argmin(filled))
+        out[lane].append(_Piece(filled[lane], si, a, b))
+        filled[lane] += b - a
+    steps = -(-max(filled) // seq_len) * seq_len
+    return out, steps
+
+
+def _lane_batch(
+    sequences: Sequence[SequenceData],
+    lanes: Sequence[Sequence[_Piece]],
+    chunk: int,
+    seq_len: int,
+    modalities: Sequence[str],
+):
+    """Chunk ``chunk`` of every lane: inputs ``(B, seq_len, ...)``, labels ``(B, seq_len)``
+    (-1: no label, or padding), resets and present ``(B, seq_len)`` bool."""
+    lo, hi = chunk * seq_len, (chunk + 1) * seq_len
+    b = len(lanes)
+    first = next(s for s in sequences if len(s))
+    inputs = {
+        m: np.zeros((b, seq_len) + first.inputs[m].shape[1:], dtype=np.float32)
+        for m in modalities
+    }
+    labels = np.full((b, seq_len), UNLABELLED, dtype=np.int64)
+    resets = np.zeros((b, seq_len), dtype=bool)
+    present = np.zeros((b, seq_len), dtype=bool)
+    for li, lane in enumerate(lanes):
+        for piece in lane:
+            a = piece.lane_start
+            z = a + piece.stop - piece.start
+            if z <= lo or a >= hi:
+                continue
+            s0, s1 = max(a, lo), min(z, hi)
+            src = slice(piece.start + s0 - a, piece.start + s1 - a)
+            seq = sequences[piece.sequence]
+            for m in modalities:
+                inputs[m][li, s0 - lo : s1 - lo] = seq.inputs[m][src]
+            labels[li, s0 - lo : s1 - lo] = seq.labels[src]
+            present[li, s0 - lo : s1 - lo] = True
+            if lo <= a < hi:
+                resets[li, a - lo] = True
+    return (
+        {m: torch.from_numpy(x) for m, x in inputs.items()},
+        torch.from_numpy(labels),
+        torch.from_numpy(resets),
+        torch.from_numpy(present),
+    )
+
+
+def labelled_report(
+    labels: np.ndarray, predicted: np.ndarray, classes: Sequence[str]
+) -> Dict[str, Any]:
+    """``classification_report`` over the windows that have a label."""
+    keep = np.asarray(labels) >= 0
+    return classification_report(np.asarray(labels)[keep], np.asarray(predicted)[keep], classes)
 
 
 def random_rotations(n: int, max_deg: float, generator: torch.Generator) -> torch.Tensor:
@@ -205,17 +333,6 @@ def augment_imu(
     scale = 1 + (torch.rand(b, 1, 1, 1, generator=generator) * 2 - 1) * scale_jitter
     parts = [rot @ x[:, :, i : i + 3] for i in range(0, x.shape[2] - 2, 3)]
     return torch.cat(parts, dim=2) * scale
-
-
-def _batch(sequences, items, seq_len, modalities):
-    inputs = {
-        m: torch.from_numpy(np.stack([sequences[s].inputs[m][a : a + seq_len] for s, a in items]))
-        for m in modalities
-    }
-    labels = torch.from_numpy(
-        np.stack([sequences[s].labels[a : a + seq_len] for s, a in items])
-    ).long()
-    return inputs, labels
 
 
 class LinearFrontEnd(nn.Module):
@@ -259,7 +376,7 @@ def _rank_seeds(seed: int, rank: int) -> Tuple[int, int]:
     return int(aug), int(glob)
 
 
-def _rank_share(items: List[Tuple[int, int]], rank: int, world: int) -> List[Tuple[int, int]]:
+def _rank_share(items: List[Any], rank: int, world: int) -> List[Any]:
     """This rank's strided share ``items[rank::world]`` of the chunk list every rank drew
     alike, padded by wrapping around to ``ceil(len / world)`` chunks on every rank: each DDP
     step all-reduces gradients, so a rank with one step more would wait forever."""
@@ -381,11 +498,19 @@ def _fit(
     ddp = world > 1
     modalities = model.fusion.modalities
     # Class weights against imbalance: inverse frequency, normalized to mean 1.
-    counts = np.bincount(np.concatenate([s.labels for s in train_seqs]), minlength=len(classes))
+    all_labels = np.concatenate([s.labels for s in train_seqs]) if train_seqs else np.empty(0)
+    counts = np.bincount(all_labels[all_labels >= 0].astype(np.int64), minlength=len(classes))
+    if counts.sum() == 0:
+        raise TrainingFailed(
+            f'{desc}: no labelled window to train on: check that the labels cover the '
+            'recordings (hybrid-fusion inspect BAG...)'
+        )
     weights = torch.tensor(
         counts.sum() / np.maximum(counts, 1) / len(classes), dtype=torch.float32
     )
-    loss_fn = nn.CrossEntropyLoss(weight=weights, label_smoothing=config.label_smoothing)
+    loss_fn = nn.CrossEntropyLoss(
+        weight=weights, label_smoothing=config.label_smoothing, ignore_index=UNLABELLED
+    )
     frozen_ids = {
         id(p)
         for m in config.frozen_encoders
@@ -410,9 +535,10 @@ def _fit(
         net = nn.parallel.DistributedDataParallel(
             model, find_unused_parameters=False, **_no_forward_buffer_sync()
         )
-    rng = np.random.default_rng(config.seed)  # chunk order: the same seed on every rank
-    first = len(_chunks(train_seqs, config.seq_len, rng))
-    steps_per_epoch = math.ceil((-(-first // world) if ddp else first) / config.batch_size)
+    rng = np.random.default_rng(config.seed)  # lane layout: the same seed on every rank
+    # Lanes for every rank, drawn alike on each; a rank trains on its strided share.
+    n_lanes = config.batch_size * world
+    steps_per_epoch = _lanes(train_seqs, n_lanes, config.seq_len, rng)[1] // config.seq_len
     total = max(1, steps_per_epoch * epochs)
     warmup = max(1, int(config.warmup_fraction * total))
     sched = torch.optim.lr_scheduler.LambdaLR(
@@ -420,7 +546,7 @@ def _fit(
         lambda s: (
             (s + 1) / warmup
             if s < warmup
-            else 0.5 * (1 + math.cos(math.pi * (s - warmup) / max(1, total - warmup)))
+            else 0.5 * (1 + math.cos(math.pi * min(1.0, (s - warmup) / max(1, total - warmup))))
         ),
     )
 
@@ -451,17 +577,21 @@ def _fit(
     if not validate and config.keep != 'last':
         raise ValueError(f"keep '{config.keep}' chooses an epoch on validation data; none given")
     val_labels = np.concatenate([s.labels for s in val_seqs]) if validate else None
+    if validate and not (val_labels >= 0).any():
+        raise TrainingFailed(f'{desc}: the validation recordings have no labelled window')
     for epoch in bar:
         model.train()
         for enc in frozen:  # BatchNorm statistics stay as loaded, too
             enc.eval()
         losses = []
-        items = _chunks(train_seqs, config.seq_len, rng)
+        lanes, steps = _lanes(train_seqs, n_lanes, config.seq_len, rng)
         if ddp:
-            items = _rank_share(items, rank, world)
-        for i in range(0, len(items), config.batch_size):
-            inputs, labels = _batch(
-                train_seqs, items[i : i + config.batch_size], config.seq_len, modalities
+            lanes = _rank_share(lanes, rank, world)
+        state: Optional[LstmState] = None
+        n_steps = steps // config.seq_len
+        for chunk in range(n_steps):
+            inputs, labels, resets, present = _lane_batch(
+                train_seqs, lanes, chunk, config.seq_len, modalities
             )
             b, t = labels.shape
             for m in augmented:
@@ -475,14 +605,30 @@ def _fit(
                 gone = torch.rand(b) < drop_one
                 which = torch.randint(len(modalities), (b,))
                 keep[gone, :, which[gone]] = False
-            logits = net(inputs, keep.float())
-            loss = loss_fn(logits.reshape(b * t, -1), labels.reshape(-1))
+            logits, state = net(
+                inputs, keep.float(), state, resets, present, return_state=True
+            )
+            # Truncated back-propagation: the state flows on, its gradient stops here.
+            state = (state[0].detach(), state[1].detach())
+            if bool((labels >= 0).any()):
+                loss = loss_fn(logits.reshape(b * t, -1), labels.reshape(-1))
+            elif ddp:
+                loss = logits.sum() * 0.0  # every rank steps alike, even on padding alone
+            else:
+                continue  # padding and unlabelled windows only: the state moved on, no step
+            if not torch.isfinite(loss):
+                raise TrainingFailed(
+                    f'{desc}: the loss is not finite ({float(loss)}) in epoch {epoch + 1}: '
+                    'lower lr, or check the inputs for extreme values'
+                )
             opt.zero_grad()
             loss.backward()
             nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
             opt.step()
             sched.step()
             losses.append(float(loss.detach()))
+        if not losses:
+            raise TrainingFailed(f'{desc}: epoch {epoch + 1} drew no labelled window')
         mean_loss = float(np.mean(losses))
         if ddp:
             _average_batchnorm_stats(model, world)
@@ -490,7 +636,7 @@ def _fit(
         if validate:
             # Validation runs on the unwrapped module: same weights, no DDP hooks or
             # collectives.
-            report = classification_report(val_labels, predict(model, val_seqs), classes)
+            report = labelled_report(val_labels, predict(model, val_seqs), classes)
             entry['val_accuracy'], entry['val_macro_f1'] = report['accuracy'], report['macro_f1']
         if ddp:
             # The weights are equal on every rank, so the scores are too; rank 0's are taken
@@ -500,9 +646,7 @@ def _fit(
                 scores = _agree([report['accuracy'], report['macro_f1']], 'src0')
                 entry['val_accuracy'], entry['val_macro_f1'] = scores
             entry['world_size'] = world
-            entry['steps_per_rank'] = _steps_per_rank(
-                math.ceil(len(items) / config.batch_size), world
-            )
+            entry['steps_per_rank'] = _steps_per_rank(len(losses), world)
         history.append(entry)
         shown = {'loss': f"{entry['loss']:.3f}"}
         if validate:
@@ -530,7 +674,7 @@ def _fit(
     model.eval()
     if not validate:
         return history, None
-    return history, classification_report(val_labels, predict(model, val_seqs), classes)
+    return history, labelled_report(val_labels, predict(model, val_seqs), classes)
 
 
 class _Head(nn.Module):
@@ -674,6 +818,7 @@ def add_heads(ckpt: Checkpoint, strategies: Sequence[str], progress: bool = True
         ckpt.fusion,
         dict(ckpt.metadata),
         dict(ckpt.extra_fusion),
+        runtime=dict(ckpt.runtime),
     )
     for strategy, v in extra.items():
         out.extra_fusion[strategy] = fusion_entry(v['model'])
@@ -706,11 +851,17 @@ def train(
     metadata: Optional[Dict[str, Any]] = None,
     inputs: Optional[Mapping[str, ModelInput]] = None,
     init_encoders: Optional[Mapping[str, Mapping[str, torch.Tensor]]] = None,
+    contract: Optional[StateContract] = None,
 ) -> TrainResult:
     """Train on the given sequences (default: simulated episodes, seeds apart per split).
 
     ``inputs`` describes each input (type, training topic, rate) for the checkpoint;
-    ``init_encoders`` gives starting weights per input (e.g. from another checkpoint)."""
+    ``init_encoders`` gives starting weights per input (e.g. from another checkpoint);
+    ``contract`` is how the fusion node will carry and reset the state (each sequence given is
+    one stream it steps without a reset), recorded in the checkpoint. The validation figure
+    returned is the deployed one: the validation sequences run through the fusion runtime
+    (:func:`chance_verdict` says whether it shows that anything was learned)."""
+    contract = contract or StateContract()
     seed_everything(config.seed)
     spec = WindowSpec(config.window_length, config.window_hop)
     encoders = {
@@ -778,6 +929,8 @@ def train(
         f'training ({config.strategy})',
     )
     model.eval()
+    if val_seqs:
+        val_report = deployed_report(model, val_seqs, classes, contract)
     extra = train_heads(
         model, train_seqs, val_seqs, config, classes, config.extra_strategies, progress
     )
@@ -801,5 +954,66 @@ def train(
         meta,
         extra_fusion={k: v['model'] for k, v in extra.items()},
         inputs=inputs,
+        runtime=contract.to_dict(),
     )
     return TrainResult(ckpt, history, val_report, model)
+
+
+def deployed_report(
+    model: ActivityModel,
+    sequences: Sequence[SequenceData],
+    classes: Sequence[str],
+    contract: StateContract,
+) -> Dict[str, Any]:
+    """Scores of ``sequences`` (each a stream the node steps without a reset) run through the
+    fusion runtime window by window, as the robot runs them."""
+    from .streaming import stream_predictions
+
+    probs = stream_predictions(model, [[s] for s in sequences], classes, contract)
+    y = np.concatenate([s.labels for s in sequences])
+    got = np.isfinite(probs).all(axis=1)
+    report = labelled_report(y[got], probs[got].argmax(axis=1), classes)
+    report['windows_without_label'] = int(((y >= 0) & ~got).sum())
+    report['evaluated_as'] = f'fusion runtime, reset_after {contract.reset_after:g} s'
+    return report
+
+
+def label_runs(sequences: Sequence[SequenceData]) -> int:
+    """Runs of consecutive windows with one label (unlabelled windows not counted): the
+    number of independent pieces of evidence a validation set holds, roughly."""
+    runs = 0
+    for seq in sequences:
+        y = np.asarray(seq.labels)
+        starts = np.r_[True, y[1:] != y[:-1]] if len(y) else np.zeros(0, bool)
+        runs += int((starts & (y >= 0)).sum())
+    return runs
+
+
+def chance_verdict(
+    report: Mapping[str, Any], classes: Sequence[str], runs: Optional[int] = None
+) -> Optional[str]:
+    """Why a validation report says the model learned nothing, or None.
+
+    The balanced accuracy (mean recall over the classes validated) must beat guessing, 1/C,
+    by two standard errors of a guess over ``runs`` independent trials: the labelled runs
+    (:func:`label_runs`), since a run's windows are not independent of each other; without
+    ``runs``, the windows. A floor that catches a model that learned nothing, not a
+    significance test."""
+    per_class = report.get('per_class', {})
+    recalls = [v['recall'] for v in per_class.values() if v.get('support', 0) > 0]
+    windows = sum(v.get('support', 0) for v in per_class.values())
+    if not recalls or windows == 0:
+        return 'validation scored no window: nothing says the model works'
+    n = max(1, min(windows, runs or windows))
+    p = 1.0 / len(classes)
+    floor = p + 2.0 * math.sqrt(p * (1 - p) / n)
+    balanced = float(np.mean(recalls))
+    if balanced > floor:
+        return None
+    return (
+        f'validation is at chance: balanced accuracy {balanced:.3f} over {windows} windows in'
+        f' {n} labelled runs, chance {p:.3f} (floor {floor:.3f}) for {len(classes)} classes.'
+        ' The model learned nothing'
+        ' it can use: check the labels and inputs (hybrid-fusion inspect BAG...), train longer'
+        ' (epochs), or give more recordings per class (--keep-at-chance writes it anyway)'
+    )
