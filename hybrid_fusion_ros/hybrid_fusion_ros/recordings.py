@@ -143,10 +143,10 @@ def probe_inputs(read: BagPlan, inputs: Sequence[ModelInput]) -> Dict[str, Dict[
     # the pauses between a bag's takes are not averaged in (a 50 Hz IMU read as 40 Hz).
     from .evaluation.inspection import bag_timelines
 
-    timelines = bag_timelines(
-        read.bag,
-        [read.plan.inputs[i.name][0] for i in inputs if i.sensor_type in ('camera', 'imu')],
-    )
+    measured_topics = [
+        read.plan.inputs[i.name][0] for i in inputs if i.sensor_type in ('camera', 'imu')
+    ]
+    timelines = bag_timelines(read.bag, measured_topics) if measured_topics else {}
     out: Dict[str, Dict[str, Any]] = {}
     for spec in inputs:
         if spec.name not in first:

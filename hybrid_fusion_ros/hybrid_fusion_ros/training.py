@@ -40,6 +40,7 @@ from .core.contract import derive_contract
 from .core.contract import StateContract
 from .core.dataset import SequenceData
 from .core.inputs import ModelInput
+from .core.windows import derive_window
 from .core.windows import WindowSpec
 from .evaluation.inputs import BagPlan
 from .evaluation.inputs import plan_bag
@@ -69,6 +70,8 @@ class RecordingSet:
     notes: List[str] = field(default_factory=list)
     contract: StateContract = field(default_factory=StateContract)
     truths: List[Any] = field(default_factory=list)  # per recording, its GroundTruth
+    spec: WindowSpec = field(default_factory=WindowSpec)
+    window_why: str = ''
 
     def windows(self, idx: Sequence[int]) -> int:
         """Labelled windows of recordings ``idx``."""
@@ -185,10 +188,21 @@ def _encoder_configs(
     return out, configs, rates
 
 
+def audio_spectrogram(spec: WindowSpec, sample_rate: int) -> Dict[str, Any]:
+    """The log-mel settings for windows of ``spec`` at ``sample_rate``: the spectrogram covers
+    the window (not a fixed second of mostly silence), frames of about 32 ms (a power of two),
+    and about 32 frames a window (a hop between an eighth and half a frame). At 16 kHz and
+    1 s windows these are the encoder's defaults (512, 256); for 0.25 s words at 8 kHz, 256 and
+    62."""
+    n_fft = 1 << max(5, int(round(np.log2(0.032 * sample_rate))))
+    hop = int(np.clip(round(spec.length * sample_rate / 32), n_fft // 8, n_fft // 2))
+    return {'window_seconds': spec.length, 'n_fft': n_fft, 'hop': hop}
+
+
 def load_recordings(
     bags: Sequence[Path],
     user_map: Mapping[str, str],
-    spec: WindowSpec,
+    spec: Optional[WindowSpec],
     truth_file: Optional[Path] = None,
     init: Optional[Checkpoint] = None,
     cache_root: Optional[Path] = None,
@@ -198,7 +212,8 @@ def load_recordings(
     encoder_overrides: Optional[Mapping[str, Mapping[str, Any]]] = None,
     encoder_names: Optional[Mapping[str, str]] = None,
 ) -> RecordingSet:
-    """Plan, probe, window (cached) and label every bag; errors name what to fix."""
+    """Plan, probe, window (cached) and label every bag; errors name what to fix. ``spec``
+    None: the window is derived from the labelled segments (:func:`derive_window`)."""
     from .evaluation.inputs import parse_target
     from .recordings import default_cache_dir
 
@@ -226,6 +241,12 @@ def load_recordings(
                     f'{item.sensor_type} here: rename one'
                 )
     reads, probes, skipped = _plan_all(bags, user_map, truth_file, inputs, skip_bad)
+    if spec is None:
+        spec, window_why = derive_window(
+            [i.end - i.start for r in reads for i in r.truth.intervals]
+        )
+    else:
+        window_why = f'{spec.length:g} s every {spec.hop:g} s (as set)'
     overrides = dict(encoder_overrides or {})
     # One config file serves a dataset's fused run and its single-input runs: entries for inputs
     # this run does not map are left out, and said so.
@@ -239,6 +260,11 @@ def load_recordings(
         else []
     )
     inputs, configs, rates = _encoder_configs(reads, probes, inputs, init, overrides)
+    for item in inputs:
+        if item.sensor_type == 'audio' and (init is None or item.name not in init.encoders):
+            chosen = audio_spectrogram(spec, int(configs[item.name]['sample_rate']))
+            mine = overrides.get(item.name, {})
+            configs[item.name].update({k: v for k, v in chosen.items() if k not in mine})
     recordings, bad, figures = build_all(
         reads,
         inputs,
@@ -292,6 +318,8 @@ def load_recordings(
         notes,
         contract,
         truths,
+        spec,
+        window_why,
     )
 
 
@@ -446,6 +474,8 @@ def train_on(
 
 def mean_std(values: Sequence[float]) -> Dict[str, float]:
     arr = np.asarray(values, dtype=np.float64)
+    if arr.size == 0:
+        return {'mean': float('nan'), 'std': 0.0, 'n': 0}
     return {
         'mean': float(arr.mean()),
         'std': float(arr.std(ddof=1)) if arr.size > 1 else 0.0,
@@ -481,9 +511,38 @@ def baseline_scores(
         names,
         seed,
     )
-    return classification_report(
+    report = classification_report(
         np.concatenate([s.labels for s in test_seqs]), pred, data.classes
     )
+    # Per segment: a baseline gives classes, not probabilities, so its windows vote one each.
+    votes = np.eye(len(data.classes), dtype=np.float32)[np.asarray(pred, dtype=np.int64)]
+    per_recording, at = [], 0
+    for i in test_idx:
+        n = sum(int((s.labels >= 0).sum()) for s in data.sequences[i])
+        ends = np.concatenate([s.ends[s.labels >= 0] for s in data.sequences[i]])
+        per_recording.append((ends, votes[at : at + n]))
+        at += n
+    report['segments'] = segment_scores(data, test_idx, per_recording, spec)
+    return report
+
+
+def segment_scores(
+    data: RecordingSet,
+    idx: Sequence[int],
+    per_recording: Sequence[Tuple[np.ndarray, np.ndarray]],
+    spec: WindowSpec,
+) -> Dict[str, Any]:
+    """Per-segment results (``core.metrics``) over recordings ``idx``: each labelled interval
+    of a recording's ground truth against its windows' ``(ends, probabilities)``."""
+    from .core.metrics import segment_outcomes
+    from .core.metrics import summarize_segments
+
+    outcomes = []
+    for i, (ends, probs) in zip(idx, per_recording):
+        outcomes += segment_outcomes(
+            data.truths[i].intervals, ends, spec.length, probs, data.classes
+        )
+    return summarize_segments(outcomes, data.classes)
 
 
 def labelled_only(seq: SequenceData) -> SequenceData:
@@ -503,10 +562,15 @@ def deployed_probabilities(model, data: RecordingSet, idx: Sequence[int]) -> np.
 
 
 def network_scores(
-    model, data: RecordingSet, test_idx: Sequence[int], mask: Sequence[str] = ()
+    model,
+    data: RecordingSet,
+    test_idx: Sequence[int],
+    mask: Sequence[str] = (),
+    spec: Optional[WindowSpec] = None,
 ) -> Dict[str, Any]:
     """Window scores of recordings ``test_idx`` as deployed (``mask``: inputs left out, which
-    only the chunked predictor can do, for the ablations)."""
+    only the chunked predictor can do, for the ablations); with ``spec``, per-segment results
+    too (``segments``)."""
     from .core.metrics import classification_report
     from .core.train import labelled_report
     from .core.train import predict
@@ -515,8 +579,17 @@ def network_scores(
     y = np.concatenate([s.labels for s in seqs])
     if mask:
         return labelled_report(y, predict(model, seqs, mask), data.classes)
-    probs = deployed_probabilities(model, data, test_idx)
+    from .core.streaming import stream_probabilities
+
+    parts = [
+        stream_probabilities(model, data.sequences[i], data.classes, data.contract)
+        for i in test_idx
+    ]
+    probs = np.concatenate(parts) if parts else np.zeros((0, len(data.classes)), np.float32)
     keep = (y >= 0) & np.isfinite(probs).all(axis=1)
     report = classification_report(y[keep], probs[keep].argmax(axis=1), data.classes)
     report['unlabelled_by_runtime'] = int(((y >= 0) & ~np.isfinite(probs).all(axis=1)).sum())
+    if spec is not None:
+        ends = [np.concatenate([s.ends for s in data.sequences[i]]) for i in test_idx]
+        report['segments'] = segment_scores(data, test_idx, list(zip(ends, parts)), spec)
     return report

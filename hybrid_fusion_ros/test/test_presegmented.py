@@ -205,3 +205,40 @@ def test_a_reset_inside_a_chunk_equals_a_fresh_start():
         first = model({'x': x[:, :5]}, mask[:, :5])
         second = model({'x': x[:, 5:]}, mask[:, 5:])
     assert torch.allclose(joined, torch.cat([first, second], dim=1), atol=1e-6)
+
+
+def test_folds_report_each_take_as_a_whole_beside_the_baseline(trials, trained, tmp_path, capsys):
+    _, _, out = trained
+    report = tmp_path / 'cv'
+    args = ['train', str(trials / 'train'), *MAP, '--folds', '2', '--group-by', r'sub(\d)']
+    args += ['--cv-only', '--epochs', '3', '--baseline', 'forest', '--keep-at-chance']
+    args += ['--cache-dir', str(out / 'cache'), '--report', str(report)]
+    assert cli(args) == 0
+    printed = capsys.readouterr().out
+    assert re.search(r'network macro-F1 .*, per segment [\d.]+ ± [\d.]+', printed), printed
+    assert re.search(r'baseline forest .*, per segment [\d.]+ ± [\d.]+', printed), printed
+    folds = json.loads((report / 'metrics.json').read_text())['folds']
+    for run in folds['runs']:
+        # Two subjects tested per fold, one take of each class each.
+        assert run['network']['segments'] == 2 * CLASSES
+        assert 0.0 <= run['network']['segment_accuracy'] <= 1.0
+        assert run['network']['delay_p50_s'] is None or run['network']['delay_p50_s'] >= 0
+        assert 0.0 <= run['baselines']['forest']['segment_accuracy'] <= 1.0
+
+
+def test_the_window_follows_the_length_of_the_labelled_segments():
+    from hybrid_fusion_ros.core.windows import derive_window
+    from hybrid_fusion_ros.core.windows import WindowSpec
+
+    # Continuous sessions: long segments keep the default.
+    spec, why = derive_window([30.0, 12.0, 45.0, 8.0] * 5)
+    assert spec == WindowSpec() and 'default' in why
+    # Takes of 2-6 s: 90 % hold a 1 s window, the default stays.
+    spec, _ = derive_window(np.linspace(2.0, 6.0, 40))
+    assert spec == WindowSpec()
+    # Spoken words (FSDD-like: median 0.42 s, 10th percentile 0.28 s): a quarter second.
+    rng = np.random.default_rng(0)
+    words = np.clip(rng.lognormal(np.log(0.42), 0.3, size=3000), 0.14, 2.3)
+    spec, why = derive_window(words)
+    assert spec.length <= float(np.percentile(words, 10)) and spec.hop == spec.length / 2
+    assert spec.length >= 0.2 and 'derived from the data' in why

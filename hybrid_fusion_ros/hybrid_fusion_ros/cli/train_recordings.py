@@ -58,7 +58,7 @@ def _summary(data, spec) -> None:
         )
     )
     _say(
-        f'windows: {spec.length:g} s every {spec.hop:g} s; '
+        f'windows: {data.window_why}; '
         + ', '.join(f'{c} {n}' for c, n in zip(data.classes, counts))
         + f'; {data.unlabelled_windows} without a label skipped'
     )
@@ -118,13 +118,20 @@ def train_recordings(args: argparse.Namespace, values: Dict[str, Any]) -> int:
         if not args.folds:
             raise SystemExit('error: --baseline needs --folds')
         args.baseline = baselines_or_exit(args.baseline)  # checked before any work
-    spec = WindowSpec(values.get('window_length', 1.0), values.get('window_hop', 0.5))
+    # Windows as set; otherwise derived from the labelled segments once they are read.
+    spec = (
+        WindowSpec(values.get('window_length', 1.0), values.get('window_hop', 0.5))
+        if 'window_length' in values or 'window_hop' in values
+        else None
+    )
     init = None
     if args.from_checkpoint:
         try:
             init = Checkpoint.load(args.from_checkpoint)
         except CheckpointError as exc:
             raise SystemExit(f'error: {exc}')
+        if spec is None:  # the encoders of --from were trained on its windows
+            spec = init.window
     distributed.init_from_env()  # torchrun: join the other ranks (a no-op in one process)
     try:
         bags = expand_bags(args.bags)
@@ -148,6 +155,8 @@ def train_recordings(args: argparse.Namespace, values: Dict[str, Any]) -> int:
         print(f'error: {exc}', file=sys.stderr)
         print('nothing written', file=sys.stderr)
         return 2
+    spec = data.spec
+    values = {**values, 'window_length': spec.length, 'window_hop': spec.hop}
     _summary(data, spec)
     names = [r.bag.name for r in data.recordings]
     val_names = {Path(b).name for b in val_bags}
@@ -304,12 +313,18 @@ def _cross_validate(args, data, config, init, groups: List[str], spec) -> Dict[s
         result = train_on(
             data, train_idx, val_idx, fold_config, init, args.freeze_encoders, True
         )
-        net = network_scores(result.model, data, test_idx)
+        net = network_scores(result.model, data, test_idx, spec=spec)
         run = {
             'fold': k + 1,
             'test_groups': test_groups,
             'windows': net['samples'],
-            'network': {'accuracy': net['accuracy'], 'macro_f1': net['macro_f1']},
+            'network': {
+                'accuracy': net['accuracy'],
+                'macro_f1': net['macro_f1'],
+                'segment_accuracy': net['segments']['accuracy'],
+                'segments': net['segments']['segments'],
+                'delay_p50_s': net['segments']['delay_s']['p50'],
+            },
             'epochs': len(result.history),
         }
         total_net += np.asarray(net['confusion_matrix'])
@@ -320,6 +335,7 @@ def _cross_validate(args, data, config, init, groups: List[str], spec) -> Dict[s
             run.setdefault('baselines', {})[kind] = {
                 'accuracy': base['accuracy'],
                 'macro_f1': base['macro_f1'],
+                'segment_accuracy': base['segments']['accuracy'],
             }
             total_base[kind] += np.asarray(base['confusion_matrix'])
         _say('  ' + json.dumps({k2: v for k2, v in run.items() if k2 in ('network', 'baselines')}))
@@ -329,6 +345,9 @@ def _cross_validate(args, data, config, init, groups: List[str], spec) -> Dict[s
         'runs': runs,
         'network_macro_f1': mean_std([r['network']['macro_f1'] for r in runs]),
         'network_accuracy': mean_std([r['network']['accuracy'] for r in runs]),
+        'network_segment_accuracy': mean_std(
+            [r['network']['segment_accuracy'] for r in runs if r['network']['segments']]
+        ),
     }
     if baselines:
         out['baselines'] = {
@@ -336,6 +355,13 @@ def _cross_validate(args, data, config, init, groups: List[str], spec) -> Dict[s
                 'name': BASELINES[kind],
                 'macro_f1': mean_std([r['baselines'][kind]['macro_f1'] for r in runs]),
                 'accuracy': mean_std([r['baselines'][kind]['accuracy'] for r in runs]),
+                'segment_accuracy': mean_std(
+                    [
+                        r['baselines'][kind]['segment_accuracy']
+                        for r in runs
+                        if r['baselines'][kind]['segment_accuracy'] is not None
+                    ]
+                ),
             }
             for kind in baselines
         }
@@ -370,9 +396,11 @@ def _cross_validate(args, data, config, init, groups: List[str], spec) -> Dict[s
 
 def _print_folds(cv: Dict[str, Any]) -> None:
     f1, acc = cv['network_macro_f1'], cv['network_accuracy']
+    seg = cv.get('network_segment_accuracy') or {}
     _say(
-        f"cross-validation ({cv['k']} folds, by recording group): network macro-F1"
+        f"cross-validation ({cv['k']} folds, by recording group, as deployed): network macro-F1"
         f" {f1['mean']:.3f} ± {f1['std']:.3f}, accuracy {acc['mean']:.3f} ± {acc['std']:.3f}"
+        + _segment_text(seg)
     )
     for kind, base in cv.get('baselines', {}).items():
         f1, acc = base['macro_f1'], base['accuracy']
@@ -380,4 +408,11 @@ def _print_folds(cv: Dict[str, Any]) -> None:
         _say(
             f"  baseline {kind} ({base['name']}){mark}: macro-F1 {f1['mean']:.3f} ±"
             f" {f1['std']:.3f}, accuracy {acc['mean']:.3f} ± {acc['std']:.3f}"
+            + _segment_text(base.get('segment_accuracy') or {})
         )
+
+
+def _segment_text(seg: Dict[str, Any]) -> str:
+    if not seg.get('n'):
+        return ''
+    return f", per segment {seg['mean']:.3f} ± {seg['std']:.3f}"

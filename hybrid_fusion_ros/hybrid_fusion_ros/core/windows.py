@@ -29,7 +29,7 @@ from collections import deque
 from dataclasses import dataclass
 from dataclasses import field
 import math
-from typing import Callable, Deque, List, Optional, Tuple
+from typing import Callable, Deque, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -76,6 +76,40 @@ class WindowSpec:
             raise ValueError(f'window hop ({self.hop}) must not exceed its length ({self.length})')
         if not 0.0 <= self.min_fill <= 1.0:
             raise ValueError(f'min_fill must be in [0, 1], got {self.min_fill}')
+
+
+# Window lengths training chooses from when the labelled segments are too short for the
+# default: round values, so that checkpoints of one dataset share them.
+WINDOW_LADDER = (1.0, 0.8, 0.6, 0.5, 0.4, 0.3, 0.25, 0.2, 0.15, 0.1)
+
+
+def derive_window(
+    lengths: Sequence[float], default: WindowSpec = WindowSpec()
+) -> Tuple[WindowSpec, str]:
+    """The window for labelled segments of ``lengths`` seconds, and why.
+
+    The default window is kept when at least 90 % of the segments are as long as it. Shorter
+    segments (spoken words, gestures, sound events) get the longest window of
+    :data:`WINDOW_LADDER` that 90 % of them hold, every half window: a window longer than its
+    segment mostly sees silence, or the next class."""
+    lengths = np.asarray([x for x in lengths if x > 0], dtype=np.float64)
+    if lengths.size == 0:
+        return default, f'{default.length:g} s every {default.hop:g} s (the default)'
+    short = float(np.percentile(lengths, 10))
+    median = float(np.median(lengths))
+    if short >= default.length:
+        return default, (
+            f'{default.length:g} s every {default.hop:g} s (the default): 90 % of the'
+            f' {lengths.size} labelled segments are at least that long (median {median:.2f} s)'
+        )
+    fit = next((w for w in WINDOW_LADDER if w <= short + 1e-9), WINDOW_LADDER[-1])
+    held = float((lengths >= default.length).mean())
+    return WindowSpec(fit, fit / 2, default.min_fill), (
+        f'{fit:g} s every {fit / 2:g} s, derived from the data: the {lengths.size} labelled'
+        f' segments are short (median {median:.2f} s, 10th percentile {short:.2f} s) and only'
+        f' {held:.0%} of them hold the default {default.length:g} s window'
+        ' (set window_length and window_hop to choose)'
+    )
 
 
 def window_ends_between(spec: WindowSpec, after: float, upto: float) -> np.ndarray:
