@@ -128,7 +128,8 @@ class EvaluatorNode(Node):
             if len(self.labels) >= MAX_WINDOWS:
                 self.overflow += 1
                 return
-            self.labels[key] = (msg.label, float(msg.confidence), float(msg.latency_ms))
+            probs = tuple(float(p) for p in msg.probabilities) or None
+            self.labels[key] = (msg.label, float(msg.confidence), float(msg.latency_ms), probs)
 
     def _on_truth(self, msg: ActivityLabel) -> None:
         with self._lock:
@@ -137,6 +138,14 @@ class EvaluatorNode(Node):
                 return
             self.truth_stamps.append(stamp_to_sec(msg.header.stamp))
             self.truth_labels.append(msg.label)
+
+    def truth(self) -> Optional[GroundTruth]:
+        with self._lock:
+            if self.file_truth is None and self.truth_stamps:
+                return GroundTruth.from_samples(
+                    self.truth_stamps, self.truth_labels, 'ground-truth topic'
+                )
+            return self.file_truth
 
     def outcomes(self) -> List[WindowOutcome]:
         with self._lock:
@@ -183,7 +192,16 @@ class EvaluatorNode(Node):
             if self.overflow
             else {}
         )
-        return write_report(self.output_dir, outcomes, self.classes, meta, drops)
+        truth = self.truth()
+        return write_report(
+            self.output_dir,
+            outcomes,
+            self.classes,
+            meta,
+            drops,
+            intervals=truth.intervals if truth is not None else None,
+            window_length=self.window.length,
+        )
 
     def _on_write(self, request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
         try:

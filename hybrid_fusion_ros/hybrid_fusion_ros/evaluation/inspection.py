@@ -55,6 +55,7 @@ from ..bag import read_messages
 from ..bag import topics_and_types
 from ..bag import typestore
 from ..core.timeline import Timeline
+from ..core.windows import derive_window
 from ..core.windows import WindowSpec
 
 HEADER = 'std_msgs/msg/Header'
@@ -436,6 +437,10 @@ def _short_segment_warnings(
 ) -> List[Dict[str, Any]]:
     lengths = [x for b in bags for c in b.classes.values() for x in c['lengths']]
     suggested, why = suggest_window(lengths, spec)
+    derived, derived_why = derive_window(lengths, spec)
+    if derived.length < spec.length:
+        # What `hybrid-fusion train` does by itself when no window is set: say so.
+        suggested, why = derived.length, f'what train chooses by itself: {derived_why}'
     out = []
     for b in bags:
         for label, c in b.classes.items():
@@ -462,6 +467,25 @@ def _short_segment_warnings(
                     suggested_window_length=suggested,
                 )
             )
+    if len(out) > 5:
+        # Many bags of short takes: one line per class, not one per bag and class.
+        pooled: Dict[str, List[Dict[str, Any]]] = {}
+        for w in out:
+            pooled.setdefault(w['label'], []).append(w)
+        fix = out[0]['fix']
+        out = [
+            warning(
+                'short_segments',
+                f"class '{label}': segments shorter than the {spec.length:g} s window in"
+                f' {len(ws)} bag(s) ({", ".join(w["bag"] for w in ws[:3])}'
+                f'{" ..." if len(ws) > 3 else ""})',
+                fix,
+                label=label,
+                bags=[w['bag'] for w in ws],
+                suggested_window_length=suggested,
+            )
+            for label, ws in sorted(pooled.items())
+        ]
     return out
 
 
