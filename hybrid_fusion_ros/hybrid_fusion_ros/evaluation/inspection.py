@@ -97,7 +97,7 @@ def sensor_topics(topics: Mapping[str, Tuple[str, int]]) -> List[str]:
 
 
 def read_stamps(
-    bag: Path | str, topics: Optional[Iterable[str]] = None
+    bag: Path | str, topics: Optional[Iterable[str]] = None, limit: Optional[int] = None
 ) -> Dict[str, StreamStamps]:
     """Every message stamp of ``topics`` (None: every sensor topic) in one pass over the bag,
     keeping only the stamps (8 bytes a message), never the messages.
@@ -106,7 +106,8 @@ def read_stamps(
     CDR bytes; an audio chunk is converted as the encoder node converts it
     (``conversions.audio_to_samples``) for its first sample's stamp and its sample count. A
     message with no header, or a zero stamp (a driver that never set it), is timed by the
-    bag's receive time and counted in ``from_receive_time``."""
+    bag's receive time and counted in ``from_receive_time``. With ``limit``, reading stops
+    once every topic has that many stamps (enough for a rate, not for a timeline)."""
     from .. import conversions as conv
 
     reader = open_reader(bag)
@@ -145,15 +146,19 @@ def read_stamps(
             stream.stamps.append(stamp)
             if stream.samples is not None:
                 stream.samples.append(count)
+            if limit is not None and all(len(x.stamps) >= limit for x in out.values()):
+                break
     finally:
         reader.close()
     return out
 
 
-def bag_timelines(bag: Path | str, topics: Optional[Iterable[str]] = None) -> Dict[str, Timeline]:
+def bag_timelines(
+    bag: Path | str, topics: Optional[Iterable[str]] = None, limit: Optional[int] = None
+) -> Dict[str, Timeline]:
     """Per topic (None: every sensor topic), the :class:`Timeline` of its header stamps, read
-    in one streaming pass (see :func:`read_stamps`)."""
-    return {t: s.timeline() for t, s in read_stamps(bag, topics).items()}
+    in one streaming pass (see :func:`read_stamps`; ``limit``: of the first stamps only)."""
+    return {t: s.timeline() for t, s in read_stamps(bag, topics, limit).items()}
 
 
 # --- ground truth against the data ---------------------------------------------------------------
