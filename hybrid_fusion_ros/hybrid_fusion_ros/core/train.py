@@ -173,7 +173,9 @@ class ActivityModel(nn.Module):
         for m in self.fusion.modalities:
             x = inputs[m]
             b, t = x.shape[:2]
-            if present is None or bool(present.all()):
+            # A lone real window (the tail of the last lane) goes through with its padding:
+            # BatchNorm cannot take a batch of one.
+            if present is None or bool(present.all()) or int(present.sum()) < 2:
                 feats.append(self.encoders[m](x.flatten(0, 1)).view(b, t, -1))
                 continue
             flat = present.reshape(-1)
@@ -231,8 +233,9 @@ def _lanes(
 
     A sequence is a stream the fusion node runs without a reset, so the state runs on across
     a whole sequence as it will on the robot. One longer than a lane's share is cut at random
-    points into pieces (each starts fresh, as after a reset); pieces are shuffled and each goes
-    to the shortest lane. Lanes are padded at their end to a common length, a multiple of
+    points into pieces (each starts fresh, as after a reset), and a long one also at about one
+    random point per ``4 * seq_len`` windows (the node starts fresh wherever it is switched
+    on); pieces are shuffled and each goes to the shortest lane. Lanes are padded at their end to a common length, a multiple of
     ``seq_len``. Nothing is dropped: a sequence shorter than ``seq_len``, or of one window,
     trains like any other. Returns (lanes, steps)."""
     total = sum(len(s) for s in sequences)
@@ -244,11 +247,18 @@ def _lanes(
         n = len(seq)
         if n == 0:
             continue
-        cuts = [0, n]
+        cuts = {0, n}
         if n > share:
             first = int(rng.integers(1, share + 1))
-            cuts = [0, *range(first, n, share), n]
-        pieces.extend((si, a, b) for a, b in zip(cuts, cuts[1:]) if b > a)
+            cuts.update(range(first, n, share))
+        # Fresh starts at random points too, about one per 4 * seq_len windows: the node
+        # starts fresh wherever it is switched on or reset, not only where a recording began.
+        # Most pieces are still several chunks long, so the state carried across chunks trains.
+        if n > 2 * seq_len:
+            k = rng.poisson(n / (4 * seq_len))
+            cuts.update(int(c) for c in rng.integers(seq_len, n - seq_len, size=k))
+        bounds = sorted(cuts)
+        pieces.extend((si, a, b) for a, b in zip(bounds, bounds[1:]) if b > a)
     order = rng.permutation(len(pieces))
     out: List[List[_Piece]] = [[] for _ in range(lanes)]
     filled = [0] * lanes
