@@ -199,7 +199,9 @@ def test_fit_in_one_process_does_not_touch_torch_distributed(
     history, report = fit(
         model, train, [_sequence([0, 1] * 4, 3)], config, ['a', 'b'], 2, False, 'test'
     )
-    assert [sorted(h) for h in history] == [['epoch', 'loss', 'val_accuracy', 'val_macro_f1']] * 2
+    assert [sorted(h) for h in history] == [
+        ['epoch', 'loss', 'steps', 'val_accuracy', 'val_macro_f1']
+    ] * 2
     assert 0.0 <= report['macro_f1'] <= 1.0
 
 

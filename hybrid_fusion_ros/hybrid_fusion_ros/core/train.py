@@ -233,9 +233,9 @@ def _lanes(
 
     A sequence is a stream the fusion node runs without a reset, so the state runs on across
     a whole sequence as it will on the robot. One longer than a lane's share is cut at random
-    points into pieces (each starts fresh, as after a reset), and a long one also at about one
-    random point per ``4 * seq_len`` windows (the node starts fresh wherever it is switched
-    on); pieces are shuffled and each goes to the shortest lane. Lanes are padded at their end to a common length, a multiple of
+    points into pieces (each starts fresh, as after a reset), and one longer than ``seq_len``
+    also at about one random point per ``2 * seq_len`` windows (the node starts fresh wherever
+    it is switched on); pieces are shuffled and each goes to the shortest lane. Lanes are padded at their end to a common length, a multiple of
     ``seq_len``. Nothing is dropped: a sequence shorter than ``seq_len``, or of one window,
     trains like any other. Returns (lanes, steps)."""
     total = sum(len(s) for s in sequences)
@@ -251,12 +251,14 @@ def _lanes(
         if n > share:
             first = int(rng.integers(1, share + 1))
             cuts.update(range(first, n, share))
-        # Fresh starts at random points too, about one per 4 * seq_len windows: the node
-        # starts fresh wherever it is switched on or reset, not only where a recording began.
-        # Most pieces are still several chunks long, so the state carried across chunks trains.
-        if n > 2 * seq_len:
-            k = rng.poisson(n / (4 * seq_len))
-            cuts.update(int(c) for c in rng.integers(seq_len, n - seq_len, size=k))
+        # Fresh starts at random points too, about one per 2 * seq_len windows: the node
+        # starts fresh wherever it is switched on or reset, not only where a recording began,
+        # and a model that must name the activity from a fresh state learns what the windows
+        # show rather than leaning on what it remembers. Pieces average two chunks or more, so
+        # the state carried across chunks trains too.
+        if n > seq_len:
+            k = rng.poisson(n / (2 * seq_len))
+            cuts.update(int(c) for c in rng.integers(1, n, size=k))
         bounds = sorted(cuts)
         pieces.extend((si, a, b) for a, b in zip(bounds, bounds[1:]) if b > a)
     order = rng.permutation(len(pieces))
@@ -642,7 +644,8 @@ def _fit(
         mean_loss = float(np.mean(losses))
         if ddp:
             _average_batchnorm_stats(model, world)
-        entry: Dict[str, Any] = {'epoch': epoch + 1, 'loss': mean_loss}
+        # Optimizer steps this epoch: the lanes' length, and so the count, varies a little.
+        entry: Dict[str, Any] = {'epoch': epoch + 1, 'loss': mean_loss, 'steps': len(losses)}
         if validate:
             # Validation runs on the unwrapped module: same weights, no DDP hooks or
             # collectives.
