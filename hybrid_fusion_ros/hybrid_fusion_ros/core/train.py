@@ -236,8 +236,9 @@ def _lanes(
     points into pieces (each starts fresh, as after a reset), and one longer than ``seq_len``
     also at about one random point per ``2 * seq_len`` windows (the node starts fresh wherever
     it is switched on); pieces are shuffled and each goes to the shortest lane. Lanes are
-    padded at their end to a common length, a multiple of ``seq_len``. Nothing is dropped: a sequence shorter than ``seq_len``, or of one window,
-    trains like any other. Returns (lanes, steps)."""
+    padded at their end to a common length, a multiple of ``seq_len``. Nothing is dropped: a
+    sequence shorter than ``seq_len``, or of one window, trains like any other. Returns
+    (lanes, steps)."""
     total = sum(len(s) for s in sequences)
     if total == 0:
         return [], 0
