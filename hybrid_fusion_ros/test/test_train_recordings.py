@@ -397,3 +397,24 @@ def test_skip_bad_leaves_out_a_corrupt_bag_and_no_half_entry_is_cached(
     out = capsys.readouterr().out
     assert 'skipped:' in out and 'zz_broken' in out and 'dataset: 7 recordings' in out
     assert len(list(cache.iterdir())) == 7 and not list(cache.glob('*partial*'))
+
+
+def test_printed_validation_of_a_continuous_recording_is_what_the_graph_gives(
+    robot_bags, trained, quick, tmp_path, capsys
+):
+    """The continuous-session counterpart of test_presegmented's check: validated on a
+    held-out bag, the accuracy printed is the one `eval` gets through the real nodes on it."""
+    _, cache = trained
+    held_out = robot_bags / 'test' / 'held_out_a'
+    out = tmp_path / 'continuous.pt'
+    args = ['train', str(robot_bags / 'train'), '--val', str(held_out), *MAPS, *FAST]
+    args += ['--config', str(quick), '--cache-dir', str(cache), '-o', str(out)]
+    assert cli(args) == 0
+    printed = capsys.readouterr().out
+    found = re.search(r'validation, as the fusion node runs it \(fusion runtime, reset_after'
+                      r' ([\d.]+) s\): macro-F1 [\d.]+, accuracy ([\d.]+)', printed)
+    assert found, printed
+    assert float(found.group(1)) == 5.0  # continuous: the state carried across the session
+    assert cli(['eval', str(held_out), '--checkpoint', str(out), '--out', str(tmp_path / 'e')]) == 0
+    metrics = json.loads((tmp_path / 'e' / 'report.json').read_text())['metrics']
+    assert abs(metrics['accuracy'] - float(found.group(2))) <= 0.01, (metrics, printed)
