@@ -415,6 +415,7 @@ def test_printed_validation_of_a_continuous_recording_is_what_the_graph_gives(
                       r' ([\d.]+) s\): macro-F1 [\d.]+, accuracy ([\d.]+)', printed)
     assert found, printed
     assert float(found.group(1)) == 5.0  # continuous: the state carried across the session
-    assert cli(['eval', str(held_out), '--checkpoint', str(out), '--out', str(tmp_path / 'e')]) == 0
-    metrics = json.loads((tmp_path / 'e' / 'report.json').read_text())['metrics']
+    report = tmp_path / 'e'
+    assert cli(['eval', str(held_out), '--checkpoint', str(out), '--out', str(report)]) == 0
+    metrics = json.loads((report / 'report.json').read_text())['metrics']
     assert abs(metrics['accuracy'] - float(found.group(2))) <= 0.01, (metrics, printed)
