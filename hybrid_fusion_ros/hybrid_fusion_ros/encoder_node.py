@@ -400,7 +400,7 @@ class EncoderNode(Node):
         # Under sim time the clock comes from a replay on its own topic, in no fixed order
         # with the data: it is no witness of when a chunk arrived, so a pause in a bag is not
         # taken for a clock jump (which would restart the windows and lose the ones due).
-        sim_time = bool(self.get_parameter('use_sim_time').value)
+        sim_time = getattr(self.get_clock(), 'ros_time_is_active', False)
         arrival = None if sim_time else self._now()
         for window in self.windower.push(stamps, samples, arrival=arrival):
             start = time.perf_counter()

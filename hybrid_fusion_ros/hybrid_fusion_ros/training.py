@@ -551,16 +551,6 @@ def labelled_only(seq: SequenceData) -> SequenceData:
     return SequenceData(inputs, seq.labels[keep], seq.ends[keep])
 
 
-def deployed_probabilities(model, data: RecordingSet, idx: Sequence[int]) -> np.ndarray:
-    """Probabilities of every window of recordings ``idx`` as the fusion node gives them
-    (``core.streaming``: the runtime's own policy, the checkpoint's state contract)."""
-    from .core.streaming import stream_predictions
-
-    return stream_predictions(
-        model, [data.sequences[i] for i in idx], data.classes, data.contract
-    )
-
-
 def network_scores(
     model,
     data: RecordingSet,
