@@ -296,9 +296,7 @@ def load_recordings(
             f'the labels name one class only ({classes}): a classifier needs two or more'
         )
     segments = sum(
-        sum(1 for i in t.intervals if i.end > rec.ends[0] - spec.length and i.start < rec.ends[-1])
-        for rec, t in zip(recordings, truths)
-        if len(rec.ends)
+        len(_intervals_in(rec, truth, spec)) for rec, truth in zip(recordings, truths)
     )
     contract = derive_contract([rec.ends for rec in recordings], spec.hop, segments)
     sequences, unlabelled = [], 0
@@ -323,17 +321,22 @@ def load_recordings(
     )
 
 
+def _intervals_in(rec: CachedRecording, truth, spec: WindowSpec) -> List[Any]:
+    """The labelled intervals of ``truth`` that ``rec``'s windows reach."""
+    if not len(rec.ends):
+        return []
+    first, last = float(rec.ends[0]) - spec.length, float(rec.ends[-1])
+    return [i for i in truth.intervals if i.end > first and i.start < last]
+
+
 def _check_every_class_has_windows(recordings, truths, found, spec: WindowSpec) -> None:
     """A class the labels name that no window's centre falls in is an error, not a class the
     model silently lacks: its segments are shorter than a window, or lie where the data is
     not."""
     named: Dict[str, List[float]] = {}
     for rec, truth in zip(recordings, truths):
-        if not len(rec.ends):
-            continue
-        for i in truth.intervals:
-            if i.end > rec.ends[0] - spec.length and i.start < rec.ends[-1]:
-                named.setdefault(i.label, []).append(i.end - i.start)
+        for i in _intervals_in(rec, truth, spec):
+            named.setdefault(i.label, []).append(i.end - i.start)
     lost = sorted(set(named) - set(found))
     if lost:
         lengths = [x for c in lost for x in named[c]]
@@ -518,11 +521,11 @@ def baseline_scores(
     votes = np.eye(len(data.classes), dtype=np.float32)[np.asarray(pred, dtype=np.int64)]
     per_recording, at = [], 0
     for i in test_idx:
-        n = sum(int((s.labels >= 0).sum()) for s in data.sequences[i])
-        ends = np.concatenate([s.ends[s.labels >= 0] for s in data.sequences[i]])
+        ends = np.concatenate([s.ends[s.labels >= 0] for s in data.sequences[i]] or [[]])
+        n = len(ends)
         per_recording.append((ends, votes[at : at + n]))
         at += n
-    report['segments'] = segment_scores(data, test_idx, per_recording, spec)
+    report['segments'] = segment_scores(data, test_idx, per_recording)
     return report
 
 
@@ -530,7 +533,6 @@ def segment_scores(
     data: RecordingSet,
     idx: Sequence[int],
     per_recording: Sequence[Tuple[np.ndarray, np.ndarray]],
-    spec: WindowSpec,
 ) -> Dict[str, Any]:
     """Per-segment results (``core.metrics``) over recordings ``idx``: each labelled interval
     of a recording's ground truth against its windows' ``(ends, probabilities)``."""
@@ -540,7 +542,7 @@ def segment_scores(
     outcomes = []
     for i, (ends, probs) in zip(idx, per_recording):
         outcomes += segment_outcomes(
-            data.truths[i].intervals, ends, spec.length, probs, data.classes
+            data.truths[i].intervals, ends, data.spec.length, probs, data.classes
         )
     return summarize_segments(outcomes, data.classes)
 
@@ -556,11 +558,10 @@ def network_scores(
     data: RecordingSet,
     test_idx: Sequence[int],
     mask: Sequence[str] = (),
-    spec: Optional[WindowSpec] = None,
 ) -> Dict[str, Any]:
-    """Window scores of recordings ``test_idx`` as deployed (``mask``: inputs left out, which
-    only the chunked predictor can do, for the ablations); with ``spec``, per-segment results
-    too (``segments``)."""
+    """Window scores of recordings ``test_idx`` as deployed, and per-segment results
+    (``segments``); ``mask``: inputs left out, which only the chunked predictor can do, for
+    the ablations (window scores only)."""
     from .core.metrics import classification_report
     from .core.train import labelled_report
     from .core.train import predict
@@ -579,7 +580,6 @@ def network_scores(
     keep = (y >= 0) & np.isfinite(probs).all(axis=1)
     report = classification_report(y[keep], probs[keep].argmax(axis=1), data.classes)
     report['unlabelled_by_runtime'] = int(((y >= 0) & ~np.isfinite(probs).all(axis=1)).sum())
-    if spec is not None:
-        ends = [np.concatenate([s.ends for s in data.sequences[i]]) for i in test_idx]
-        report['segments'] = segment_scores(data, test_idx, list(zip(ends, parts)), spec)
+    ends = [np.concatenate([s.ends for s in data.sequences[i]] or [[]]) for i in test_idx]
+    report['segments'] = segment_scores(data, test_idx, list(zip(ends, parts)))
     return report

@@ -313,7 +313,7 @@ def _cross_validate(args, data, config, init, groups: List[str], spec) -> Dict[s
         result = train_on(
             data, train_idx, val_idx, fold_config, init, args.freeze_encoders, True
         )
-        net = network_scores(result.model, data, test_idx, spec=spec)
+        net = network_scores(result.model, data, test_idx)
         run = {
             'fold': k + 1,
             'test_groups': test_groups,
