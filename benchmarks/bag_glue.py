@@ -24,8 +24,8 @@ import numpy as np
 
 try:
     from builtin_interfaces.msg import Time
-    from hybrid_fusion_ros.bag import BagWriter
-    from hybrid_fusion_ros.conversions import sec_to_stamp
+    from hybrid_fusion_tools.bags.bag import BagWriter
+    from hybrid_fusion_ros.ros.conversions import sec_to_stamp
 except ImportError as _exc:  # pragma: no cover - environment not sourced
     sys.exit(f'{_exc}: run ". scripts/env.sh" in the repository root first')
 

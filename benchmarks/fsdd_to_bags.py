@@ -40,7 +40,7 @@ import numpy as np  # noqa: E402
 from bag_glue import Arrays, BagWriter, Dataset, Recording, Written, main  # noqa: E402
 from bag_glue import stamp_at, t0_seconds  # noqa: E402
 from hybrid_fusion_msgs.msg import AudioChunk  # noqa: E402
-from hybrid_fusion_ros.conversions import stamp_to_ns  # noqa: E402
+from hybrid_fusion_ros.ros.conversions import stamp_to_ns  # noqa: E402
 
 CITATION = ('"Free Spoken Digit Dataset (FSDD)", GitHub Jakobovski/free-spoken-digit-dataset, '
             'commit 26eb9aaf76e81b692f806f9140c2d2777410d7a1')

@@ -39,7 +39,7 @@ import numpy as np  # noqa: E402
 
 from bag_glue import Arrays, BagWriter, Dataset, Recording, Written, main, merged_order  # noqa: E402
 from bag_glue import stamp_at, t0_seconds  # noqa: E402
-from hybrid_fusion_ros.conversions import stamp_to_ns  # noqa: E402
+from hybrid_fusion_ros.ros.conversions import stamp_to_ns  # noqa: E402
 from sensor_msgs.msg import Image, Imu  # noqa: E402
 
 G = 9.80665  # m/s^2 per g

@@ -41,7 +41,7 @@ import numpy as np  # noqa: E402
 
 from bag_glue import Arrays, BagWriter, Dataset, Recording, Written, main, merged_order  # noqa: E402
 from bag_glue import stamp_at, t0_seconds  # noqa: E402
-from hybrid_fusion_ros.conversions import stamp_to_ns  # noqa: E402
+from hybrid_fusion_ros.ros.conversions import stamp_to_ns  # noqa: E402
 from sensor_msgs.msg import Imu  # noqa: E402
 
 CITATION = ('M. Matey-Sanz, S. Casteleyn, C. Granell, "Dataset of inertial measurements of smartphones and '

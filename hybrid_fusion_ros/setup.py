@@ -21,7 +21,7 @@ package_name = 'hybrid_fusion_ros'
 
 setup(
     name=package_name,
-    version='0.1.0',
+    version='0.2.0',
     packages=find_packages(exclude=['test']),
     package_data={package_name: ['py.typed', 'models/*.pt']},
     data_files=[
@@ -34,15 +34,14 @@ setup(
     zip_safe=False,
     maintainer='hybrid_fusion_ros maintainers',
     maintainer_email='maintainers@hybrid-fusion-ros.dev',
-    description='Plugin-based multimodal CNN-LSTM sensor fusion for ROS 2.',
+    description='Plugin-based multimodal CNN-LSTM sensor fusion for ROS 2: the runtime.',
     license='Apache-2.0',
     entry_points={
         'console_scripts': [
-            'encoder_node = hybrid_fusion_ros.encoder_node:main',
-            'fusion_node = hybrid_fusion_ros.fusion_node:main',
-            'fusion_lifecycle_node = hybrid_fusion_ros.fusion_node:main_lifecycle',
-            'evaluator_node = hybrid_fusion_ros.evaluator_node:main',
-            'graph_container = hybrid_fusion_ros.container:run',
+            'encoder_node = hybrid_fusion_ros.nodes.encoder_node:main',
+            'fusion_node = hybrid_fusion_ros.nodes.fusion_node:main',
+            'fusion_lifecycle_node = hybrid_fusion_ros.nodes.fusion_node:main_lifecycle',
+            'graph_container = hybrid_fusion_ros.nodes.container:run',
             'hybrid-fusion = hybrid_fusion_ros.cli:main',
         ],
         # Encoders are plugins: the built-ins are registered exactly as a third-party
@@ -54,25 +53,10 @@ setup(
             'imu_rocket = hybrid_fusion_ros.core.encoders.imu_rocket:ImuRocket',
             'audio_logmel_cnn = hybrid_fusion_ros.core.encoders.audio:AudioLogMelCNN',
         ],
-        # Subcommands of `hybrid-fusion`, registered the same way.
+        # Commands of `hybrid-fusion`, registered the same way; hybrid_fusion_tools adds the
+        # offline ones (train, eval, bench, ...) to this group.
         'hybrid_fusion_ros.commands': [
-            'demo = hybrid_fusion_ros.cli.demo:DemoCommand',
-            'generate = hybrid_fusion_ros.cli.generate:GenerateCommand',
-            'train = hybrid_fusion_ros.cli.train:TrainCommand',
             'launch = hybrid_fusion_ros.cli.launch:LaunchCommand',
-            'replay = hybrid_fusion_ros.cli.replay:ReplayCommand',
-            'export = hybrid_fusion_ros.cli.export:ExportCommand',
-            'bench = hybrid_fusion_ros.cli.bench:BenchCommand',
-            'watch-benchmark = hybrid_fusion_ros.cli.watch:WatchBenchmarkCommand',
-            'eval = hybrid_fusion_ros.cli.eval:EvalCommand',
-            'real-bag = hybrid_fusion_ros.cli.real_bag:RealBagCommand',
-            'bench-replay = hybrid_fusion_ros.cli.bench_replay:BenchReplayCommand',
-            'ablate = hybrid_fusion_ros.cli.ablate:AblateCommand',
-            'basicmotions-benchmark = hybrid_fusion_ros.cli.basicmotions:BasicMotionsCommand',
-            'bench-dataset = hybrid_fusion_ros.cli.bench_dataset:BenchDatasetCommand',
-            'bench-latency = hybrid_fusion_ros.cli.bench_latency:BenchLatencyCommand',
-            'bench-soak = hybrid_fusion_ros.cli.bench_soak:BenchSoakCommand',
-            'inspect = hybrid_fusion_ros.cli.inspect_bags:InspectCommand',
         ],
     },
 )

@@ -2,7 +2,7 @@
 # Fetches BasicMotions (UEA archive: smartwatch accelerometer + gyroscope, 10 Hz, 4 classes,
 # 40 train + 40 test recordings) from the aeon 1.6.0 wheel on PyPI, without installing aeon
 # or its dependencies: only the two .ts files are kept. Used by `hybrid-fusion
-# basicmotions-benchmark`; not needed by the tests. Usage: scripts/fetch_basicmotions.sh [DEST]
+# bench basicmotions`; not needed by the tests. Usage: scripts/fetch_basicmotions.sh [DEST]
 set -euo pipefail
 dest="${1:-${XDG_CACHE_HOME:-$HOME/.cache}/hybrid_fusion_ros/basicmotions}"
 mkdir -p "$dest"

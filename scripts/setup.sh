@@ -5,14 +5,14 @@
 #
 # Without a ROS install (a dev laptop, CI): creates a venv, installs that distro's ROS 2 core
 # from PyPI wheels, torch (CPU) and the Python dependencies (requirements/python.txt), fixes the
-# paths the wheels' CMake exports hard-code, and builds hybrid_fusion_msgs + hybrid_fusion_ros
-# with colcon. Each distro has its own venv and colcon folders:
+# paths the wheels' CMake exports hard-code, and builds hybrid_fusion_msgs, hybrid_fusion_ros (the
+# runtime) and hybrid_fusion_tools (the offline tools) with colcon. Each distro has its own venv and colcon folders:
 #   kilted  .venv        requirements/ros-pypi.txt        build/        install/        log/
 #   jazzy   .venv-jazzy  requirements/ros-pypi-jazzy.txt  build-jazzy/  install-jazzy/  log-jazzy/
 # With ROS 2 sourced (ROS_DISTRO set and rclpy importable, e.g. Humble or Jazzy from apt): the
 # distro is that one (folders .venv-humble, install-humble, ...; kilted keeps the plain names).
-# The venv sees the system packages and gets only requirements/robot.txt and torch, so apt's
-# numpy stays the one in use, and that ROS's colcon builds the workspace.
+# The venv sees the system packages and gets only requirements/robot.txt, requirements/tools.txt
+# and torch, so apt's numpy stays the one in use, and that ROS's colcon builds the workspace.
 #
 # Environment: HF_ROS_DISTRO, HF_PYTHON (interpreter the venv is made from, default python3),
 # HF_VENV, HF_BUILD_BASE, HF_INSTALL_BASE, HF_LOG_BASE (override the folders above).
@@ -75,7 +75,7 @@ PIP=("$PY" -m pip install --quiet --disable-pip-version-check)
 
 # --- 2. Python packages (skipped when the requirement files have not changed) -----------------
 if [ $use_system_ros = 1 ]; then
-  req_files=("$ROOT/requirements/robot.txt")
+  req_files=("$ROOT/requirements/robot.txt" "$ROOT/requirements/tools.txt")
 else
   req_files=("$ros_requirements" "$ROOT/requirements/colcon.txt" "$ROOT/requirements/python.txt")
 fi
@@ -93,8 +93,8 @@ if [ "$(cat "$VENV/.hf-requirements" 2>/dev/null)" != "$req_hash" ]; then
     "${PIP[@]}" torch==2.13.0
   fi
   if [ $use_system_ros = 1 ]; then
-    log "installing what apt lacks (requirements/robot.txt)"
-    "${PIP[@]}" -r "$ROOT/requirements/robot.txt"
+    log "installing what apt lacks (requirements/robot.txt, requirements/tools.txt)"
+    "${PIP[@]}" -r "$ROOT/requirements/robot.txt" -r "$ROOT/requirements/tools.txt"
   else
     log "installing Python dependencies"
     "${PIP[@]}" -r "$ROOT/requirements/python.txt"
@@ -125,7 +125,7 @@ COLCON=("$PY" -m colcon)
 
 # --- 4. colcon build (skipped when no build input changed) ------------------------------------
 # --symlink-install: edits to the Python sources take effect without rebuilding.
-build_hash=$( (echo "$distro $use_system_ros $PY"; cd "$ROOT" && find hybrid_fusion_msgs hybrid_fusion_ros \
+build_hash=$( (echo "$distro $use_system_ros $PY"; cd "$ROOT" && find hybrid_fusion_msgs hybrid_fusion_ros hybrid_fusion_tools \
     \( -name package.xml -o -name CMakeLists.txt -o -name '*.msg' -o -name setup.py -o -name setup.cfg \) \
     -type f -print0 | sort -z | xargs -0 cat) | sha256sum | cut -c1-16)
 if [ "$(cat "$INSTALL_BASE/.hf-build" 2>/dev/null)" != "$build_hash" ] || [ ! -f "$INSTALL_BASE/setup.sh" ]; then
@@ -134,9 +134,13 @@ if [ "$(cat "$INSTALL_BASE/.hf-build" 2>/dev/null)" != "$build_hash" ] || [ ! -f
   for dir in "$BUILD_BASE" "$INSTALL_BASE" "$LOG_BASE"; do mkdir -p "$dir" && touch "$dir/COLCON_IGNORE"; done
   PATH="$VENV/bin:$PATH" "${COLCON[@]}" --log-base "$LOG_BASE" build --symlink-install \
     --build-base "$BUILD_BASE" --install-base "$INSTALL_BASE" \
-    --base-paths hybrid_fusion_msgs hybrid_fusion_ros \
+    --base-paths hybrid_fusion_msgs hybrid_fusion_ros hybrid_fusion_tools \
     --cmake-args -DPython3_EXECUTABLE="$PY" -DBUILD_TESTING=OFF \
     --event-handlers console_direct- 2>&1 | tail -n 25
   echo "$build_hash" > "$INSTALL_BASE/.hf-build"
 fi
+# --- 5. the real launch system (launch, launch_ros) for the launch-file test --------------------
+# Not on PyPI: scripts/ros-launch.sh installs it from ../shared/ros-launch when that is there
+# (fast when done already; says so and goes on when it is not).
+HF_VENV=$VENV HF_ROS_DISTRO=$distro "$ROOT/scripts/ros-launch.sh"
 log "ready: source scripts/env.sh${suffix:+ --distro $distro}"

@@ -35,11 +35,11 @@ from launch.actions import OpaqueFunction
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
-from hybrid_fusion_ros.graph import config_backend
-from hybrid_fusion_ros.graph import config_checkpoint
-from hybrid_fusion_ros.graph import default_config_path
-from hybrid_fusion_ros.graph import graph_for_checkpoint
-from hybrid_fusion_ros.qos import node_process_env
+from hybrid_fusion_ros.ros.graph import config_backend
+from hybrid_fusion_ros.ros.graph import config_checkpoint
+from hybrid_fusion_ros.ros.graph import default_config_path
+from hybrid_fusion_ros.ros.graph import graph_for_checkpoint
+from hybrid_fusion_ros.ros.qos import node_process_env
 
 
 def _nodes(context, *args, **kwargs):

@@ -12,21 +12,26 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Shared fixtures: a private rclpy context per ROS test, an executor spinning in the
-background, waiting on conditions (not sleeps), and small generated data.
+"""The tests of both packages (hybrid_fusion_ros/test, hybrid_fusion_tools/test) share this:
+a private rclpy context per ROS test, an executor spinning in the background, waiting on
+conditions (not sleeps), small generated data, and the markers of each test's kind.
 
-Nothing ROS is imported at module level: the ROS-free core tests (test_windows.py,
-test_sync.py) also run where no rclpy is installed, as CI's Python 3.10 lane does. There,
-with ``HF_WITHOUT_ROS=1``, a test whose own code imports a ROS module (an rclpy ``Time`` as a
-stamp, say) is reported as skipped; an import of ROS from the package itself still fails.
-That lane has no torch either: with ``HF_WITHOUT_TORCH=1``, a test that needs torch, directly
-or through the package, is reported as skipped."""
+A test's folder is its kind and marker (``unit``, ``ros``, ``system``, ``lint``); a test that uses
+the ``ros`` fixture is marked ``ros`` as well, wherever it lies. CI's lanes select by marker.
+
+Nothing ROS is imported at module level: the unit tests also run where no rclpy is installed,
+as CI's Python 3.10 lane does. There, with ``HF_WITHOUT_ROS=1``, a test whose own code imports a
+ROS module (an rclpy ``Time`` as a stamp, say) is reported as skipped; an import of ROS from the
+package itself still fails. That lane has no torch either: with ``HF_WITHOUT_TORCH=1``, a test
+that needs torch, directly or through the package, is reported as skipped, and so is a test
+module that cannot be imported without it."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 import random
+import re
 import threading
 import time
 from typing import Callable, Iterator
@@ -61,7 +66,12 @@ ROS_MODULES = frozenset(
         'hybrid_fusion_msgs',
     }
 )
-TEST_DIR = Path(__file__).resolve().parent
+REPO = Path(__file__).resolve().parent
+KINDS = ('unit', 'ros', 'system', 'lint')
+
+
+def _is_test_file(path: Path) -> bool:
+    return 'test' in path.relative_to(REPO).parts[:2] if REPO in path.parents else False
 
 
 def _missing_in_this_lane(excinfo) -> str | None:
@@ -75,8 +85,35 @@ def _missing_in_this_lane(excinfo) -> str | None:
         return 'torch (HF_WITHOUT_TORCH=1)'
     if name in ROS_MODULES and os.environ.get('HF_WITHOUT_ROS') == '1':
         importer = Path(str(excinfo.traceback[-1].path)).resolve()
-        if importer.parent == TEST_DIR:
+        if _is_test_file(importer):
             return f'{name} (HF_WITHOUT_ROS=1)'
+    return None
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        parts = Path(str(item.path)).resolve().relative_to(REPO).parts
+        kind = parts[2] if len(parts) > 3 and parts[1] == 'test' else None
+        if kind in KINDS:
+            item.add_marker(kind)
+        if kind != 'ros' and 'ros' in getattr(item, 'fixturenames', ()):
+            item.add_marker('ros')
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_make_collect_report(collector):
+    # A test module that cannot even be imported without what this lane leaves out (torch at
+    # its top, say) is skipped as a whole, with the reason, instead of failing collection.
+    outcome = yield
+    report = outcome.get_result()
+    if not (report.failed and isinstance(collector, pytest.Module)):
+        return
+    found = re.search(r"ModuleNotFoundError: No module named '([\w.]+)'", str(report.longrepr))
+    name = found.group(1).split('.')[0] if found else ''
+    lane = {'torch': 'HF_WITHOUT_TORCH', **dict.fromkeys(ROS_MODULES, 'HF_WITHOUT_ROS')}
+    if name in lane and os.environ.get(lane[name]) == '1':
+        report.outcome = 'skipped'
+        report.longrepr = (str(collector.path), 0, f'Skipped: needs {name} ({lane[name]}=1)')
     return None
 
 
@@ -195,6 +232,6 @@ def default_checkpoint():
 @pytest.fixture(scope='session')
 def demo_bag(tmp_path_factory) -> Path:
     """A 20 s simulated bag (MCAP), written once per test session."""
-    from hybrid_fusion_ros.demo_data import generate_bag
+    from hybrid_fusion_tools.data.demo_data import generate_bag
 
     return generate_bag(tmp_path_factory.mktemp('bags') / 'demo20', seconds=20.0, seed=11)

@@ -23,8 +23,8 @@ import sys
 import pytest
 import yaml
 
-from hybrid_fusion_ros.demo_data import generate_bag
-from hybrid_fusion_ros.graph import default_config_path
+from hybrid_fusion_ros.ros.graph import default_config_path
+from hybrid_fusion_tools.data.demo_data import generate_bag
 
 
 def _eval(bag, out, config):

@@ -19,15 +19,15 @@ from rclpy.serialization import deserialize_message
 from rclpy.serialization import serialize_message
 from sensor_msgs.msg import Imu
 
-from hybrid_fusion_ros import conversions as conv
-from hybrid_fusion_ros.bag import BagError
-from hybrid_fusion_ros.bag import decode
-from hybrid_fusion_ros.bag import open_reader
-from hybrid_fusion_ros.bag import read_messages
-from hybrid_fusion_ros.bag import topics_and_types
-from hybrid_fusion_ros.demo_data import generate_bag
-from hybrid_fusion_ros.demo_data import TOPICS
-from hybrid_fusion_ros.replay import shift_stamp
+from hybrid_fusion_ros.ros import conversions as conv
+from hybrid_fusion_tools.bags.bag import BagError
+from hybrid_fusion_tools.bags.bag import decode
+from hybrid_fusion_tools.bags.bag import open_reader
+from hybrid_fusion_tools.bags.bag import read_messages
+from hybrid_fusion_tools.bags.bag import topics_and_types
+from hybrid_fusion_tools.bags.replay import shift_stamp
+from hybrid_fusion_tools.data.demo_data import generate_bag
+from hybrid_fusion_tools.data.demo_data import TOPICS
 
 
 @pytest.mark.parametrize('storage', ['mcap', 'sqlite3'])
@@ -76,7 +76,7 @@ def test_the_replayer_publishes_as_a_driver_so_reliable_subscribers_see_it(ros, 
     from rclpy.qos import ReliabilityPolicy
     from sensor_msgs.msg import Imu
 
-    from hybrid_fusion_ros.replay import BagReplayer
+    from hybrid_fusion_tools.bags.replay import BagReplayer
 
     node = ros.node('replayer')
     replayer = BagReplayer(

@@ -20,11 +20,11 @@ import sys
 import numpy as np
 import pytest
 
-from hybrid_fusion_ros.core.baseline import available_baselines
-from hybrid_fusion_ros.core.baseline import baseline_applies
-from hybrid_fusion_ros.core.baseline import choose_baselines
-from hybrid_fusion_ros.core.baseline import fit_predict
-from hybrid_fusion_ros.core.baseline import MiniRocketRidge
+from hybrid_fusion_tools.training.baseline import available_baselines
+from hybrid_fusion_tools.training.baseline import baseline_applies
+from hybrid_fusion_tools.training.baseline import choose_baselines
+from hybrid_fusion_tools.training.baseline import fit_predict
+from hybrid_fusion_tools.training.baseline import MiniRocketRidge
 
 
 def _recordings(seed: int, n: int = 6, windows: int = 12):
@@ -76,7 +76,7 @@ if sys.argv[1] == 'aeon':
     from aeon.transformations.collection.convolution_based import MiniRocket
     MiniRocket(n_kernels=840, n_jobs=-1, random_state=0).fit_transform(x)
 else:
-    from hybrid_fusion_ros.core.baseline import fit_predict
+    from hybrid_fusion_tools.training.baseline import fit_predict
     fit_predict(sys.argv[1], [{'imu': x}], y, [{'imu': x[:4]}], {'imu': 'imu'}, 2.0, ['imu'], 0)
 print(torch.get_num_threads())
 """

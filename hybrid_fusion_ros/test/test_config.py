@@ -18,16 +18,16 @@ from pathlib import Path
 
 import pytest
 
-from hybrid_fusion_ros.encoder_node import EncoderNode
-from hybrid_fusion_ros.fusion_node import FusionNode
-from hybrid_fusion_ros.graph import CLASSIFIER_GRAPH
-from hybrid_fusion_ros.graph import classifier_graph
-from hybrid_fusion_ros.graph import config_checkpoint
-from hybrid_fusion_ros.graph import default_config_path
-from hybrid_fusion_ros.graph import graph_for_checkpoint
-from hybrid_fusion_ros.graph import load_config
-from hybrid_fusion_ros.graph import node_parameters
-from hybrid_fusion_ros.launcher import node_command
+from hybrid_fusion_ros.nodes.encoder_node import EncoderNode
+from hybrid_fusion_ros.nodes.fusion_node import FusionNode
+from hybrid_fusion_ros.ros.graph import CLASSIFIER_GRAPH
+from hybrid_fusion_ros.ros.graph import classifier_graph
+from hybrid_fusion_ros.ros.graph import config_checkpoint
+from hybrid_fusion_ros.ros.graph import default_config_path
+from hybrid_fusion_ros.ros.graph import graph_for_checkpoint
+from hybrid_fusion_ros.ros.graph import load_config
+from hybrid_fusion_ros.ros.graph import node_parameters
+from hybrid_fusion_ros.ros.launcher import node_command
 
 NODE_CLASSES = {'encoder_node': EncoderNode, 'fusion_node': FusionNode}
 
@@ -87,7 +87,7 @@ def test_launcher_starts_the_nodes_as_ros2_launch_would(tmp_path):
     cmd = node_command(
         CLASSIFIER_GRAPH[0], Path('/x/classifier.yaml'), {'use_sim_time': 'true'}, tmp_path
     )
-    assert cmd[1:3] == ['-m', 'hybrid_fusion_ros.encoder_node']
+    assert cmd[1:3] == ['-m', 'hybrid_fusion_ros.nodes.encoder_node']
     assert cmd[3:] == [
         '--ros-args',
         '-r',

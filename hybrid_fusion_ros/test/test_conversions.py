@@ -26,7 +26,7 @@ from sensor_msgs.msg import CompressedImage
 from sensor_msgs.msg import Image
 from sensor_msgs.msg import Imu
 
-from hybrid_fusion_ros import conversions as conv
+from hybrid_fusion_ros.ros import conversions as conv
 
 STAMP = conv.sec_to_stamp(12.5)
 # Depths in metres with gaps; 1.234 m = 1234 mm = 0x04d2, whose two bytes differ, so a wrong byte

@@ -31,17 +31,17 @@ import pytest
 import torch
 import torch.distributed as dist
 
-from hybrid_fusion_ros.core import distributed
 from hybrid_fusion_ros.core.checkpoint import Checkpoint
-from hybrid_fusion_ros.core.dataset import SequenceData
 from hybrid_fusion_ros.core.encoders import create_encoder
 from hybrid_fusion_ros.core.fusion import FusionConfig
 from hybrid_fusion_ros.core.fusion import FusionModel
-from hybrid_fusion_ros.core.train import _rank_share
-from hybrid_fusion_ros.core.train import ActivityModel
-from hybrid_fusion_ros.core.train import fit
-from hybrid_fusion_ros.core.train import seed_everything
-from hybrid_fusion_ros.core.train import TrainConfig
+from hybrid_fusion_tools.data.dataset import SequenceData
+from hybrid_fusion_tools.training import distributed
+from hybrid_fusion_tools.training.train import _rank_share
+from hybrid_fusion_tools.training.train import ActivityModel
+from hybrid_fusion_tools.training.train import fit
+from hybrid_fusion_tools.training.train import seed_everything
+from hybrid_fusion_tools.training.train import TrainConfig
 
 MAPS = [
     '--map',
@@ -74,7 +74,7 @@ def _free_port() -> int:
     not (dist.is_available() and dist.is_gloo_available()), reason='no gloo backend'
 )
 def test_train_runs_under_torchrun_on_two_processes(tmp_path: Path) -> None:
-    from hybrid_fusion_ros.demo_data import generate_robot_bag
+    from hybrid_fusion_tools.data.demo_data import generate_robot_bag
 
     # Seeds whose 20 s hold all four classes: whichever bag validates has every class
     # (a class missing from validation is refused).

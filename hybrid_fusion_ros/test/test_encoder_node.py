@@ -27,13 +27,13 @@ from sensor_msgs.msg import CompressedImage
 from sensor_msgs.msg import Image
 from sensor_msgs.msg import Imu
 
-from hybrid_fusion_ros import conversions as conv
 from hybrid_fusion_ros.core.checkpoint import default_checkpoint_path
-from hybrid_fusion_ros.core.simulation import Episode
-from hybrid_fusion_ros.encoder_node import EncoderNode
-from hybrid_fusion_ros.node_common import StartupError
-from hybrid_fusion_ros.qos import RESULT_QOS
-from hybrid_fusion_ros.qos import sensor_qos
+from hybrid_fusion_ros.nodes.encoder_node import EncoderNode
+from hybrid_fusion_ros.ros import conversions as conv
+from hybrid_fusion_ros.ros.node_common import StartupError
+from hybrid_fusion_ros.ros.qos import RESULT_QOS
+from hybrid_fusion_ros.ros.qos import sensor_qos
+from hybrid_fusion_tools.data.simulation import Episode
 
 T0 = 500.0
 

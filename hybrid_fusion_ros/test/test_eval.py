@@ -27,13 +27,13 @@ import time
 from conftest import wait_until
 import pytest
 
-from hybrid_fusion_ros.bag import BagWriter
-from hybrid_fusion_ros.bag import open_reader
-from hybrid_fusion_ros.bag import read_messages
-from hybrid_fusion_ros.demo_data import generate_bag
-from hybrid_fusion_ros.demo_data import TOPICS
-from hybrid_fusion_ros.evaluation.inputs import truth_from_bag
-from hybrid_fusion_ros.evaluation.truth import write_sidecar
+from hybrid_fusion_tools.bags.bag import BagWriter
+from hybrid_fusion_tools.bags.bag import open_reader
+from hybrid_fusion_tools.bags.bag import read_messages
+from hybrid_fusion_tools.data.demo_data import generate_bag
+from hybrid_fusion_tools.data.demo_data import TOPICS
+from hybrid_fusion_tools.data.plan import truth_from_bag
+from hybrid_fusion_tools.data.truth import write_sidecar
 
 SECONDS, SEED = 8.0, 5
 RENAMED = {
@@ -218,7 +218,7 @@ def test_ctrl_c_leaves_a_report_marked_partial(ros, demo_bag, tmp_path):
     """Real-time replay of the 20 s bag, interrupted once labels flow."""
     from hybrid_fusion_msgs.msg import ActivityLabel
 
-    from hybrid_fusion_ros.qos import RESULT_QOS
+    from hybrid_fusion_ros.ros.qos import RESULT_QOS
 
     seen = []
     node = ros.node('watch_labels')
@@ -263,9 +263,9 @@ def test_live_evaluator_node_scores_labels_against_the_truth_topic(ros, tmp_path
     from hybrid_fusion_msgs.msg import ActivityLabel
     from std_srvs.srv import Trigger
 
-    from hybrid_fusion_ros import conversions as conv
-    from hybrid_fusion_ros.evaluator_node import EvaluatorNode
-    from hybrid_fusion_ros.qos import RESULT_QOS
+    from hybrid_fusion_ros.ros import conversions as conv
+    from hybrid_fusion_tools.evaluation.evaluator_node import EvaluatorNode
+    from hybrid_fusion_ros.ros.qos import RESULT_QOS
 
     out = tmp_path / 'live'
     evaluator = ros.add(EvaluatorNode(**ros.kwargs(output_dir=str(out))))

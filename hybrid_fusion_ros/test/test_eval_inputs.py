@@ -20,17 +20,17 @@ import re
 
 import pytest
 
-from hybrid_fusion_ros.bag import BagError
 from hybrid_fusion_ros.core.inputs import ModelInput
-from hybrid_fusion_ros.evaluation.inputs import inputs_from_map
-from hybrid_fusion_ros.evaluation.inputs import plan_inputs
-from hybrid_fusion_ros.evaluation.report import score
-from hybrid_fusion_ros.evaluation.report import WindowOutcome
-from hybrid_fusion_ros.evaluation.report import write_report
-from hybrid_fusion_ros.evaluation.truth import GroundTruth
-from hybrid_fusion_ros.evaluation.truth import GroundTruthError
-from hybrid_fusion_ros.evaluation.truth import Interval
-from hybrid_fusion_ros.evaluation.truth import write_sidecar
+from hybrid_fusion_tools.bags.bag import BagError
+from hybrid_fusion_tools.data.plan import inputs_from_map
+from hybrid_fusion_tools.data.plan import plan_inputs
+from hybrid_fusion_tools.data.truth import GroundTruth
+from hybrid_fusion_tools.data.truth import GroundTruthError
+from hybrid_fusion_tools.data.truth import Interval
+from hybrid_fusion_tools.data.truth import write_sidecar
+from hybrid_fusion_tools.evaluation.report import score
+from hybrid_fusion_tools.evaluation.report import WindowOutcome
+from hybrid_fusion_tools.evaluation.report import write_report
 
 START = 1_700_000_000.0
 TOPICS = {

@@ -28,14 +28,14 @@ from types import SimpleNamespace
 
 import pytest
 
-from hybrid_fusion_ros.bag import BagWriter
-from hybrid_fusion_ros.bag import open_reader
-from hybrid_fusion_ros.bag import read_messages
-from hybrid_fusion_ros.bag import topics_and_types
 from hybrid_fusion_ros.core.windows import WindowSpec
-from hybrid_fusion_ros.demo_data import generate_bag
-from hybrid_fusion_ros.evaluation.runner import replay_shifts
-from hybrid_fusion_ros.replay import shift_stamp
+from hybrid_fusion_tools.bags.bag import BagWriter
+from hybrid_fusion_tools.bags.bag import open_reader
+from hybrid_fusion_tools.bags.bag import read_messages
+from hybrid_fusion_tools.bags.bag import topics_and_types
+from hybrid_fusion_tools.bags.replay import shift_stamp
+from hybrid_fusion_tools.data.demo_data import generate_bag
+from hybrid_fusion_tools.evaluation.runner import replay_shifts
 
 SECONDS = 8.0
 LATER = 3600 * 10**9  # ns: the second bag was recorded an hour after the first

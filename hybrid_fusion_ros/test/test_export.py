@@ -18,10 +18,10 @@ import numpy as np
 import pytest
 import torch
 
-from hybrid_fusion_ros.core.export import export_all
-from hybrid_fusion_ros.core.export import fusion_example
-from hybrid_fusion_ros.core.export import FusionStep
-from hybrid_fusion_ros.core.export import quantize_dynamic
+from hybrid_fusion_tools.training.export import export_all
+from hybrid_fusion_tools.training.export import fusion_example
+from hybrid_fusion_tools.training.export import FusionStep
+from hybrid_fusion_tools.training.export import quantize_dynamic
 
 
 @pytest.fixture(scope='module')

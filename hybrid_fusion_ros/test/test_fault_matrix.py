@@ -20,7 +20,7 @@ Each row is a fault. Before it, the graph must be healthy: labels coming, every 
 After it, the row asserts that no process died and none logged a traceback, that labels
 resumed within the row's stated time, that the fault showed in /diagnostics by its cause, and
 that every status went back to OK. Rows run in sequence on one graph, with a healthy stream
-between them; faults that take minutes belong to ``hybrid-fusion bench-soak`` instead.
+between them; faults that take minutes belong to ``hybrid-fusion bench soak`` instead.
 """
 
 from __future__ import annotations
@@ -41,27 +41,27 @@ from conftest import wait_until
 import numpy as np
 import pytest
 
-from hybrid_fusion_ros import conversions as conv
-from hybrid_fusion_ros.cli.bench_soak import audio_at_an_absurd_rate
-from hybrid_fusion_ros.cli.bench_soak import bad_audio_bytes
-from hybrid_fusion_ros.cli.bench_soak import late_imu
-from hybrid_fusion_ros.cli.bench_soak import LiveSensors
-from hybrid_fusion_ros.cli.bench_soak import nan_imu
-from hybrid_fusion_ros.cli.bench_soak import resized
-from hybrid_fusion_ros.cli.bench_soak import SENSORS
-from hybrid_fusion_ros.cli.bench_soak import stamped_zero
-from hybrid_fusion_ros.cli.bench_soak import stereo_48k
-from hybrid_fusion_ros.cli.bench_soak import truncated_image
-from hybrid_fusion_ros.cli.bench_soak import unlabelled_windows
-from hybrid_fusion_ros.cli.bench_soak import unsupported_image
-from hybrid_fusion_ros.cli.bench_soak import zero_size_image
-from hybrid_fusion_ros.diagnostics import level_of
-from hybrid_fusion_ros.graph import CLASSIFIER_GRAPH
-from hybrid_fusion_ros.graph import default_config_path
-from hybrid_fusion_ros.graph import NodeSpec
-from hybrid_fusion_ros.launcher import node_command
-from hybrid_fusion_ros.qos import RESULT_QOS
-from hybrid_fusion_ros.qos import sensor_profile_env
+from hybrid_fusion_ros.ros import conversions as conv
+from hybrid_fusion_ros.ros.diagnostics import level_of
+from hybrid_fusion_ros.ros.graph import CLASSIFIER_GRAPH
+from hybrid_fusion_ros.ros.graph import default_config_path
+from hybrid_fusion_ros.ros.graph import NodeSpec
+from hybrid_fusion_ros.ros.launcher import node_command
+from hybrid_fusion_ros.ros.qos import RESULT_QOS
+from hybrid_fusion_ros.ros.qos import sensor_profile_env
+from hybrid_fusion_tools.bench.soak import audio_at_an_absurd_rate
+from hybrid_fusion_tools.bench.soak import bad_audio_bytes
+from hybrid_fusion_tools.bench.soak import late_imu
+from hybrid_fusion_tools.bench.soak import LiveSensors
+from hybrid_fusion_tools.bench.soak import nan_imu
+from hybrid_fusion_tools.bench.soak import resized
+from hybrid_fusion_tools.bench.soak import SENSORS
+from hybrid_fusion_tools.bench.soak import stamped_zero
+from hybrid_fusion_tools.bench.soak import stereo_48k
+from hybrid_fusion_tools.bench.soak import truncated_image
+from hybrid_fusion_tools.bench.soak import unlabelled_windows
+from hybrid_fusion_tools.bench.soak import unsupported_image
+from hybrid_fusion_tools.bench.soak import zero_size_image
 
 # Faster diagnostics than the defaults, so that a row takes seconds; the levels' logic is the
 # nodes' own. This machine is shared by several test runs: label latency is not what the
@@ -72,7 +72,7 @@ FUSION = {'stale_error_timeout': '4.0', 'latency_warn_ms': '1e12', 'latency_erro
 COMPRESSED = NodeSpec(
     'camera_compressed_encoder',
     'encoder_node',
-    'hybrid_fusion_ros.encoder_node',
+    'hybrid_fusion_ros.nodes.encoder_node',
     (
         ('input', 'camera'),
         ('image_transport', 'compressed'),
@@ -566,9 +566,9 @@ def check_one_line_startup_error(m: Matrix, proc: subprocess.CompletedProcess) -
 def bag_replayed_twice(m: Matrix) -> None:
     """A short recording replayed twice, as recorded (no restamp): time jumps back to the
     recording's start twice, and forward to now when the live stream comes back."""
-    from hybrid_fusion_ros.demo_data import generate_bag
-    from hybrid_fusion_ros.demo_data import TOPICS
-    from hybrid_fusion_ros.replay import BagReplayer
+    from hybrid_fusion_tools.data.demo_data import generate_bag
+    from hybrid_fusion_tools.data.demo_data import TOPICS
+    from hybrid_fusion_tools.bags.replay import BagReplayer
 
     bag = m.folder / 'short_bag'
     if not bag.exists():
@@ -587,7 +587,7 @@ def bag_replayed_twice(m: Matrix) -> None:
 
 
 def eval_into_read_only_dir(m: Matrix) -> Tuple[subprocess.CompletedProcess, Path]:
-    from hybrid_fusion_ros.demo_data import generate_bag
+    from hybrid_fusion_tools.data.demo_data import generate_bag
 
     bag = m.folder / 'eval_bag'
     if not bag.exists():
@@ -874,7 +874,7 @@ def test_fault(matrix: Matrix, row: Fault) -> None:
 
 
 def test_soak_counts_only_windows_clear_of_faults_as_due():
-    """bench-soak's count of windows left unlabelled: a fault and its recovery excuse the
+    """``bench soak``'s count of windows left unlabelled: a fault and its recovery excuse the
     windows that overlap them (widened by a second), no others."""
     labels = [k * 0.5 for k in range(20, 41) if k not in (24, 33)]  # 12.0 and 16.5 missing
     assert unlabelled_windows(labels, 10.0, 20.0, []) == (21, 2)

@@ -20,11 +20,14 @@ from ament_flake8.main import main_with_errors
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1]
+# Both wings of the project, with this package's configuration: the runtime and the tools.
+PACKAGES = [PACKAGE, PACKAGE.parent / 'hybrid_fusion_tools']
 
 
 @pytest.mark.flake8
 @pytest.mark.linter
-def test_flake8(monkeypatch):
-    monkeypatch.chdir(PACKAGE)
+@pytest.mark.parametrize('package', PACKAGES, ids=lambda p: p.name)
+def test_flake8(monkeypatch, package):
+    monkeypatch.chdir(package)
     rc, errors = main_with_errors(argv=['--config', str(PACKAGE / 'test' / 'ament_flake8.ini')])
     assert rc == 0, f'{len(errors)} code style error(s):\n' + '\n'.join(errors[:50])

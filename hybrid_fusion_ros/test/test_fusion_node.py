@@ -30,12 +30,12 @@ from rclpy.lifecycle import LifecyclePublisher
 from rclpy.parameter import Parameter
 from std_srvs.srv import Trigger
 
-from hybrid_fusion_ros import conversions as conv
 from hybrid_fusion_ros.core.fusion_runtime import FusionSettings
-from hybrid_fusion_ros.diagnostics import level_of
-from hybrid_fusion_ros.fusion_node import FusionLifecycleNode
-from hybrid_fusion_ros.fusion_node import FusionNode
-from hybrid_fusion_ros.qos import RESULT_QOS
+from hybrid_fusion_ros.nodes.fusion_node import FusionLifecycleNode
+from hybrid_fusion_ros.nodes.fusion_node import FusionNode
+from hybrid_fusion_ros.ros import conversions as conv
+from hybrid_fusion_ros.ros.diagnostics import level_of
+from hybrid_fusion_ros.ros.qos import RESULT_QOS
 
 MODALITIES = ('camera', 'imu', 'audio')
 CAMERA_IMU = ('camera', 'imu')

@@ -20,10 +20,10 @@ from conftest import wait_until
 import pytest
 
 from hybrid_fusion_ros.core.windows import WindowSpec
-from hybrid_fusion_ros.encoder_node import EncoderNode
-from hybrid_fusion_ros.evaluator import LabelEvaluator
-from hybrid_fusion_ros.fusion_node import FusionNode
-from hybrid_fusion_ros.replay import BagReplayer
+from hybrid_fusion_ros.nodes.encoder_node import EncoderNode
+from hybrid_fusion_ros.nodes.fusion_node import FusionNode
+from hybrid_fusion_tools.bags.replay import BagReplayer
+from hybrid_fusion_tools.evaluation.evaluator import LabelEvaluator
 
 SENSORS = ('/camera/image_raw', '/imu/data', '/audio/chunk')
 

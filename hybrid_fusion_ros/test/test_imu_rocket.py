@@ -27,9 +27,9 @@ from hybrid_fusion_ros.core.encoders import create_encoder
 from hybrid_fusion_ros.core.encoders.imu_rocket import dilation_plan
 from hybrid_fusion_ros.core.encoders.imu_rocket import KERNEL_LENGTH
 from hybrid_fusion_ros.core.encoders.imu_rocket import NUM_KERNELS
-from hybrid_fusion_ros.core.export import export_all
-from hybrid_fusion_ros.core.train import train
-from hybrid_fusion_ros.core.train import TrainConfig
+from hybrid_fusion_tools.training.export import export_all
+from hybrid_fusion_tools.training.train import train
+from hybrid_fusion_tools.training.train import TrainConfig
 
 CONFIG = {'length': 48, 'channels': 6, 'rocket_features': 504, 'feature_dim': 16}
 
@@ -231,7 +231,7 @@ def test_trained_biases_travel_in_the_checkpoint(tmp_path):
 def test_training_on_precomputed_fronts_equals_training_step_by_step(monkeypatch):
     """Without the CNN branch the PPV front end is fixed, so training runs it once per window
     before the first epoch; the weights come out as when every step runs the whole encoder."""
-    from hybrid_fusion_ros.core import train as train_module
+    from hybrid_fusion_tools.training import train as train_module
 
     config = _tiny_config(hybrid=False)
     enc = create_encoder('imu_rocket', config.encoder_configs['imu'])

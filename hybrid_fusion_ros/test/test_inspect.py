@@ -22,13 +22,13 @@ from typing import Dict, List, Sequence, Tuple
 import numpy as np
 import pytest
 
-from hybrid_fusion_ros import conversions as conv
-from hybrid_fusion_ros.bag import BagWriter
 from hybrid_fusion_ros.cli import main as cli
-from hybrid_fusion_ros.demo_data import generate_bag
-from hybrid_fusion_ros.demo_data import TOPICS
-from hybrid_fusion_ros.evaluation.inspection import bag_timelines
-from hybrid_fusion_ros.evaluation.inspection import read_stamps
+from hybrid_fusion_ros.ros import conversions as conv
+from hybrid_fusion_tools.bags.bag import BagWriter
+from hybrid_fusion_tools.data.demo_data import generate_bag
+from hybrid_fusion_tools.data.demo_data import TOPICS
+from hybrid_fusion_tools.data.inspection import bag_timelines
+from hybrid_fusion_tools.data.inspection import read_stamps
 
 T0 = 1_700_000_000.0
 RATE = 50.0

@@ -14,9 +14,10 @@
 
 """The robot install leaves apt's Python alone, and the nodes it builds import the venv's torch.
 
-* requirements/robot.txt (what pip adds on Humble or Jazzy from apt) resolves for Humble's
-  Python 3.10 with its numpy 1.21 and for Jazzy's Python 3.12 with its numpy 1.26, and names
-  nothing apt provides. pip resolves it from PyPI, as it would on the robot.
+* requirements/robot.txt (what pip adds on Humble or Jazzy from apt for the runtime) resolves for
+  Humble's Python 3.10 with its numpy 1.21 and for Jazzy's Python 3.12 with its numpy 1.26, names
+  nothing apt provides and pulls none of the offline tools' packages; with requirements/tools.txt
+  (a workstation) the same holds and rosbags comes in. pip resolves from PyPI, as on the robot.
 * The console scripts of the install in use have a shebang whose interpreter imports torch.
 * scripts/setup.sh with a ROS 2 sourced writes the venv's python into those shebangs, not the
   interpreter of the system's ``colcon`` (apt's /usr/bin/python3, which cannot import the venv's
@@ -40,6 +41,9 @@ import pytest
 PKG = Path(__file__).resolve().parents[1]
 REPO = PKG.parent
 ROBOT = REPO / 'requirements' / 'robot.txt'
+TOOLS = REPO / 'requirements' / 'tools.txt'
+# The offline tools' Python packages: a robot's install of the runtime pulls none of them.
+TOOLS_ONLY = {'scikit-learn', 'matplotlib', 'tqdm', 'rosbags', 'aeon', 'seglearn'}
 
 # (distro, its Python, apt's numpy there, its glibc: the newest manylinux tag its pip accepts)
 APT_PYTHONS = [
@@ -61,9 +65,10 @@ FROM_APT = {
 }
 
 
-def _resolve(requirements: Path, python: str, numpy: str, glibc_minor: int, tmp_path: Path):
-    """pip's resolution of ``requirements`` plus ``numpy==<numpy>`` for a Linux x86_64 machine
-    with that Python and glibc, binary wheels only: (exit code, {name: version}, pip's output)."""
+def _resolve(requirements, python: str, numpy: str, glibc_minor: int, tmp_path: Path):
+    """pip's resolution of the ``requirements`` files plus ``numpy==<numpy>`` for a Linux x86_64
+    machine with that Python and glibc, binary wheels only: (exit code, {name: version}, pip's
+    output)."""
     platforms = [
         arg
         for minor in range(17, glibc_minor + 1)
@@ -86,8 +91,7 @@ def _resolve(requirements: Path, python: str, numpy: str, glibc_minor: int, tmp_
         '--report',
         str(report),
         '--disable-pip-version-check',
-        '-r',
-        str(requirements),
+        *(arg for path in requirements for arg in ('-r', str(path))),
         f'numpy=={numpy}',
     ]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
@@ -110,10 +114,22 @@ def test_pip_resolves_for_another_python():
     'distro, python, numpy, glibc_minor', APT_PYTHONS, ids=[d[0] for d in APT_PYTHONS]
 )
 def test_robot_requirements_keep_apts_numpy(tmp_path, distro, python, numpy, glibc_minor):
-    rc, resolved, output = _resolve(ROBOT, python, numpy, glibc_minor, tmp_path)
+    rc, resolved, output = _resolve([ROBOT], python, numpy, glibc_minor, tmp_path)
     assert (
         rc == 0
     ), f"requirements/robot.txt does not install beside {distro}'s numpy {numpy}:\n{output}"
+    assert resolved['numpy'] == numpy
+    assert not FROM_APT & (set(resolved) - {'numpy'}), resolved
+    assert not TOOLS_ONLY & set(resolved), TOOLS_ONLY & set(resolved)
+
+
+@pytest.mark.parametrize(
+    'distro, python, numpy, glibc_minor', APT_PYTHONS, ids=[d[0] for d in APT_PYTHONS]
+)
+def test_workstation_requirements_keep_apts_numpy(tmp_path, distro, python, numpy, glibc_minor):
+    # A workstation with ROS from apt: the robot's set plus the tools' (scripts/setup.sh).
+    rc, resolved, output = _resolve([ROBOT, TOOLS], python, numpy, glibc_minor, tmp_path)
+    assert rc == 0, f"requirements/tools.txt does not install beside {distro}'s numpy:\n{output}"
     assert resolved['numpy'] == numpy
     assert 'rosbags' in resolved
     assert not FROM_APT & (set(resolved) - {'numpy'}), resolved
@@ -123,17 +139,23 @@ def test_the_resolution_refuses_a_set_that_needs_numpy_2(tmp_path):
     # The failure this guards against: opencv-python-headless 4.12 requires numpy >= 2.
     pulls_numpy_2 = tmp_path / 'numpy2.txt'
     pulls_numpy_2.write_text('opencv-python-headless==4.12.0.88\n')
-    rc, _, output = _resolve(pulls_numpy_2, '3.10', '1.21.5', 35, tmp_path)
+    rc, _, output = _resolve([pulls_numpy_2], '3.10', '1.21.5', 35, tmp_path)
     assert rc != 0 and 'numpy' in output
 
 
-def test_robot_requirements_name_nothing_apt_provides():
+def _names(requirements: Path) -> set:
     names = set()
-    for line in ROBOT.read_text().splitlines():
+    for line in requirements.read_text().splitlines():
         line = line.split('#')[0].strip()
         if line:
             names.add(canonicalize_name(Requirement(line).name))
-    assert names and not names & FROM_APT, names & FROM_APT
+    return names
+
+
+def test_robot_and_tools_requirements_name_nothing_apt_provides():
+    robot, tools = _names(ROBOT), _names(TOOLS)
+    assert not robot & (FROM_APT | TOOLS_ONLY), robot
+    assert tools and not tools & FROM_APT, tools & FROM_APT
 
 
 # --- console scripts' shebangs ----------------------------------------------------------------

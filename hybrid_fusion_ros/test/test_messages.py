@@ -20,8 +20,8 @@ from hybrid_fusion_msgs.msg import AudioChunk
 from hybrid_fusion_msgs.msg import FeatureVector
 import numpy as np
 
-from hybrid_fusion_ros import conversions as conv
-from hybrid_fusion_ros.qos import RESULT_QOS
+from hybrid_fusion_ros.ros import conversions as conv
+from hybrid_fusion_ros.ros.qos import RESULT_QOS
 
 
 def test_messages_round_trip(ros):

@@ -20,15 +20,15 @@ import torch
 
 from hybrid_fusion_ros.core.checkpoint import Checkpoint
 from hybrid_fusion_ros.core.checkpoint import CheckpointError
-from hybrid_fusion_ros.core.dataset import cut_windows
 from hybrid_fusion_ros.core.encoders import available_encoders
 from hybrid_fusion_ros.core.encoders import create_encoder
 from hybrid_fusion_ros.core.fusion import FusionConfig
 from hybrid_fusion_ros.core.fusion import FusionModel
 from hybrid_fusion_ros.core.plugins import PluginError
-from hybrid_fusion_ros.core.simulation import Episode
-from hybrid_fusion_ros.core.simulation import episode_streams
 from hybrid_fusion_ros.core.windows import WindowSpec
+from hybrid_fusion_tools.data.dataset import cut_windows
+from hybrid_fusion_tools.data.simulation import Episode
+from hybrid_fusion_tools.data.simulation import episode_streams
 
 BUILTIN = ['audio_logmel_cnn', 'camera_cnn', 'imu_cnn1d']
 

@@ -32,11 +32,11 @@ import torch
 
 from hybrid_fusion_ros.core import onnx_backend as ob
 from hybrid_fusion_ros.core.checkpoint import Checkpoint
-from hybrid_fusion_ros.core.dataset import cut_windows
-from hybrid_fusion_ros.core.export import export_bundle
-from hybrid_fusion_ros.core.simulation import Episode
-from hybrid_fusion_ros.core.simulation import episode_streams
 from hybrid_fusion_ros.core.windows import window_ends_between
+from hybrid_fusion_tools.data.dataset import cut_windows
+from hybrid_fusion_tools.data.simulation import Episode
+from hybrid_fusion_tools.data.simulation import episode_streams
+from hybrid_fusion_tools.training.export import export_bundle
 
 SECONDS, SEED = 24.0, 31
 
@@ -46,7 +46,7 @@ TORCH_FREE_RUN = """
 import itertools, sys
 import numpy as np
 from hybrid_fusion_ros.core.onnx_backend import OnnxBundle, load_onnx_encoder, load_onnx_steppers
-from hybrid_fusion_ros.core.simulation import Episode, episode_streams
+from hybrid_fusion_tools.data.simulation import Episode, episode_streams
 from hybrid_fusion_ros.core.windows import SensorWindow, window_ends_between
 
 checkpoint, seconds, seed, out = sys.argv[1], float(sys.argv[2]), int(sys.argv[3]), sys.argv[4]

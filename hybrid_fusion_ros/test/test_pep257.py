@@ -21,12 +21,14 @@ from ament_pep257.main import main
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1]
+PACKAGES = [PACKAGE, PACKAGE.parent / 'hybrid_fusion_tools']
 HOUSE_STYLE = ['D205', 'D209', 'D213', 'D301', 'D400', 'D401', 'D402', 'D403', 'D413', 'D415']
 
 
 @pytest.mark.linter
 @pytest.mark.pep257
-def test_pep257(monkeypatch):
-    monkeypatch.chdir(PACKAGE)
-    rc = main(argv=['.', 'test', '--add-ignore', *HOUSE_STYLE])
+@pytest.mark.parametrize('package', PACKAGES, ids=lambda p: p.name)
+def test_pep257(monkeypatch, package):
+    monkeypatch.chdir(package)
+    rc = main(argv=['.', '--add-ignore', *HOUSE_STYLE])
     assert rc == 0, 'docstring style errors: see the output above'

@@ -22,11 +22,11 @@ from hybrid_fusion_msgs.msg import FeatureVector
 import numpy as np
 from sensor_msgs.msg import Imu
 
-from hybrid_fusion_ros import conversions as conv
 from hybrid_fusion_ros.core.encoders import available_encoders
-from hybrid_fusion_ros.encoder_node import EncoderNode
-from hybrid_fusion_ros.qos import RESULT_QOS
-from hybrid_fusion_ros.qos import sensor_qos
+from hybrid_fusion_ros.nodes.encoder_node import EncoderNode
+from hybrid_fusion_ros.ros import conversions as conv
+from hybrid_fusion_ros.ros.qos import RESULT_QOS
+from hybrid_fusion_ros.ros.qos import sensor_qos
 
 PLUGIN = '''
 from dataclasses import dataclass

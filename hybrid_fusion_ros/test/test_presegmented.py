@@ -31,13 +31,13 @@ from hybrid_fusion_ros.cli import main as cli
 from hybrid_fusion_ros.core.checkpoint import Checkpoint
 from hybrid_fusion_ros.core.contract import derive_contract
 from hybrid_fusion_ros.core.contract import split_streams
-from hybrid_fusion_ros.core.dataset import SequenceData
 from hybrid_fusion_ros.core.fusion import FusionConfig
 from hybrid_fusion_ros.core.fusion import FusionModel
-from hybrid_fusion_ros.core.train import _lane_batch
-from hybrid_fusion_ros.core.train import _lanes
-from hybrid_fusion_ros.core.train import ActivityModel
-from hybrid_fusion_ros.demo_data import generate_trials_bag
+from hybrid_fusion_tools.data.dataset import SequenceData
+from hybrid_fusion_tools.data.demo_data import generate_trials_bag
+from hybrid_fusion_tools.training.train import _lane_batch
+from hybrid_fusion_tools.training.train import _lanes
+from hybrid_fusion_tools.training.train import ActivityModel
 
 MAP = ['--map', '/wrist_imu/imu:=wrist_imu:imu']
 CLASSES = 21

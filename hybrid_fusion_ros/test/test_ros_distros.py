@@ -49,7 +49,7 @@ PROFILE_VARS = ('FASTDDS_DEFAULT_PROFILES_FILE', 'FASTRTPS_DEFAULT_PROFILES_FILE
     ],
 )
 def test_replay_profile_matches_the_distros_fast_dds(monkeypatch, distro, variable, name):
-    from hybrid_fusion_ros.evaluation.runner import use_replay_dds_profile
+    from hybrid_fusion_tools.evaluation.runner import use_replay_dds_profile
 
     for var in PROFILE_VARS:
         monkeypatch.delenv(var, raising=False)
@@ -62,7 +62,7 @@ def test_replay_profile_matches_the_distros_fast_dds(monkeypatch, distro, variab
 
 
 def test_a_profile_the_user_set_is_kept(monkeypatch, tmp_path):
-    from hybrid_fusion_ros.evaluation.runner import use_replay_dds_profile
+    from hybrid_fusion_tools.evaluation.runner import use_replay_dds_profile
 
     for var in PROFILE_VARS:
         monkeypatch.delenv(var, raising=False)
@@ -112,10 +112,10 @@ def test_fast_dds_2_profile_uses_the_2x_tags_and_the_same_settings():
 
 @pytest.mark.parametrize('storage', ['sqlite3', 'mcap'])
 def test_bags_are_written_in_a_metadata_version_humble_reads(tmp_path, storage):
-    from hybrid_fusion_ros import conversions as conv
-    from hybrid_fusion_ros.bag import BagWriter
-    from hybrid_fusion_ros.bag import open_reader
-    from hybrid_fusion_ros.bag import read_messages
+    from hybrid_fusion_ros.ros import conversions as conv
+    from hybrid_fusion_tools.bags.bag import BagWriter
+    from hybrid_fusion_tools.bags.bag import open_reader
+    from hybrid_fusion_tools.bags.bag import read_messages
 
     path = tmp_path / 'bag'
     with BagWriter(path, storage=storage) as writer:
@@ -137,8 +137,8 @@ def test_bags_are_written_in_a_metadata_version_humble_reads(tmp_path, storage):
 
 
 def test_metadata_version_9_stays_available(tmp_path):
-    from hybrid_fusion_ros import conversions as conv
-    from hybrid_fusion_ros.bag import BagWriter
+    from hybrid_fusion_ros.ros import conversions as conv
+    from hybrid_fusion_tools.bags.bag import BagWriter
 
     with BagWriter(tmp_path / 'bag', storage='sqlite3', metadata_version=9) as writer:
         writer.write('/imu', conv.row_to_imu([0, 0, 9.8, 0, 0, 0], conv.sec_to_stamp(1.0)), 10**9)
@@ -224,8 +224,13 @@ def test_jazzy_lane_installs_the_jazzy_twin_of_every_kilted_ros_wheel():
 # --- 5. package.xml declares what the code imports ------------------------------------------
 
 
-def _package_deps() -> dict:
-    root = ET.parse(PKG / 'package.xml').getroot()
+TOOLS = PKG.parent / 'hybrid_fusion_tools'
+# What a robot must not be made to install for the runtime: the offline tools' packages.
+TOOLS_ONLY_KEYS = {'python3-sklearn', 'python3-matplotlib', 'python3-tqdm', 'python3-rosbags-pip'}
+
+
+def _package_deps(package: Path = PKG) -> dict:
+    root = ET.parse(package / 'package.xml').getroot()
     deps: dict = {}
     for el in root:
         if el.tag.endswith('depend'):
@@ -278,18 +283,27 @@ def _ros_packages(modules: set) -> set:
 
 def test_package_xml_declares_the_rosdep_keys_the_code_needs():
     deps = _package_deps()
-    for key in ('rcl_interfaces', 'python3-torch', 'python3-rosbags-pip'):
+    for key in ('rcl_interfaces', 'python3-torch', 'launch', 'launch_ros'):
         assert deps.get(key, set()) & RUN_TAGS, key
     assert deps.get('python3-pytest', set()) & TEST_TAGS
+    tools = _package_deps(TOOLS)
+    for key in ('hybrid_fusion_ros', 'python3-rosbags-pip', 'python3-sklearn', 'python3-tqdm'):
+        assert tools.get(key, set()) & RUN_TAGS, key
 
 
-def test_every_imported_ros_package_is_declared():
-    deps = _package_deps()
-    code = _ros_packages(_imports(PKG / 'hybrid_fusion_ros') | _imports(PKG / 'launch'))
-    assert {'rclpy', 'rcl_interfaces', 'ament_index_python', 'sensor_msgs'} <= code
-    missing = sorted(p for p in code if not deps.get(p, set()) & RUN_TAGS)
+def test_the_runtime_names_none_of_the_tools_packages():
+    # A robot installs hybrid_fusion_ros with rosdep: none of the offline tools' keys.
+    assert not TOOLS_ONLY_KEYS & set(_package_deps()), TOOLS_ONLY_KEYS & set(_package_deps())
+
+
+@pytest.mark.parametrize('package', [PKG, TOOLS], ids=lambda p: p.name)
+def test_every_imported_ros_package_is_declared(package):
+    deps = _package_deps(package)
+    code = _ros_packages(_imports(package / package.name) | _imports(package / 'launch'))
+    assert {'rclpy', 'sensor_msgs'} <= code
+    missing = sorted(p for p in code - {package.name} if not deps.get(p, set()) & RUN_TAGS)
     assert not missing, f'imported but not an exec dependency in package.xml: {missing}'
-    tests = _ros_packages(_imports(PKG / 'test')) - {'hybrid_fusion_ros'}
+    tests = _ros_packages(_imports(package / 'test')) - {package.name}
     missing = sorted(p for p in tests if not deps.get(p, set()) & (RUN_TAGS | TEST_TAGS))
     assert not missing, f'imported by the tests but not declared in package.xml: {missing}'
 

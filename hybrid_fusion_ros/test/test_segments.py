@@ -22,16 +22,16 @@ import math
 import numpy as np
 import pytest
 
-from hybrid_fusion_ros.cli.eval import summary
 from hybrid_fusion_ros.core.metrics import segment_outcomes
 from hybrid_fusion_ros.core.metrics import segment_report
-from hybrid_fusion_ros.evaluation.report import BagOutcomes
-from hybrid_fusion_ros.evaluation.report import score
-from hybrid_fusion_ros.evaluation.report import WindowOutcome
-from hybrid_fusion_ros.evaluation.report import write_bags_report
-from hybrid_fusion_ros.evaluation.report import write_report
-from hybrid_fusion_ros.evaluation.truth import GroundTruth
-from hybrid_fusion_ros.evaluation.truth import Interval
+from hybrid_fusion_tools.cli.eval import summary
+from hybrid_fusion_tools.data.truth import GroundTruth
+from hybrid_fusion_tools.data.truth import Interval
+from hybrid_fusion_tools.evaluation.report import BagOutcomes
+from hybrid_fusion_tools.evaluation.report import score
+from hybrid_fusion_tools.evaluation.report import WindowOutcome
+from hybrid_fusion_tools.evaluation.report import write_bags_report
+from hybrid_fusion_tools.evaluation.report import write_report
 
 CLASSES = ['walk', 'run', 'sit']
 LENGTH = 1.0  # windows of 1 s every 0.5 s: window end e has its centre at e - 0.5

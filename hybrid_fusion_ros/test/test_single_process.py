@@ -28,10 +28,10 @@ import time
 from conftest import wait_until
 import pytest
 
-from hybrid_fusion_ros.graph import CLASSIFIER_GRAPH
-from hybrid_fusion_ros.graph import default_config_path
-from hybrid_fusion_ros.launcher import CONTAINER
-from hybrid_fusion_ros.launcher import GraphProcess
+from hybrid_fusion_ros.ros.graph import CLASSIFIER_GRAPH
+from hybrid_fusion_ros.ros.graph import default_config_path
+from hybrid_fusion_ros.ros.launcher import CONTAINER
+from hybrid_fusion_ros.ros.launcher import GraphProcess
 
 NAMES = [spec.name for spec in CLASSIFIER_GRAPH]
 SENSORS = ('/camera/image_raw', '/imu/data', '/audio/chunk')
@@ -56,9 +56,9 @@ def test_one_process_runs_the_graph_with_each_nodes_parameters(ros, demo_bag):
     from hybrid_fusion_msgs.msg import FeatureVector
 
     from hybrid_fusion_ros.core.windows import WindowSpec
-    from hybrid_fusion_ros.evaluator import LabelEvaluator
-    from hybrid_fusion_ros.qos import RESULT_QOS
-    from hybrid_fusion_ros.replay import BagReplayer
+    from hybrid_fusion_tools.evaluation.evaluator import LabelEvaluator
+    from hybrid_fusion_ros.ros.qos import RESULT_QOS
+    from hybrid_fusion_tools.bags.replay import BagReplayer
 
     node = ros.node('observer')
     features = dict.fromkeys(('camera', 'imu', 'audio'), 0)
@@ -120,7 +120,7 @@ def test_a_bad_node_configuration_stops_the_container_with_one_line(tmp_path):
         [
             sys.executable,
             '-m',
-            'hybrid_fusion_ros.container',
+            'hybrid_fusion_ros.nodes.container',
             '--ros-args',
             '--params-file',
             str(bad),
@@ -142,7 +142,7 @@ def test_an_unknown_node_name_is_refused_with_the_names_it_takes():
         [
             sys.executable,
             '-m',
-            'hybrid_fusion_ros.container',
+            'hybrid_fusion_ros.nodes.container',
             '--nodes',
             'camera_encoder,fusion',
             '--ros-args',
@@ -165,7 +165,7 @@ def test_sigint_and_sigterm_stop_the_container_cleanly(ros, sig):
         [
             sys.executable,
             '-m',
-            'hybrid_fusion_ros.container',
+            'hybrid_fusion_ros.nodes.container',
             '--nodes',
             'imu_encoder,fusion_node',
             '--ros-args',
@@ -211,7 +211,7 @@ def test_sigint_and_sigterm_stop_the_container_cleanly(ros, sig):
     ],
 )
 def test_the_launch_loads_the_profile_of_the_distros_fast_dds(env, variable, name):
-    from hybrid_fusion_ros.qos import sensor_profile_env
+    from hybrid_fusion_ros.ros.qos import sensor_profile_env
 
     added = sensor_profile_env(env)
     assert list(added) == [variable]
@@ -228,7 +228,7 @@ def test_the_launch_loads_the_profile_of_the_distros_fast_dds(env, variable, nam
     ],
 )
 def test_a_users_profile_or_another_rmw_is_left_alone(env):
-    from hybrid_fusion_ros.qos import sensor_profile_env
+    from hybrid_fusion_ros.ros.qos import sensor_profile_env
 
     assert sensor_profile_env(env) == {}
 
@@ -253,7 +253,7 @@ def test_vga_frames_from_another_process_reach_a_best_effort_subscriber(ros):
     loads the package's profile. Without it, this machine's Fast DDS delivered 0 of 90."""
     from sensor_msgs.msg import Image
 
-    from hybrid_fusion_ros.qos import sensor_qos
+    from hybrid_fusion_ros.ros.qos import sensor_qos
 
     node = ros.node('camera_counter')
     frames = []
@@ -269,7 +269,7 @@ def test_vga_frames_from_another_process_reach_a_best_effort_subscriber(ros):
         [
             sys.executable,
             '-m',
-            'hybrid_fusion_ros.cli.bench_latency',
+            'hybrid_fusion_tools.bench.latency',
             'camera',
             '--size',
             '640x480',

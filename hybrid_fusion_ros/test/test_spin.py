@@ -75,8 +75,8 @@ def test_a_waitable_destroyed_under_the_executor_does_not_end_the_spin():
     from rclpy.executors import SingleThreadedExecutor
     from std_msgs.msg import String
 
-    from hybrid_fusion_ros.node_common import InvalidHandle
-    from hybrid_fusion_ros.node_common import spin
+    from hybrid_fusion_ros.ros.node_common import InvalidHandle
+    from hybrid_fusion_ros.ros.node_common import spin
 
     context = rclpy.Context()
     rclpy.init(context=context)

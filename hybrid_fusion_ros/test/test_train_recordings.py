@@ -27,7 +27,7 @@ import torch
 
 from hybrid_fusion_ros.cli import main as cli
 from hybrid_fusion_ros.core.checkpoint import Checkpoint
-from hybrid_fusion_ros.demo_data import generate_robot_bag
+from hybrid_fusion_tools.data.demo_data import generate_robot_bag
 
 MAPS = [
     '--map',
@@ -177,11 +177,12 @@ def test_cross_validation_keeping_the_last_epoch_trains_on_every_other_recording
 
 
 def test_bench_times_a_model_of_named_robot_inputs(trained, tmp_path, capsys):
-    """``bench`` feeds each named input (front_depth, wrist_imu, ...) the simulated stream of
-    its sensor type, so any checkpoint can be timed."""
+    """``bench inference`` feeds each named input (front_depth, wrist_imu, ...) the simulated
+    stream of its sensor type, so any checkpoint can be timed."""
     ckpt = Checkpoint.load(trained[0])
     out = tmp_path / 'bench.json'
-    args = ['bench', '--checkpoint', str(trained[0]), '--windows', '15', '--json', str(out)]
+    args = ['bench', 'inference', '--checkpoint', str(trained[0]), '--windows', '15']
+    args += ['--json', str(out)]
     assert cli(args) == 0
     rows = json.loads(out.read_text())['ms_per_window']
     for name in ckpt.modalities:
@@ -192,9 +193,9 @@ def test_bench_times_a_model_of_named_robot_inputs(trained, tmp_path, capsys):
 
 def _offline_labels(ckpt_path: Path, bag: Path, cache: Path) -> dict:
     """The checkpoint's labels for every window of ``bag``, computed without ROS nodes."""
-    from hybrid_fusion_ros.core.train import ActivityModel
-    from hybrid_fusion_ros.core.train import predict
-    from hybrid_fusion_ros.training import load_recordings
+    from hybrid_fusion_tools.training.train import ActivityModel
+    from hybrid_fusion_tools.training.train import predict
+    from hybrid_fusion_tools.training.pipeline import load_recordings
 
     ckpt = Checkpoint.load(ckpt_path)
     data = load_recordings([bag], {}, ckpt.window, init=ckpt, cache_root=cache, progress=False)

@@ -19,11 +19,11 @@ import pytest
 import torch
 
 from hybrid_fusion_ros.core.checkpoint import Checkpoint
-from hybrid_fusion_ros.core.dataset import SequenceData
-from hybrid_fusion_ros.core.train import add_heads
-from hybrid_fusion_ros.core.train import LinearFrontEnd
-from hybrid_fusion_ros.core.train import train
-from hybrid_fusion_ros.core.train import TrainConfig
+from hybrid_fusion_tools.data.dataset import SequenceData
+from hybrid_fusion_tools.training.train import add_heads
+from hybrid_fusion_tools.training.train import LinearFrontEnd
+from hybrid_fusion_tools.training.train import train
+from hybrid_fusion_tools.training.train import TrainConfig
 
 
 def tiny_config(**kw):
@@ -96,7 +96,7 @@ def test_keep_last_trains_without_validation_data_and_best_refuses_to():
     """keep='last' chooses nothing on validation data, so training may use every recording;
     keep='best' cannot choose an epoch without any and says so."""
     from hybrid_fusion_ros.core.encoders import create_encoder
-    from hybrid_fusion_ros.core.train import simulated_splits
+    from hybrid_fusion_tools.training.train import simulated_splits
     from hybrid_fusion_ros.core.windows import WindowSpec
 
     config = tiny_config(encoders={'imu': 'imu_cnn1d'}, epochs=2, keep='last',
@@ -120,10 +120,10 @@ def test_drop_one_modality_takes_one_input_away_for_a_whole_chunk(drop_one):
     from hybrid_fusion_ros.core.encoders import create_encoder
     from hybrid_fusion_ros.core.fusion import FusionConfig
     from hybrid_fusion_ros.core.fusion import FusionModel
-    from hybrid_fusion_ros.core.simulation import CLASSES
-    from hybrid_fusion_ros.core.train import ActivityModel
-    from hybrid_fusion_ros.core.train import fit
-    from hybrid_fusion_ros.core.train import simulated_splits
+    from hybrid_fusion_tools.data.simulation import CLASSES
+    from hybrid_fusion_tools.training.train import ActivityModel
+    from hybrid_fusion_tools.training.train import fit
+    from hybrid_fusion_tools.training.train import simulated_splits
     from hybrid_fusion_ros.core.windows import WindowSpec
 
     names = {'imu': 'imu_cnn1d', 'audio': 'audio_logmel_cnn'}
@@ -158,10 +158,10 @@ def test_average_last_ends_with_the_mean_of_the_last_epochs_weights():
     from hybrid_fusion_ros.core.encoders import create_encoder
     from hybrid_fusion_ros.core.fusion import FusionConfig
     from hybrid_fusion_ros.core.fusion import FusionModel
-    from hybrid_fusion_ros.core.simulation import CLASSES
-    from hybrid_fusion_ros.core.train import ActivityModel
-    from hybrid_fusion_ros.core.train import fit
-    from hybrid_fusion_ros.core.train import simulated_splits
+    from hybrid_fusion_tools.data.simulation import CLASSES
+    from hybrid_fusion_tools.training.train import ActivityModel
+    from hybrid_fusion_tools.training.train import fit
+    from hybrid_fusion_tools.training.train import simulated_splits
     from hybrid_fusion_ros.core.windows import WindowSpec
     from torch.optim.optimizer import register_optimizer_step_post_hook
 
@@ -190,7 +190,7 @@ def test_average_last_ends_with_the_mean_of_the_last_epochs_weights():
     weights = [k for k in ends[1] if k.endswith('weight')]
     assert any(not torch.equal(model.state_dict()[k], ends[1][k]) for k in weights)
     from hybrid_fusion_ros.core.metrics import classification_report
-    from hybrid_fusion_ros.core.train import predict
+    from hybrid_fusion_tools.training.train import predict
 
     labels = np.concatenate([s.labels for s in val_seqs])
     again = classification_report(labels, predict(model, val_seqs), CLASSES)
@@ -208,9 +208,9 @@ def test_linear_front_end_ablation_trains_without_a_checkpoint():
 
 
 def test_ablation_summary_checks_the_targets():
-    from hybrid_fusion_ros.core.ablation import AblationConfig
-    from hybrid_fusion_ros.core.ablation import markdown
-    from hybrid_fusion_ros.core.ablation import summarize
+    from hybrid_fusion_tools.training.ablation import AblationConfig
+    from hybrid_fusion_tools.training.ablation import markdown
+    from hybrid_fusion_tools.training.ablation import summarize
 
     def seed(single, pair, full, removed, late_removed=0.0):
         rows = {

@@ -18,14 +18,14 @@ import numpy as np
 import torch
 
 from hybrid_fusion_ros.core.encoders import create_encoder
-from hybrid_fusion_ros.core.train import augment_imu
-from hybrid_fusion_ros.core.train import random_rotations
-from hybrid_fusion_ros.core.watch import load_watch
-from hybrid_fusion_ros.core.watch import recording_features
-from hybrid_fusion_ros.core.watch import recording_sequence
-from hybrid_fusion_ros.core.watch import subject_folds
-from hybrid_fusion_ros.core.watch import window_features
 from hybrid_fusion_ros.core.windows import WindowSpec
+from hybrid_fusion_tools.data.watch import load_watch
+from hybrid_fusion_tools.data.watch import recording_features
+from hybrid_fusion_tools.data.watch import recording_sequence
+from hybrid_fusion_tools.data.watch import subject_folds
+from hybrid_fusion_tools.data.watch import window_features
+from hybrid_fusion_tools.training.train import augment_imu
+from hybrid_fusion_tools.training.train import random_rotations
 
 
 def test_watch_recordings_load_with_labels_and_subjects():

@@ -252,7 +252,7 @@ def test_a_sample_jittered_into_a_closed_window_is_counted_not_lost():
     'rate, chunk, sample_rate', [(15.0, 1, None), (100.0, 1, None), (16000.0, 1600, 16000.0)]
 )
 def test_streaming_windows_equal_batch_windows(rate, chunk, sample_rate):
-    from hybrid_fusion_ros.core.dataset import cut_windows
+    from hybrid_fusion_tools.data.dataset import cut_windows
 
     spec = WindowSpec(1.0, 0.5)
     w = StreamWindower('x', spec, expected_rate=rate, sample_rate=sample_rate)

@@ -12,14 +12,20 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""``hybrid-fusion``: one CLI whose subcommands are entry-point plugins
-(group ``hybrid_fusion_ros.commands``), as ros2cli's verbs are."""
+"""``hybrid-fusion``: one CLI whose commands are entry-point plugins (group
+``hybrid_fusion_ros.commands``), as ros2cli's commands are.
+
+The runtime package registers ``launch``; ``hybrid_fusion_tools`` adds the offline commands
+(``train``, ``eval``, ``bench`` ...) to the same group, as ros2topic adds ``ros2 topic``.
+Commands load on demand: ``hybrid-fusion VERB ...`` imports only VERB's module, and the listing
+of ``hybrid-fusion --help`` imports each command module without building its arguments, so a
+command module imports nothing heavy (torch, rclpy) at module level: that happens in ``run``."""
 
 from __future__ import annotations
 
 import argparse
 import sys
-from typing import List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence
 
 from ..core.plugins import PluginError
 from ..core.plugins import PluginRegistry
@@ -29,9 +35,12 @@ command_registry: PluginRegistry[type] = PluginRegistry(COMMAND_GROUP, 'command'
 
 
 class Command:
-    """A subcommand: ``help`` for the listing, ``add_arguments`` and ``run``."""
+    """A command: ``help`` for the listing, ``add_arguments`` and ``run``.
+
+    ``deprecated`` commands (old names kept for a release) run, but are listed apart."""
 
     help = ''
+    deprecated = False
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         pass
@@ -40,50 +49,66 @@ class Command:
         raise NotImplementedError
 
 
-# The classical baselines of core/baseline.py (not imported here: it pulls in torch), each with
-# the key of its figures in the benchmarks' JSON and its printed label.
-BASELINE_RESULTS = {
-    'forest': ('features_rf', 'features + random forest'),
-    'minirocket': ('minirocket_ridge', 'MiniRocket + ridge'),
-}
+def parse_map(items):
+    """``['a:=b', ...]`` -> ``{'a': 'b'}`` (topic maps, parameter overrides)."""
+    out = {}
+    for item in items or []:
+        src, sep, dst = item.partition(':=')
+        if not sep or not src or not dst:
+            raise SystemExit(f"error: expected NAME:=VALUE, got '{item}'")
+        out[src] = dst
+    return out
 
 
-def add_baseline_argument(parser: argparse.ArgumentParser) -> None:
-    """``--baseline KIND ...`` of the real-data benchmarks (``core/baseline.py``)."""
-    parser.add_argument(
-        '--baseline',
-        nargs='+',
-        choices=tuple(BASELINE_RESULTS),
-        default=[],
-        metavar='KIND',
-        help='classical baselines run beside the network (default: every one installed)',
-    )
-
-
-def baselines_or_exit(requested: Sequence[str]) -> List[str]:
-    """The baselines to run for ``--baseline`` (empty: every one installed), or a clear exit."""
-    from ..core.baseline import choose_baselines
-
+def run_command(
+    command: Command, prog: str, argv: Sequence[str]
+) -> int:
+    """Parse ``argv`` for ``command`` (its own parser, named ``prog``) and run it: how a command
+    with verbs (``bench``) runs the verb it was given."""
+    parser = argparse.ArgumentParser(prog=prog, description=command.help)
+    command.add_arguments(parser)
     try:
-        return choose_baselines(requested)
-    except ValueError as exc:
-        raise SystemExit(f'error: {exc}')
+        return int(command.run(parser.parse_args(list(argv))) or 0)
+    except KeyboardInterrupt:
+        print('interrupted', file=sys.stderr)
+        return 130
+
+
+def _first_word(argv: Sequence[str]) -> Optional[str]:
+    for token in argv:
+        if not token.startswith('-'):
+            return token
+        if token == '--':
+            return None
+    return None
 
 
 def main(argv: Optional[List[str]] = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     parser = argparse.ArgumentParser(
         prog='hybrid-fusion', description='Multimodal CNN-LSTM activity fusion for ROS 2.'
     )
     sub = parser.add_subparsers(dest='command', metavar='COMMAND')
-    commands = {}
-    for name in command_registry.names():
+    names = command_registry.names()
+    wanted = _first_word(argv)
+    chosen = [wanted] if wanted in names else names
+    commands: Dict[str, Command] = {}
+    old_names = []
+    for name in chosen:
         try:
             cmd = command_registry.load(name)()
         except PluginError as exc:  # a broken plugin nobody asked for is reported, not fatal
             print(f'warning: {exc}', file=sys.stderr)
             continue
+        if cmd.deprecated and name != wanted:
+            old_names.append(name)
+            continue
         commands[name] = cmd
-        cmd.add_arguments(sub.add_parser(name, help=cmd.help, description=cmd.help))
+        command_parser = sub.add_parser(name, help=cmd.help, description=cmd.help)
+        if name == wanted:  # only the command being run builds its arguments
+            cmd.add_arguments(command_parser)
+    if old_names:
+        parser.epilog = f'old names, kept for this release: {", ".join(old_names)}'
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()

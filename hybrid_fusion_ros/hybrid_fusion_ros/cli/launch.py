@@ -52,11 +52,11 @@ class LaunchCommand(Command):
         )
 
     def run(self, args: argparse.Namespace) -> int:
-        from ..graph import config_backend
-        from ..graph import config_checkpoint
-        from ..graph import default_config_path
-        from ..graph import graph_for_checkpoint
-        from ..launcher import GraphProcess
+        from ..ros.graph import config_backend
+        from ..ros.graph import config_checkpoint
+        from ..ros.graph import default_config_path
+        from ..ros.graph import graph_for_checkpoint
+        from ..ros.launcher import GraphProcess
 
         config = args.config or default_config_path()
         overrides = {'use_sim_time': 'true'} if args.use_sim_time else {}

@@ -38,7 +38,6 @@ from __future__ import annotations
 from dataclasses import asdict
 from dataclasses import dataclass
 from dataclasses import field
-from importlib import resources
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
@@ -49,6 +48,7 @@ from .encoders import Encoder
 from .fusion import FusionConfig
 from .fusion import FusionModel
 from .inputs import ModelInput
+from .paths import default_checkpoint_path
 from .windows import WindowSpec
 
 FORMAT_VERSION = 1
@@ -56,11 +56,6 @@ FORMAT_VERSION = 1
 
 class CheckpointError(RuntimeError):
     """A checkpoint that is missing, unreadable or not of this format."""
-
-
-def default_checkpoint_path() -> Path:
-    """The checkpoint shipped inside the package (made by ``hybrid-fusion train``)."""
-    return Path(str(resources.files('hybrid_fusion_ros') / 'models' / 'default.pt'))
 
 
 def fusion_entry(model: FusionModel) -> Dict[str, Any]:

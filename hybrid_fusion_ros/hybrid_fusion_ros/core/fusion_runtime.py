@@ -38,6 +38,9 @@ Also decided here: out-of-order features (dropped, counted), a feature stamped m
 gap longer than ``reset_after`` between fused stamps (state reset), features that are not what
 the model takes (wrong length, non-finite values, another modality's: dropped as ``invalid``),
 and run-time parameter changes, refused with a reason when invalid, NaN and inf included.
+:func:`build_fusion` sets a runtime up from the node's parameters: the model from the chosen
+backend, a negative ``reset_after`` replaced by the checkpoint's state contract
+(core/contract.py), the ``modalities`` asked for checked against the model's.
 
 The model is reached through :class:`FusionStepper` (and :class:`LateFusionStepper` for the
 late model): core/fusion_backend.py implements it with torch, and any other backend (ONNX
@@ -62,6 +65,7 @@ from typing import (Any, Callable, Dict, List, Mapping, NamedTuple, Optional, Pr
 
 import numpy as np
 
+from .contract import StateContract
 from .stats import DropCounter
 from .stats import LatencyWindow
 from .stats import RateMeter
@@ -89,7 +93,8 @@ START_UP_ONLY = ('queue_size', 'input_timeout')
 DEFAULT_INPUT_TIMEOUT = 3.0
 
 Log = Callable[[str, str, str], None]
-"""``log(level, cause, text)``: level ``'info'`` or ``'warning'``; ``cause`` keys throttling."""
+"""``log(level, cause, text)``: level ``'info'`` or ``'warning'``; ``cause`` keys throttling
+(``''``: a message that is logged every time)."""
 
 
 @dataclass
@@ -636,17 +641,104 @@ class FusionRuntime:
             return out
 
 
+# --- set-up from the node's parameters ------------------------------------------------------
+@dataclass
+class FusionSetup:
+    """A runtime built from parameters, the checkpoint's state contract and the backend's
+    warnings (a slower execution provider than asked for, say)."""
+
+    runtime: FusionRuntime
+    contract: StateContract
+    warnings: List[str]
+
+
+def resolve_reset_after(values: Mapping[str, Any], contract: StateContract) -> Dict[str, Any]:
+    """Parameter values with a negative ``reset_after`` replaced by the checkpoint's."""
+    value = values.get('reset_after')
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value < 0:
+        return {**values, 'reset_after': contract.reset_after}
+    return dict(values)
+
+
+def load_fusion(
+    backend: str,
+    checkpoint: str = '',
+    threads: int = 1,
+    onnx_options: Optional[Mapping[str, Any]] = None,
+) -> Tuple[List[str], Dict[str, FusionStepper], Dict[str, Any]]:
+    """The checkpoint's classes, its fusion steppers from ``backend`` ('torch' or
+    'onnxruntime') and its state contract; only the torch backend imports torch. Raises
+    ``ValueError`` with the loader's message."""
+    if backend == 'torch':
+        from .checkpoint import CheckpointError
+        from .fusion_backend import load_torch_fusion
+
+        try:
+            return load_torch_fusion(checkpoint, threads)
+        except CheckpointError as exc:
+            raise ValueError(str(exc)) from exc
+    from .onnx_backend import load_onnx_fusion
+    from .onnx_backend import OnnxBackendError
+
+    try:
+        return load_onnx_fusion(checkpoint or None, int(threads), **(onnx_options or {}))
+    except OnnxBackendError as exc:
+        raise ValueError(str(exc)) from exc
+
+
+def build_fusion(
+    values: Mapping[str, Any],
+    backend: str = 'torch',
+    onnx_options: Optional[Mapping[str, Any]] = None,
+    log: Optional[Log] = None,
+) -> FusionSetup:
+    """The runtime the fusion node's parameter ``values`` describe (names as the node's
+    parameters; ``modalities`` None when unset); says on ``log`` what the backend warns about
+    and when the state will be reset, and why. Raises ``ValueError`` with a message for the
+    operator."""
+    log = log or _python_log
+    classes, steppers, runtime = load_fusion(
+        backend, values.get('checkpoint', ''), values.get('torch_threads', 1), onnx_options
+    )
+    contract = StateContract.from_dict(runtime)
+    settings = {name: values[name] for name in SETTING_NAMES if name in values}
+    rt = FusionRuntime(
+        steppers,
+        classes,
+        FusionSettings(**resolve_reset_after(settings, contract)),
+        model=values.get('model', ''),
+        log=log,
+    )
+    warnings = sorted({w for st in steppers.values() for w in getattr(st, 'warnings', [])})
+    for warning in warnings:
+        log('warning', '', warning)
+    wanted = values.get('modalities')
+    if wanted and list(wanted) != rt.modalities:
+        raise ValueError(
+            f"modalities {list(wanted)} do not match the checkpoint's fusion "
+            f'model {rt.modalities}'
+        )
+    own = values.get('reset_after', -1.0) >= 0
+    why = 'reset_after parameter' if own else f'checkpoint: {contract.why}'
+    log('info', '', f'state: reset after {rt.settings.reset_after:g} s without features ({why})')
+    return FusionSetup(rt, contract, warnings)
+
+
 __all__ = [
     'DEFAULT_INPUT_TIMEOUT',
     'FUSION_MODES',
     'Feature',
     'FusionRuntime',
     'FusionSettings',
+    'FusionSetup',
     'FusionStepper',
     'InputHealth',
     'LabelRecord',
     'LateFusionStepper',
     'StepResult',
+    'build_fusion',
     'check_setting',
+    'load_fusion',
+    'resolve_reset_after',
     'softmax',
 ]

@@ -22,7 +22,9 @@ everything downstream: the encoder node ``<name>_encoder``, the feature topic
 packaged checkpoint's inputs are ``camera``, ``imu`` and ``audio``, each of its own type.
 
 This one description is read by the checkpoint, the node graph (launch file, ``hybrid-fusion
-launch``, demo, eval) and training from recordings.
+launch``, demo, eval) and training from recordings. :data:`INPUT_MESSAGE_TYPES` names the
+sensor messages an input can arrive as; ``ros/conversions.py`` turns each into arrays, for the
+encoder node and for training from bags alike.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from dataclasses import dataclass
 import re
-from typing import Any, Dict, Mapping
+from typing import Any, Dict, Mapping, Tuple
 
 # Sensor type -> default encoder plugin.
 DEFAULT_ENCODERS: Dict[str, str] = {
@@ -42,6 +44,14 @@ DEFAULT_ENCODERS: Dict[str, str] = {
 TOPIC_SUFFIX: Dict[str, str] = {'camera': 'image_raw', 'imu': 'data', 'audio': 'chunk'}
 # Sensor type -> subscription depth when the YAML leaves input_queue_depth at 0.
 QUEUE_DEPTH: Dict[str, int] = {'camera': 5, 'imu': 50, 'audio': 10}
+
+# The sensor messages an encoder node reads (ros/conversions.py's INPUT_TYPES converts each).
+INPUT_MESSAGE_TYPES: Tuple[str, ...] = (
+    'sensor_msgs/msg/Image',
+    'sensor_msgs/msg/CompressedImage',
+    'sensor_msgs/msg/Imu',
+    'hybrid_fusion_msgs/msg/AudioChunk',
+)
 
 _NAME = re.compile(r'^[A-Za-z][A-Za-z0-9_]*$')
 

@@ -85,11 +85,9 @@ encoder or fusion object (for /diagnostics).
 from __future__ import annotations
 
 import hashlib
-from importlib import resources
 import importlib.util
 import json
 import logging
-import os
 from pathlib import Path
 import re
 import subprocess
@@ -100,6 +98,8 @@ import numpy as np
 
 from .fusion_runtime import StepResult
 from .inputs import ModelInput
+from .paths import default_checkpoint_path
+from .paths import onnx_cache_root
 from .preprocessing import create_preprocessor
 from .preprocessing import InputSpec
 from .preprocessing import Preprocessor
@@ -144,12 +144,6 @@ class OnnxProviderError(OnnxBackendError):
 # --- where bundles live ---------------------------------------------------------------------
 
 
-def default_checkpoint_path() -> Path:
-    """The packaged checkpoint (the same file as ``core.checkpoint.default_checkpoint_path``,
-    found without importing that torch module)."""
-    return Path(str(resources.files('hybrid_fusion_ros') / 'models' / 'default.pt'))
-
-
 def file_sha256(path: Path | str) -> str:
     digest = hashlib.sha256()
     with open(path, 'rb') as f:
@@ -163,13 +157,8 @@ def bundle_dir_next_to(checkpoint: Path | str) -> Path:
     return Path(f'{checkpoint}.onnx')
 
 
-def cache_root() -> Path:
-    base = os.environ.get('XDG_CACHE_HOME') or str(Path.home() / '.cache')
-    return Path(base) / 'hybrid_fusion_ros' / 'onnx'
-
-
 def cached_bundle_dir(checkpoint_sha256: str, root: Optional[Path] = None) -> Path:
-    return Path(root or cache_root()) / checkpoint_sha256
+    return Path(root or onnx_cache_root()) / checkpoint_sha256
 
 
 def export_command(checkpoint: Path, out: Optional[Path] = None) -> str:
