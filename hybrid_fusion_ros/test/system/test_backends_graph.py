@@ -26,6 +26,8 @@ import yaml
 from hybrid_fusion_ros.ros.graph import default_config_path
 from hybrid_fusion_tools.data.demo_data import generate_bag
 
+pytestmark = pytest.mark.slow  # two evals of one bag, one per backend
+
 
 def _eval(bag, out, config):
     proc = subprocess.run(

@@ -29,6 +29,8 @@ from hybrid_fusion_ros.cli import main as cli
 from hybrid_fusion_ros.core.checkpoint import Checkpoint
 from hybrid_fusion_tools.data.demo_data import generate_robot_bag
 
+pytestmark = pytest.mark.slow  # trains on simulated robot bags
+
 MAPS = [
     '--map',
     '/front_depth/depth/image_raw:=front_depth',

@@ -37,6 +37,8 @@ from hybrid_fusion_tools.bags.replay import shift_stamp
 from hybrid_fusion_tools.data.demo_data import generate_bag
 from hybrid_fusion_tools.evaluation.runner import replay_shifts
 
+pytestmark = pytest.mark.slow  # replays several bags through the graph
+
 SECONDS = 8.0
 LATER = 3600 * 10**9  # ns: the second bag was recorded an hour after the first
 

@@ -13,13 +13,13 @@
 # limitations under the License.
 
 """ament_flake8 over the package, as ROS packages run it (ament_lint's configuration with
-the additions explained in test/ament_flake8.ini)."""
+the additions explained in test/lint/ament_flake8.ini)."""
 from pathlib import Path
 
 from ament_flake8.main import main_with_errors
 import pytest
 
-PACKAGE = Path(__file__).resolve().parents[1]
+PACKAGE = Path(__file__).resolve().parents[2]
 # Both wings of the project, with this package's configuration: the runtime and the tools.
 PACKAGES = [PACKAGE, PACKAGE.parent / 'hybrid_fusion_tools']
 
@@ -29,5 +29,6 @@ PACKAGES = [PACKAGE, PACKAGE.parent / 'hybrid_fusion_tools']
 @pytest.mark.parametrize('package', PACKAGES, ids=lambda p: p.name)
 def test_flake8(monkeypatch, package):
     monkeypatch.chdir(package)
-    rc, errors = main_with_errors(argv=['--config', str(PACKAGE / 'test' / 'ament_flake8.ini')])
+    config = Path(__file__).with_name('ament_flake8.ini')
+    rc, errors = main_with_errors(argv=['--config', str(config)])
     assert rc == 0, f'{len(errors)} code style error(s):\n' + '\n'.join(errors[:50])

@@ -32,7 +32,7 @@ from packaging.version import Version
 import pytest
 import yaml
 
-PKG = Path(__file__).resolve().parents[1]
+PKG = Path(__file__).resolve().parents[2]
 REPO = PKG.parent
 PROFILE_VARS = ('FASTDDS_DEFAULT_PROFILES_FILE', 'FASTRTPS_DEFAULT_PROFILES_FILE')
 
@@ -52,7 +52,10 @@ def test_replay_profile_matches_the_distros_fast_dds(monkeypatch, distro, variab
     from hybrid_fusion_tools.evaluation.runner import use_replay_dds_profile
 
     for var in PROFILE_VARS:
-        monkeypatch.delenv(var, raising=False)
+        # setenv first, so that undo removes what the code under test sets (a delenv of an
+        # absent variable records nothing, and the profile leaked into later tests' nodes).
+        monkeypatch.setenv(var, '')
+        monkeypatch.delenv(var)
     monkeypatch.setenv('ROS_DISTRO', distro)
     profile = use_replay_dds_profile()
     assert profile is not None and Path(profile).name == name and Path(profile).is_file()
@@ -65,7 +68,10 @@ def test_a_profile_the_user_set_is_kept(monkeypatch, tmp_path):
     from hybrid_fusion_tools.evaluation.runner import use_replay_dds_profile
 
     for var in PROFILE_VARS:
-        monkeypatch.delenv(var, raising=False)
+        # setenv first, so that undo removes what the code under test sets (a delenv of an
+        # absent variable records nothing, and the profile leaked into later tests' nodes).
+        monkeypatch.setenv(var, '')
+        monkeypatch.delenv(var)
     monkeypatch.setenv('ROS_DISTRO', 'humble')
     mine = tmp_path / 'mine.xml'
     monkeypatch.setenv('FASTRTPS_DEFAULT_PROFILES_FILE', str(mine))
@@ -167,7 +173,7 @@ def _conftest_environment(distro: str | None) -> dict:
         ' os.environ.get(k) for k in ("ROS_AUTOMATIC_DISCOVERY_RANGE", "ROS_LOCALHOST_ONLY")}))'
     )
     out = subprocess.run(
-        [sys.executable, '-c', code, str(Path(__file__).with_name('conftest.py'))],
+        [sys.executable, '-c', code, str(PKG.parent / 'conftest.py')],
         env=env,
         capture_output=True,
         text=True,

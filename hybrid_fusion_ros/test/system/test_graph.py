@@ -25,6 +25,8 @@ from hybrid_fusion_ros.nodes.fusion_node import FusionNode
 from hybrid_fusion_tools.bags.replay import BagReplayer
 from hybrid_fusion_tools.evaluation.evaluator import LabelEvaluator
 
+pytestmark = pytest.mark.slow  # a bag replayed in real time through the graph per mode
+
 SENSORS = ('/camera/image_raw', '/imu/data', '/audio/chunk')
 
 

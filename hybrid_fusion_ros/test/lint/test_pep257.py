@@ -14,13 +14,13 @@
 
 """ament_pep257 over the package: ament's convention, less the summary-line rules the house
 docstring style does not follow (a summary may run over two lines and need not be a command;
-the same codes are left out of test/ament_flake8.ini)."""
+the same codes are left out of test/lint/ament_flake8.ini)."""
 from pathlib import Path
 
 from ament_pep257.main import main
 import pytest
 
-PACKAGE = Path(__file__).resolve().parents[1]
+PACKAGE = Path(__file__).resolve().parents[2]
 PACKAGES = [PACKAGE, PACKAGE.parent / 'hybrid_fusion_tools']
 HOUSE_STYLE = ['D205', 'D209', 'D213', 'D301', 'D400', 'D401', 'D402', 'D403', 'D413', 'D415']
 

@@ -22,6 +22,8 @@ import sys
 
 import pytest
 
+pytestmark = pytest.mark.slow  # the demo in real time, 20 s a run
+
 
 @pytest.mark.parametrize(
     'extra, mode',

@@ -40,7 +40,7 @@ from hybrid_fusion_ros.ros.graph import FUSION_NODE
 from hybrid_fusion_ros.ros.graph import load_config
 from hybrid_fusion_ros.ros.graph import node_parameters
 
-PACKAGE = Path(__file__).resolve().parents[1]
+PACKAGE = Path(__file__).resolve().parents[2]
 LAUNCH_FILE = PACKAGE / 'launch' / 'classifier.launch.py'
 ROS_LAUNCH = Path(os.environ.get('HF_ROS_LAUNCH_DIR', PACKAGE.parent.parent / 'shared/ros-launch'))
 # The packaged checkpoint's inputs renamed as a robot's own sensors would be.

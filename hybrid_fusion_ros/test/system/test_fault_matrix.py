@@ -63,6 +63,8 @@ from hybrid_fusion_tools.bench.soak import unlabelled_windows
 from hybrid_fusion_tools.bench.soak import unsupported_image
 from hybrid_fusion_tools.bench.soak import zero_size_image
 
+pytestmark = pytest.mark.slow  # every fault row against one running graph: minutes
+
 # Faster diagnostics than the defaults, so that a row takes seconds; the levels' logic is the
 # nodes' own. This machine is shared by several test runs: label latency is not what the
 # matrix is about, so its thresholds are out of the way (faults here also stamp sensors

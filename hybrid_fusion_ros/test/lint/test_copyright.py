@@ -21,7 +21,7 @@ import re
 
 import pytest
 
-PACKAGE = Path(__file__).resolve().parents[1]
+PACKAGE = Path(__file__).resolve().parents[2]
 # Both wings of the project: the runtime (this package) and the offline tools beside it.
 PACKAGES = [PACKAGE, PACKAGE.parent / 'hybrid_fusion_tools']
 NOTICE = [

@@ -38,7 +38,7 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 import pytest
 
-PKG = Path(__file__).resolve().parents[1]
+PKG = Path(__file__).resolve().parents[2]
 REPO = PKG.parent
 ROBOT = REPO / 'requirements' / 'robot.txt'
 TOOLS = REPO / 'requirements' / 'tools.txt'
@@ -247,6 +247,7 @@ def _version(dist: str) -> str:
     return version(dist)
 
 
+@pytest.mark.slow
 def test_setup_with_ros_sourced_writes_the_venvs_python_into_the_shebangs(tmp_path):
     if shutil.which('cmake') is None:
         pytest.fail('cmake is needed to build hybrid_fusion_msgs')

@@ -52,6 +52,7 @@ def _get_parameters(node, target: str, names):
         node.destroy_client(client)
 
 
+@pytest.mark.slow
 def test_one_process_runs_the_graph_with_each_nodes_parameters(ros, demo_bag):
     from hybrid_fusion_msgs.msg import FeatureVector
 

@@ -43,6 +43,8 @@ from hybrid_fusion_tools.training.train import fit
 from hybrid_fusion_tools.training.train import seed_everything
 from hybrid_fusion_tools.training.train import TrainConfig
 
+pytestmark = pytest.mark.slow  # a two-process torchrun training run
+
 MAPS = [
     '--map',
     '/front_depth/depth/image_raw:=front_depth',

@@ -29,7 +29,7 @@ from typing import Dict, Iterator, List, Optional, Tuple
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 RUNTIME = 'hybrid_fusion_ros'
 TOOLS = 'hybrid_fusion_tools'
 LAYERS = {

@@ -124,6 +124,6 @@ def test_launcher_overrides_beat_the_yaml_in_any_namespace(tmp_path):
 
 
 def test_launch_file_uses_the_same_graph():
-    source = (Path(__file__).resolve().parents[1] / 'launch' / 'classifier.launch.py').read_text()
+    source = (Path(__file__).resolve().parents[2] / 'launch' / 'classifier.launch.py').read_text()
     compile(source, 'classifier.launch.py', 'exec')
     assert 'graph_for_checkpoint' in source and 'default_config_path' in source
