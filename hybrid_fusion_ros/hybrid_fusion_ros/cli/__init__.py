@@ -103,6 +103,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         if cmd.deprecated and name != wanted:
             old_names.append(name)
             continue
+        if cmd.deprecated:
+            print(f'note: `hybrid-fusion {name}` is deprecated: {cmd.help}', file=sys.stderr)
         commands[name] = cmd
         command_parser = sub.add_parser(name, help=cmd.help, description=cmd.help)
         if name == wanted:  # only the command being run builds its arguments

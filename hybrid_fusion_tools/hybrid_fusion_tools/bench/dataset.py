@@ -35,7 +35,7 @@ _WORKER = """
 import sys
 from pathlib import Path
 from hybrid_fusion_ros.core.windows import WindowSpec
-from hybrid_fusion_tools.training.pipeline import load_recordings
+from hybrid_fusion_tools.data.loading import load_recordings
 bag, cache, jobs = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])
 maps = {'/front_depth/depth/image_raw': 'front_depth', '/wrist_imu/imu': 'wrist_imu'}
 data = load_recordings([bag], maps, WindowSpec(1.0, 0.5), cache_root=cache, jobs=jobs,

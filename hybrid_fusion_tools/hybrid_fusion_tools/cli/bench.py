@@ -73,13 +73,12 @@ class BenchCommand(Command):
 class _Alias(Command):
     """A command name of the last release, now a bench verb."""
 
-    old = ''
     verb = ''
     deprecated = True
 
     @property
     def help(self) -> str:  # noqa: A003 - the Command attribute
-        return f'deprecated: use `hybrid-fusion bench {self.verb}`'
+        return f'now `hybrid-fusion bench {self.verb}`; the old name goes in the next release'
 
     def __init__(self) -> None:
         self._verb = None
@@ -93,22 +92,18 @@ class _Alias(Command):
         self._load().add_arguments(parser)
 
     def run(self, args: argparse.Namespace) -> int:
-        print(
-            f'note: `hybrid-fusion {self.old}` is now `hybrid-fusion bench {self.verb}`; '
-            'the old name goes in the next release',
-            file=sys.stderr,
-        )
         return self._load().run(args)
 
 
-def _alias(old: str, verb: str) -> type:
-    return type(f'Alias_{verb}', (_Alias,), {'old': old, 'verb': verb})
+def _alias(verb: str) -> type:
+    """The command an old name (its entry point in setup.py) runs: bench verb ``verb``."""
+    return type(f'Alias_{verb}', (_Alias,), {'verb': verb})
 
 
-BenchLatencyAlias = _alias('bench-latency', 'latency')
-BenchReplayAlias = _alias('bench-replay', 'replay')
-BenchSoakAlias = _alias('bench-soak', 'soak')
-BenchDatasetAlias = _alias('bench-dataset', 'dataset')
-WatchBenchmarkAlias = _alias('watch-benchmark', 'watch')
-BasicMotionsAlias = _alias('basicmotions-benchmark', 'basicmotions')
-AblateAlias = _alias('ablate', 'ablate')
+BenchLatencyAlias = _alias('latency')
+BenchReplayAlias = _alias('replay')
+BenchSoakAlias = _alias('soak')
+BenchDatasetAlias = _alias('dataset')
+WatchBenchmarkAlias = _alias('watch')
+BasicMotionsAlias = _alias('basicmotions')
+AblateAlias = _alias('ablate')

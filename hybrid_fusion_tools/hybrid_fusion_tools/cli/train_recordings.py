@@ -99,14 +99,14 @@ def train_recordings(args: argparse.Namespace, values: Dict[str, Any]) -> int:
     from ..bags.bag import BagError
     from hybrid_fusion_ros.core.checkpoint import Checkpoint
     from hybrid_fusion_ros.core.checkpoint import CheckpointError
-    from ..training.train import TrainConfig
     from hybrid_fusion_ros.core.windows import WindowSpec
+    from ..data.loading import load_recordings
+    from ..data.loading import TrainingDataError
     from ..data.recordings import expand_bags
     from ..training.pipeline import groups_of
     from ..training.pipeline import hold_out
-    from ..training.pipeline import load_recordings
     from ..training.pipeline import train_on
-    from ..training.pipeline import TrainingDataError
+    from ..training.train import TrainConfig
 
     if args.add_heads:
         raise SystemExit('error: --add-heads works on the simulated data only')
