@@ -16,7 +16,8 @@
 config/classifier.yaml.
 
     ros2 launch hybrid_fusion_ros classifier.launch.py [config:=/path/to.yaml] \\
-        [checkpoint:=/path/to/model.pt] [use_sim_time:=true] [single_process:=true]
+        [checkpoint:=/path/to/model.pt] [use_sim_time:=true] [single_process:=true] \\
+        [inference_backend:=onnxruntime]
 
 The checkpoint (the launch argument, else the YAML's ``checkpoint``, else the packaged one)
 decides which encoder nodes start: ``<input>_encoder`` for each of its inputs. Machines
@@ -48,10 +49,13 @@ def _nodes(context, *args, **kwargs):
     use_sim_time = LaunchConfiguration('use_sim_time').perform(context).lower() in ('true', '1')
     log_level = LaunchConfiguration('log_level').perform(context)
     single = LaunchConfiguration('single_process').perform(context).lower() in ('true', '1')
+    backend = LaunchConfiguration('inference_backend').perform(context)
     common = {'use_sim_time': use_sim_time}
     if checkpoint:
         common['checkpoint'] = checkpoint
-    graph = graph_for_checkpoint(checkpoint, config_backend(config))
+    if backend:
+        common['inference_backend'] = backend
+    graph = graph_for_checkpoint(checkpoint, backend or config_backend(config))
     env = node_process_env(os.environ)
     if single:
         # No name=: launch_ros would pass it as a process-wide __node remap, renaming every node.
@@ -103,6 +107,12 @@ def generate_launch_description() -> LaunchDescription:
                 'use_sim_time',
                 default_value='false',
                 description='use /clock (e.g. from ros2 bag play --clock)',
+            ),
+            DeclareLaunchArgument(
+                'inference_backend',
+                default_value='',
+                choices=['', 'torch', 'onnxruntime'],
+                description="every node's backend: torch or onnxruntime; empty: the YAML's",
             ),
             DeclareLaunchArgument('log_level', default_value='info'),
             DeclareLaunchArgument(

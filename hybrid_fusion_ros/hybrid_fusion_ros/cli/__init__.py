@@ -24,6 +24,7 @@ command module imports nothing heavy (torch, rclpy) at module level: that happen
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from typing import Dict, List, Optional, Sequence
 
@@ -31,16 +32,22 @@ from ..core.plugins import PluginError
 from ..core.plugins import PluginRegistry
 
 COMMAND_GROUP = 'hybrid_fusion_ros.commands'
+# A ``NAME:=VALUE`` parameter (not a topic remap: a parameter name has no slash).
+ASSIGNMENT = re.compile(r'[A-Za-z_][A-Za-z0-9_.]*:=.*')
 command_registry: PluginRegistry[type] = PluginRegistry(COMMAND_GROUP, 'command')
 
 
 class Command:
     """A command: ``help`` for the listing, ``add_arguments`` and ``run``.
 
-    ``deprecated`` commands (old names kept for a release) run, but are listed apart."""
+    ``deprecated`` commands (old names kept for a release) run, but are listed apart. A command
+    that takes ``NAME:=VALUE`` parameters names the list they go to in ``assignments``: they
+    are then accepted anywhere on its line, as on a ``ros2 launch`` line, also after options
+    (``eval BAG --out DIR reset_after:=0.9``)."""
 
     help = ''
     deprecated = False
+    assignments = ''
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         pass
@@ -111,10 +118,15 @@ def main(argv: Optional[List[str]] = None) -> int:
             cmd.add_arguments(command_parser)
     if old_names:
         parser.epilog = f'old names, kept for this release: {", ".join(old_names)}'
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
     if args.command is None:
         parser.print_help()
         return 2
+    if extra:
+        into = commands[args.command].assignments
+        if not into or not all(ASSIGNMENT.fullmatch(token) for token in extra):
+            parser.error(f'unrecognized arguments: {" ".join(extra)}')
+        setattr(args, into, list(getattr(args, into) or []) + extra)
     try:
         return int(commands[args.command].run(args) or 0)
     except KeyboardInterrupt:

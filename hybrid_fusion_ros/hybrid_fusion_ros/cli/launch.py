@@ -38,7 +38,9 @@ class LaunchCommand(Command):
         )
         parser.add_argument('--use-sim-time', action='store_true')
         parser.add_argument(
+            '--backend',
             '--inference-backend',
+            dest='inference_backend',
             choices=('torch', 'onnxruntime'),
             help="every node's inference_backend (default: the config's)",
         )

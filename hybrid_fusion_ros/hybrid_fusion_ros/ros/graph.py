@@ -24,9 +24,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, Optional, Sequence, Tuple
+from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
+
+from ..core.parameters import ENCODER_PARAMETERS
+from ..core.parameters import FUSION_PARAMETERS
 
 FUSION_NODE = 'fusion_node'
+# What every node of the graph declares besides its table in core/parameters.py: the inference
+# backend's and the executor's (ros/node_common.py), and ROS's own use_sim_time.
+EVERY_NODE_PARAMETERS = (
+    'inference_backend',
+    'onnx_providers',
+    'onnx_dir',
+    'onnx_export',
+    'executor',
+    'use_sim_time',
+)
 
 
 @dataclass(frozen=True)
@@ -70,6 +83,30 @@ def spec_for_node(name: str) -> NodeSpec:
     raise ValueError(
         f"'{name}' is not a node of the classifier graph: '{FUSION_NODE}' or '<input>_encoder'"
     )
+
+
+def route_parameters(
+    values: Mapping[str, str], graph: Sequence[NodeSpec]
+) -> Dict[str, Dict[str, str]]:
+    """``NAME:=VALUE`` pairs of a command line (demo, eval), node by node: a name that the
+    encoders and the fusion node both declare goes to every node of ``graph``, one that only the
+    fusion node declares to it, one that only the encoders declare to each encoder. A name no
+    node declares is a ``ValueError`` naming who declares what, instead of a value every node
+    would ignore."""
+    fusion = {p.name for p in FUSION_PARAMETERS} | set(EVERY_NODE_PARAMETERS)
+    encoder = {p.name for p in ENCODER_PARAMETERS} | set(EVERY_NODE_PARAMETERS)
+    unknown = sorted(set(values) - fusion - encoder)
+    if unknown:
+        raise ValueError(
+            f'no node of the graph has parameter(s) {unknown}: the fusion node has '
+            f'{sorted(fusion - encoder)}, the encoders {sorted(encoder - fusion)}, every node '
+            f'{sorted(fusion & encoder)}'
+        )
+    routed: Dict[str, Dict[str, str]] = {spec.name: {} for spec in graph}
+    for spec in graph:
+        declared = fusion if spec.name == FUSION_NODE else encoder
+        routed[spec.name].update({k: v for k, v in values.items() if k in declared})
+    return routed
 
 
 # The packaged checkpoint's graph: camera, IMU and audio encoders and the fusion node.

@@ -26,6 +26,7 @@ import contextlib
 import importlib.util
 import os
 from pathlib import Path
+import re
 import signal
 import subprocess
 import sys
@@ -140,7 +141,16 @@ def _process_group(pgid: int) -> Set[int]:
     return members
 
 
-@pytest.mark.parametrize('way', ['packaged', 'single_process', 'named_inputs'])
+@pytest.mark.parametrize(
+    'way',
+    [
+        'packaged',
+        'single_process',
+        'named_inputs',
+        # inference_backend:=onnxruntime reaches every node; the first use exports the bundle.
+        pytest.param('onnxruntime', marks=pytest.mark.slow),
+    ],
+)
 def test_the_launch_file_labels_and_stops_on_ctrl_c(
     ros, demo_bag, launch_system, request, tmp_path, way
 ):
@@ -156,13 +166,14 @@ def test_the_launch_file_labels_and_stops_on_ctrl_c(
         'packaged': [],
         'single_process': ['single_process:=true'],
         'named_inputs': [f'checkpoint:={checkpoint}'],
+        'onnxruntime': ['single_process:=true', 'inference_backend:=onnxruntime'],
     }[way]
     model = Checkpoint.load(checkpoint)  # None: the packaged one
     inputs = model.inputs
     nodes = {i.node_name for i in inputs} | {FUSION_NODE}
     if way == 'named_inputs':
         assert nodes == {f'{n}_encoder' for n in NAMED.values()} | {FUSION_NODE}
-    processes = 1 if way == 'single_process' else len(nodes)
+    processes = 1 if way in ('single_process', 'onnxruntime') else len(nodes)
 
     node = ros.node('launch_observer')
     labels = []
@@ -226,3 +237,6 @@ def test_the_launch_file_labels_and_stops_on_ctrl_c(
     assert took < STOP_BOUND, output()
     assert proc.returncode == 0, output()
     assert log_path.read_text().count('process has finished cleanly') == processes, output()
+    backends = re.findall(r'(torch|onnxruntime) backend', log_path.read_text())
+    assert backends and set(backends) == {'onnxruntime' if way == 'onnxruntime' else 'torch'}
+    assert 'torch imported: yes' not in log_path.read_text(), output()

@@ -36,6 +36,7 @@ SENSOR_TOPICS = ('/camera/image_raw', '/imu/data', '/audio/chunk')
 
 class DemoCommand(Command):
     help = 'replay the simulated demo bag through the running node graph and score the labels'
+    assignments = 'params'
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument('--bag', type=Path, help='bag to replay (default: generated demo bag)')
@@ -52,11 +53,18 @@ class DemoCommand(Command):
             help="the fusion node's fusion_mode (default: the YAML's)",
         )
         parser.add_argument(
+            '--backend',
+            choices=('torch', 'onnxruntime'),
+            help="every node's inference_backend (default: the YAML's)",
+        )
+        parser.add_argument(
             'params',
             nargs='*',
             metavar='NAME:=VALUE',
             help=(
-                'fusion node parameters, as on a ros2 launch line: fusion_mode:=late max_age:=0.8'
+                'node parameters, as on a ros2 launch line, anywhere on the line: '
+                'fusion_mode:=late max_age:=0.8; each goes to the nodes that declare it '
+                '(inference_backend to every node, fusion_mode to the fusion node)'
             ),
         )
         parser.add_argument(
@@ -75,10 +83,14 @@ class DemoCommand(Command):
         from ..data.demo_data import generate_bag
         from hybrid_fusion_ros.ros.diagnostics import DiagnosticsCollector
         from ..evaluation.evaluator import LabelEvaluator
+        from hybrid_fusion_ros.ros.graph import config_backend
+        from hybrid_fusion_ros.ros.graph import config_checkpoint
         from hybrid_fusion_ros.ros.graph import default_config_path
         from hybrid_fusion_ros.ros.graph import FUSION_NODE
         from hybrid_fusion_ros.ros.graph import load_config
+        from hybrid_fusion_ros.ros.graph import graph_for_checkpoint
         from hybrid_fusion_ros.ros.graph import node_parameters
+        from hybrid_fusion_ros.ros.graph import route_parameters
         from hybrid_fusion_ros.ros.launcher import GraphProcess
         from hybrid_fusion_ros.ros.launcher import GraphStartError
         from hybrid_fusion_ros.ros.node_common import BackgroundSpin
@@ -104,13 +116,22 @@ class DemoCommand(Command):
 
         from hybrid_fusion_ros.cli import parse_map
 
-        fusion_overrides = parse_map(args.params)
+        requested = parse_map(args.params)
         if args.fusion_mode:
-            fusion_overrides['fusion_mode'] = args.fusion_mode
+            requested['fusion_mode'] = args.fusion_mode
+        if args.backend:
+            requested['inference_backend'] = args.backend
+        backend = requested.get('inference_backend') or config_backend(config)
+        nodes = graph_for_checkpoint(config_checkpoint(config), backend)
+        try:
+            node_overrides = route_parameters(requested, nodes)
+        except ValueError as exc:
+            raise SystemExit(f'error: {exc}')
         graph = GraphProcess(
             config,
             quiet=not args.verbose_nodes,
-            node_overrides={'fusion_node': fusion_overrides},
+            node_overrides=node_overrides,
+            graph=nodes,
             single_process=args.single_process,
         )
         # This process publishes the camera frames: the writer's transport is the one that counts.
@@ -176,7 +197,7 @@ class DemoCommand(Command):
                 replayer.close()
             spinner.close()
         lat = summary['latency_ms']
-        mode = fusion_overrides.get('fusion_mode', fusion_params.get('fusion_mode', 'early'))
+        mode = requested.get('fusion_mode', fusion_params.get('fusion_mode', 'early'))
         layout = 'one process' if args.single_process else 'one process per node'
         print(
             f'\nsummary ({mode} fusion, {layout}; simulated data, replayed in real time through'

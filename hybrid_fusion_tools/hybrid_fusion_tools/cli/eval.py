@@ -174,6 +174,7 @@ def summary(metrics: Mapping[str, Any], has_truth: bool) -> str:
 
 class EvalCommand(Command):
     help = 'replay bags through the node graph and score their labels against ground truth'
+    assignments = 'inputs'
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument(
@@ -182,8 +183,14 @@ class EvalCommand(Command):
             metavar='BAG | NAME:=VALUE',
             help=(
                 'bags: rosbag2 directories (.mcap/.db3), ROS 1 .bag files, or folders of '
-                'bags; and fusion node parameters, e.g. fusion_mode:=late'
+                'bags; and node parameters anywhere on the line, each to the nodes that '
+                'declare it, e.g. fusion_mode:=late'
             ),
+        )
+        parser.add_argument(
+            '--backend',
+            choices=('torch', 'onnxruntime'),
+            help="every node's inference_backend (default: the config's)",
         )
         parser.add_argument(
             '--config', type=Path, help='YAML parameter file (default: the packaged one)'
@@ -253,6 +260,7 @@ class EvalCommand(Command):
         from hybrid_fusion_ros.ros.graph import FUSION_NODE
         from hybrid_fusion_ros.ros.graph import load_config
         from hybrid_fusion_ros.ros.graph import node_parameters
+        from hybrid_fusion_ros.ros.graph import route_parameters
         from ..data.recordings import expand_bags
 
         if args.rate <= 0:
@@ -294,6 +302,8 @@ class EvalCommand(Command):
             return 2
         user_map = parse_map(args.map)
         base_overrides = parse_map(params)
+        if args.backend:
+            base_overrides['inference_backend'] = args.backend
 
         # Every bag is read (index, inputs, ground truth) for every run before a node starts:
         # a bad one fails now, not after an hour of replaying the others.
@@ -306,6 +316,10 @@ class EvalCommand(Command):
             fusion_params = node_parameters(load_config(config), FUSION_NODE)
             checkpoint = checkpoint or args.checkpoint or fusion_params.get('checkpoint') or None
             fusion = {**base_overrides, **overrides}
+            try:
+                route_parameters(fusion, ())  # a name no node declares fails now
+            except ValueError as exc:
+                raise SystemExit(f'error: {exc}')
             mode = fusion.get('fusion_mode', fusion_params.get('fusion_mode', 'early'))
             try:
                 jump = float(
@@ -402,6 +416,7 @@ class EvalCommand(Command):
         from ..evaluation.runner import run
         from ..evaluation.runner import use_replay_dds_profile
         from hybrid_fusion_ros.ros.graph import classifier_graph
+        from hybrid_fusion_ros.ros.graph import route_parameters
         from hybrid_fusion_ros.ros.launcher import GraphProcess
         from hybrid_fusion_ros.ros.node_common import BackgroundSpin
 
@@ -433,10 +448,13 @@ class EvalCommand(Command):
         interrupted = False
         for g, group in enumerate(groups):
             first = setups[group[0]]
+            nodes = classifier_graph(first.checkpoint.modalities)
             node_overrides: Dict[str, Dict[str, str]] = {
                 k: dict(v) for k, v in first.node_overrides.items()
             }
-            node_overrides['fusion_node'] = dict(fusion)
+            # Each NAME:=VALUE to the nodes that declare it (inference_backend to every node).
+            for name, params in route_parameters(fusion, nodes).items():
+                node_overrides.setdefault(name, {}).update(params)
             if checkpoint:
                 for params in node_overrides.values():
                     params['checkpoint'] = str(checkpoint)
@@ -445,7 +463,7 @@ class EvalCommand(Command):
                 overrides={'use_sim_time': 'true'} if sim_time else {},
                 quiet=not args.verbose_nodes,
                 node_overrides=node_overrides,
-                graph=classifier_graph(first.checkpoint.modalities),
+                graph=nodes,
             )
             shifts = (
                 [0] * len(group)

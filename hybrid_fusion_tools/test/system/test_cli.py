@@ -87,3 +87,36 @@ def test_an_old_name_runs_its_verb_and_says_its_new_one(old, verb, capsys):
     assert f'usage: hybrid-fusion {old}' in captured.out
     assert f'`hybrid-fusion {old}` is deprecated: now `hybrid-fusion bench {verb}`' in captured.err
     assert verb_registry.load(verb).help.split()[0] in captured.out
+
+
+def test_a_parameter_after_the_options_is_taken_as_one(tmp_path, capsys):
+    # `eval BAG --out DIR reset_after:=0.9` once failed with "unrecognized arguments"; it now
+    # reaches eval, which names the missing bag.
+    missing = tmp_path / 'no_such_bag'
+    code = _exit_code(['eval', str(missing), '--out', str(tmp_path / 'e'), 'reset_after:=0.9'])
+    err = capsys.readouterr().err
+    assert code != 0 and 'unrecognized' not in err and 'no_such_bag' in err, err
+    with pytest.raises(SystemExit):
+        main(['eval', str(missing), '--out', str(tmp_path / 'e'), '--no-such-option'])
+    assert 'unrecognized arguments: --no-such-option' in capsys.readouterr().err
+
+
+@pytest.mark.parametrize('command', ['eval', 'demo'])
+def test_a_parameter_no_node_has_is_refused_before_anything_starts(
+    command, demo_bag, tmp_path, capsys
+):
+    argv = [command, str(demo_bag)] if command == 'eval' else [command, '--bag', str(demo_bag)]
+    argv += ['--out', str(tmp_path / 'e')] if command == 'eval' else []
+    with pytest.raises(SystemExit) as done:
+        main([*argv, 'fusion_mod:=late'])
+    assert "no node of the graph has parameter(s) ['fusion_mod']" in str(done.value)
+    assert "'fusion_mode'" in str(done.value)
+    assert not (tmp_path / 'e').exists()
+
+
+def _exit_code(argv) -> int:
+    try:
+        return main(argv)
+    except SystemExit as done:
+        print(done.code, file=sys.stderr)
+        return 2 if done.code else 0
