@@ -17,8 +17,8 @@ defaults and what each means, with no ROS in it.
 
 The nodes declare them from these tables with descriptors (node_common.py); the defaults
 are those of the runtimes' configurations (:class:`~.encoder_runtime.EncoderConfig`,
-:class:`~.fusion_runtime.FusionSettings`). The parameters every model-running node shares
-(inference backend, executor) are declared by node_common.py itself.
+:class:`~.fusion_runtime.FusionSettings`). :data:`MODEL_NODE_PARAMETERS` are those every
+node that runs a model declares besides its own table (inference backend, executor).
 """
 
 from __future__ import annotations
@@ -190,3 +190,47 @@ FUSION_PARAMETERS: Tuple[ParameterSpec, ...] = (
         'modalities', None, "modalities to fuse; unset: the checkpoint's, in its order", True
     ),
 )
+
+# Every node that runs a model declares these besides its own table: the inference backend,
+# its ONNX Runtime options and the executor. Command lines send them to every node of the graph
+# (ros/graph.py's route_parameters).
+INFERENCE_BACKENDS: Tuple[str, ...] = ('torch', 'onnxruntime')
+BACKEND_PARAMETERS: Tuple[ParameterSpec, ...] = (
+    ParameterSpec(
+        'inference_backend',
+        'torch',
+        "'torch' (the checkpoint itself) or 'onnxruntime' (its exported ONNX files: the "
+        'process then never imports torch)',
+        True,
+    ),
+    ParameterSpec(
+        'onnx_providers',
+        ['CPUExecutionProvider'],
+        'onnxruntime: execution providers in order of preference, e.g.'
+        ' [TensorrtExecutionProvider, CUDAExecutionProvider, CPUExecutionProvider]; falling'
+        ' back past the first is a WARN',
+        True,
+    ),
+    ParameterSpec(
+        'onnx_dir',
+        '',
+        'onnxruntime: folder of the exported ONNX files; empty: <checkpoint>.onnx/ beside the '
+        'checkpoint, else the cache (~/.cache/hybrid_fusion_ros/onnx/<checkpoint sha256>)',
+        True,
+    ),
+    ParameterSpec(
+        'onnx_export',
+        True,
+        'onnxruntime: when no ONNX files are found, export them once (a child process with '
+        'torch) into the cache; false: fail with the export command to run',
+        True,
+    ),
+)
+EXECUTOR_PARAMETER = ParameterSpec(
+    'executor',
+    'single',
+    "executor spinning this node: 'single' (SingleThreadedExecutor, default, cheapest per "
+    "message) or 'multi' (MultiThreadedExecutor with 2 threads)",
+    True,
+)
+MODEL_NODE_PARAMETERS: Tuple[ParameterSpec, ...] = (*BACKEND_PARAMETERS, EXECUTOR_PARAMETER)

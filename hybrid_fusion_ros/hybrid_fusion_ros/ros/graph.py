@@ -28,18 +28,12 @@ from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
 
 from ..core.parameters import ENCODER_PARAMETERS
 from ..core.parameters import FUSION_PARAMETERS
+from ..core.parameters import MODEL_NODE_PARAMETERS
 
 FUSION_NODE = 'fusion_node'
-# What every node of the graph declares besides its table in core/parameters.py: the inference
-# backend's and the executor's (ros/node_common.py), and ROS's own use_sim_time.
-EVERY_NODE_PARAMETERS = (
-    'inference_backend',
-    'onnx_providers',
-    'onnx_dir',
-    'onnx_export',
-    'executor',
-    'use_sim_time',
-)
+# What every node of the graph declares besides its table in core/parameters.py: the model
+# nodes' shared parameters (inference backend, executor) and ROS's own use_sim_time.
+EVERY_NODE_PARAMETERS = (*(p.name for p in MODEL_NODE_PARAMETERS), 'use_sim_time')
 
 
 @dataclass(frozen=True)

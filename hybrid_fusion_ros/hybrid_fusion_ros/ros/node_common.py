@@ -37,6 +37,9 @@ from rclpy.parameter import Parameter
 
 from . import diagnostics as diag
 from ..core.health import Status
+from ..core.parameters import EXECUTOR_PARAMETER
+from ..core.parameters import INFERENCE_BACKENDS
+from ..core.parameters import MODEL_NODE_PARAMETERS
 from ..core.parameters import ParameterSpec
 
 
@@ -48,14 +51,16 @@ def describe(text: str, read_only: bool = False) -> ParameterDescriptor:
     return ParameterDescriptor(description=text, read_only=read_only)
 
 
-def declare_model_node_parameters(node: Node, table: Iterable[ParameterSpec]) -> None:
-    """Declare the parameters of a node that runs a model, with their descriptors: its own
-    (a core table, core/parameters.py), the inference backend's and the executor's."""
+def _declare(node: Node, table: Iterable[ParameterSpec]) -> None:
     for spec in table:
         default = Parameter.Type.STRING_ARRAY if spec.default is None else spec.default
         node.declare_parameter(spec.name, default, describe(spec.description, spec.read_only))
-    declare_backend_parameters(node)
-    declare_executor_parameter(node)
+
+
+def declare_model_node_parameters(node: Node, table: Iterable[ParameterSpec]) -> None:
+    """Declare the parameters of a node that runs a model, with their descriptors: its own
+    (a core table, core/parameters.py), the inference backend's and the executor's."""
+    _declare(node, (*table, *MODEL_NODE_PARAMETERS))
 
 
 def parameter_values(node: Node, table: Iterable[ParameterSpec]) -> Dict[str, Any]:
@@ -113,15 +118,7 @@ EXECUTORS = {
 
 
 def declare_executor_parameter(node: Node) -> None:
-    node.declare_parameter(
-        'executor',
-        'single',
-        describe(
-            "executor spinning this node: 'single' (SingleThreadedExecutor, default, cheapest per "
-            "message) or 'multi' (MultiThreadedExecutor with 2 threads)",
-            True,
-        ),
-    )
+    _declare(node, [EXECUTOR_PARAMETER])
 
 
 try:
@@ -185,51 +182,6 @@ def run_node(
         return 0
     finally:
         rclpy.try_shutdown()
-
-
-INFERENCE_BACKENDS = ('torch', 'onnxruntime')
-
-
-def declare_backend_parameters(node: Node) -> None:
-    """The inference backend of a node that runs a model (encoder and fusion nodes)."""
-    p = node.declare_parameter
-    p(
-        'inference_backend',
-        'torch',
-        describe(
-            "'torch' (the checkpoint itself) or 'onnxruntime' (its exported ONNX files: the "
-            'process then never imports torch)',
-            True,
-        ),
-    )
-    p(
-        'onnx_providers',
-        ['CPUExecutionProvider'],
-        describe(
-            'onnxruntime: execution providers in order of preference, e.g.'
-            ' [TensorrtExecutionProvider, CUDAExecutionProvider, CPUExecutionProvider]; falling'
-            ' back past the first is a WARN',
-            True,
-        ),
-    )
-    p(
-        'onnx_dir',
-        '',
-        describe(
-            'onnxruntime: folder of the exported ONNX files; empty: <checkpoint>.onnx/ beside the '
-            'checkpoint, else the cache (~/.cache/hybrid_fusion_ros/onnx/<checkpoint sha256>)',
-            True,
-        ),
-    )
-    p(
-        'onnx_export',
-        True,
-        describe(
-            'onnxruntime: when no ONNX files are found, export them once (a child process with '
-            'torch) into the cache; false: fail with the export command to run',
-            True,
-        ),
-    )
 
 
 def backend_choice(node: Node) -> str:
