@@ -30,7 +30,15 @@ A checkpoint is a plain dict of tensors, strings and numbers (loadable with
   ``late`` model for the fusion node's late mode);
 - ``metadata``: how it was made (command, data, seed, validation figures);
 - ``runtime``: how the fusion node carries and resets the LSTM state, decided in training
-  from the data (``core.contract``); absent in older checkpoints (the runtime's defaults).
+  from the data (``core.contract``); absent in older checkpoints (the runtime's defaults);
+- ``calibration``: the temperature and the rejection threshold fitted on the validation
+  windows (``core.calibration``); absent or empty: probabilities as the model gives them and
+  no ``unknown``.
+
+Every checkpoint has a *model id* (:meth:`Checkpoint.model_id`): a hash of everything above
+but ``metadata`` (weights, configurations, classes, window, state contract, calibration), so
+two files holding the same model share it and a retrained model never does. Encoders stamp it
+on their features; the fusion node fuses only features of its own model.
 """
 
 from __future__ import annotations
@@ -38,9 +46,12 @@ from __future__ import annotations
 from dataclasses import asdict
 from dataclasses import dataclass
 from dataclasses import field
+import hashlib
+import json
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
+import numpy as np
 import torch
 
 from .encoders import create_encoder
@@ -52,6 +63,7 @@ from .paths import default_checkpoint_path
 from .windows import WindowSpec
 
 FORMAT_VERSION = 1
+MODEL_ID_LENGTH = 12  # hex digits of the sha256 kept: 48 bits, no collision among a fleet's models
 
 
 class CheckpointError(RuntimeError):
@@ -66,6 +78,42 @@ def fusion_entry(model: FusionModel) -> Dict[str, Any]:
     }
 
 
+def _digest(h: 'hashlib._Hash', value: Any) -> None:
+    """Feed ``value`` into ``h`` in one canonical order: dict keys sorted, tensors and arrays
+    as dtype, shape and bytes, everything else as its JSON text."""
+    if isinstance(value, dict):
+        h.update(b'{')
+        for key in sorted(value, key=str):
+            h.update(json.dumps(str(key)).encode())
+            _digest(h, value[key])
+        h.update(b'}')
+    elif isinstance(value, (list, tuple)):
+        h.update(b'[')
+        for item in value:
+            _digest(h, item)
+        h.update(b']')
+    elif isinstance(value, torch.Tensor):
+        array = value.detach().cpu().contiguous().numpy()
+        h.update(f'T{array.dtype.str}{array.shape}'.encode())
+        h.update(array.tobytes())
+    elif isinstance(value, np.ndarray):
+        array = np.ascontiguousarray(value)
+        h.update(f'T{array.dtype.str}{array.shape}'.encode())
+        h.update(array.tobytes())
+    elif isinstance(value, (np.generic,)):
+        _digest(h, value.item())
+    else:
+        h.update(json.dumps(value, sort_keys=True, default=str).encode())
+
+
+def model_id_of(content: Dict[str, Any]) -> str:
+    """The model id of a checkpoint's content: the first :data:`MODEL_ID_LENGTH` hex digits
+    of a sha256 over its weights and configuration, canonically ordered."""
+    h = hashlib.sha256()
+    _digest(h, content)
+    return h.hexdigest()[:MODEL_ID_LENGTH]
+
+
 @dataclass
 class Checkpoint:
     classes: List[str]
@@ -78,6 +126,8 @@ class Checkpoint:
     # How the fusion node carries and resets the state (core/contract.py); empty: the
     # runtime's defaults, as for checkpoints written before training decided it.
     runtime: Dict[str, Any] = field(default_factory=dict)
+    # Temperature and rejection threshold (core/calibration.py); empty: none fitted.
+    calibration: Dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_models(
@@ -91,6 +141,7 @@ class Checkpoint:
         extra_fusion: Optional[Dict[str, FusionModel]] = None,
         inputs: Optional[Dict[str, ModelInput]] = None,
         runtime: Optional[Dict[str, Any]] = None,
+        calibration: Optional[Dict[str, Any]] = None,
     ) -> 'Checkpoint':
         """``encoders`` and ``encoder_names`` are keyed by input name; ``inputs`` (optional)
         gives each input's type, training topic and measured rate."""
@@ -114,7 +165,25 @@ class Checkpoint:
             metadata=dict(metadata or {}),
             extra_fusion={k: fusion_entry(m) for k, m in (extra_fusion or {}).items()},
             runtime=dict(runtime or {}),
+            calibration=dict(calibration or {}),
         )
+
+    def model_content(self) -> Dict[str, Any]:
+        """What the model id is a hash of: every section but ``metadata``."""
+        return {
+            'classes': self.classes,
+            'window': asdict(self.window),
+            'encoders': self.encoders,
+            'fusion': self.fusion,
+            'extra_fusion': self.extra_fusion,
+            'runtime': self.runtime,
+            'calibration': self.calibration,
+        }
+
+    @property
+    def model_id(self) -> str:
+        """The model's identity: :func:`model_id_of` its :meth:`model_content`."""
+        return model_id_of(self.model_content())
 
     def save(self, path: Path | str) -> Path:
         path = Path(path)
@@ -129,6 +198,7 @@ class Checkpoint:
                 'extra_fusion': self.extra_fusion,
                 'metadata': self.metadata,
                 'runtime': self.runtime,
+                'calibration': self.calibration,
             },
             path,
         )
@@ -165,6 +235,7 @@ class Checkpoint:
             extra_fusion=dict(raw.get('extra_fusion', {})),
             path=path,
             runtime=dict(raw.get('runtime', {})),
+            calibration=dict(raw.get('calibration') or {}),
         )
 
     @property

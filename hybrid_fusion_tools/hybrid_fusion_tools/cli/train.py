@@ -227,6 +227,7 @@ class TrainCommand(Command):
         return self._train_seeds(args, config)
 
     def _train_seeds(self, args: argparse.Namespace, config) -> int:
+        from hybrid_fusion_ros.core.calibration import describe as describe_calibration
         from ..training import distributed
         from ..training.train import train
 
@@ -296,6 +297,7 @@ class TrainCommand(Command):
             f"validation macro-F1 {f1['mean']:.3f} ± {f1['std']:.3f}, accuracy {acc['mean']:.3f} ±"
             f" {acc['std']:.3f} over {len(runs)} seed(s) (simulated data)"
         )
+        print(describe_calibration(first.checkpoint.calibration))
         return 0
 
     def _add_heads(self, args: argparse.Namespace) -> int:

@@ -218,6 +218,7 @@ def train_recordings(args: argparse.Namespace, values: Dict[str, Any]) -> int:
             f' ({distributed.backend()}), optimizer steps per rank in the last epoch'
             f" {result.history[-1]['steps_per_rank']}"
         )
+    from hybrid_fusion_ros.core.calibration import describe as describe_calibration
     from ..training.train import chance_verdict
     from ..training.train import label_runs
 
@@ -241,6 +242,7 @@ def train_recordings(args: argparse.Namespace, values: Dict[str, Any]) -> int:
         f" macro-F1 {result.val_report['macro_f1']:.3f},"
         f" accuracy {result.val_report['accuracy']:.3f}"
     )
+    _say(describe_calibration(result.checkpoint.calibration))
     # The figure is printed before the file exists: a checkpoint never outlives its validation.
     # Every rank holds the same trained model; rank 0 alone writes it.
     path = result.checkpoint.save(args.output) if distributed.is_main() else args.output

@@ -833,6 +833,7 @@ def add_heads(ckpt: Checkpoint, strategies: Sequence[str], progress: bool = True
         dict(ckpt.metadata),
         dict(ckpt.extra_fusion),
         runtime=dict(ckpt.runtime),
+        calibration=dict(ckpt.calibration),
     )
     for strategy, v in extra.items():
         out.extra_fusion[strategy] = fusion_entry(v['model'])
@@ -943,8 +944,12 @@ def train(
         f'training ({config.strategy})',
     )
     model.eval()
+    # Calibration (temperature and unknown threshold) is fitted on the validation windows as
+    # the fusion node scores them; without validation sequences there is none.
+    calibration: Dict[str, Any] = {}
     if val_seqs:
         val_report = deployed_report(model, val_seqs, classes, contract)
+        calibration = dict(val_report['calibration'])
     extra = train_heads(
         model, train_seqs, val_seqs, config, classes, config.extra_strategies, progress
     )
@@ -957,6 +962,7 @@ def train(
             k: {'accuracy': v['val_accuracy'], 'macro_f1': v['val_macro_f1']}
             for k, v in extra.items()
         },
+        'calibration': dict(calibration),
         **(metadata or {}),
     }
     ckpt = Checkpoint.from_models(
@@ -969,6 +975,7 @@ def train(
         extra_fusion={k: v['model'] for k, v in extra.items()},
         inputs=inputs,
         runtime=contract.to_dict(),
+        calibration=calibration,
     )
     return TrainResult(ckpt, history, val_report, model)
 
@@ -978,9 +985,15 @@ def deployed_report(
     sequences: Sequence[SequenceData],
     classes: Sequence[str],
     contract: StateContract,
+    keep: float = 0.95,
 ) -> Dict[str, Any]:
     """Scores of ``sequences`` (each a stream the node steps without a reset) run through the
-    fusion runtime window by window, as the robot runs them."""
+    fusion runtime window by window, as the robot runs them.
+
+    The scores are of the argmax, which no temperature changes. ``calibration`` is the
+    :class:`~hybrid_fusion_ros.core.calibration.Calibration` fitted on these same deployed
+    probabilities (``fit_calibration``, ``keep`` of the correct windows kept), as a dict."""
+    from hybrid_fusion_ros.core.calibration import fit_calibration
     from .streaming import stream_predictions
 
     probs = stream_predictions(model, [[s] for s in sequences], classes, contract)
@@ -989,6 +1002,7 @@ def deployed_report(
     report = labelled_report(y[got], probs[got].argmax(axis=1), classes)
     report['windows_without_label'] = int(((y >= 0) & ~got).sum())
     report['evaluated_as'] = f'fusion runtime, reset_after {contract.reset_after:g} s'
+    report['calibration'] = fit_calibration(probs, y, keep=keep).to_dict()
     return report
 
 
