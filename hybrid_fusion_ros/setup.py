@@ -28,7 +28,10 @@ setup(
         ('share/ament_index/resource_index/packages', ['resource/' + package_name]),
         ('share/' + package_name, ['package.xml']),
         ('share/' + package_name + '/launch', glob('launch/*.launch.py')),
-        ('share/' + package_name + '/config', glob('config/*.yaml') + glob('config/*.xml')),
+        (
+            'share/' + package_name + '/config',
+            glob('config/*.yaml') + glob('config/*.xml') + glob('config/*.json'),
+        ),
     ],
     install_requires=['setuptools'],
     zip_safe=False,
@@ -57,6 +60,7 @@ setup(
         # offline ones (train, eval, bench, ...) to this group.
         'hybrid_fusion_ros.commands': [
             'launch = hybrid_fusion_ros.cli.launch:LaunchCommand',
+            'swap = hybrid_fusion_ros.cli.swap:SwapCommand',
         ],
     },
 )

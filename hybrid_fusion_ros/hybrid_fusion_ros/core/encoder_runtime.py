@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from dataclasses import field
 from dataclasses import replace
 import logging
+import math
 import time
 from typing import Any, Callable, Dict, Iterable, Iterator, List, NamedTuple, Optional, Tuple
 
@@ -120,6 +121,7 @@ class EncodedWindow:
     newest_stamp: float
     sample_count: int
     encode_ms: float
+    model_id: str = ''  # the model whose encoder made it ('' : an encoder of no checkpoint)
 
 
 @dataclass(frozen=True)
@@ -133,6 +135,7 @@ class LoadedEncoder:
     input: ModelInput
     has_weights: bool = True
     warnings: Tuple[str, ...] = ()
+    model_id: str = ''  # the checkpoint's; '' when the encoder is not the checkpoint's own
 
 
 def default_input_name(node_name: str) -> str:
@@ -157,7 +160,8 @@ def load_encoder(config: EncoderConfig) -> LoadedEncoder:
             encoder, has_weights = ckpt.build_encoder(config.input, config.encoder or None)
         except (CheckpointError, PluginError, InputSpecError) as exc:
             raise EncoderSetupError(str(exc)) from exc
-        return LoadedEncoder(encoder, ckpt.window, spec_in, has_weights)
+        model_id = ckpt.model_id if has_weights else ''
+        return LoadedEncoder(encoder, ckpt.window, spec_in, has_weights, (), model_id)
     from .onnx_backend import load_onnx_encoder
     from .onnx_backend import OnnxBackendError
 
@@ -174,7 +178,12 @@ def load_encoder(config: EncoderConfig) -> LoadedEncoder:
             'empty or use inference_backend torch'
         )
     return LoadedEncoder(
-        encoder, encoder.bundle.window, encoder.input, True, tuple(encoder.warnings)
+        encoder,
+        encoder.bundle.window,
+        encoder.input,
+        True,
+        tuple(encoder.warnings),
+        encoder.bundle.model_id,
     )
 
 
@@ -232,6 +241,13 @@ class EncoderRuntime:
         self.config = config
         self.backend = config.inference_backend
         self.encoder = loaded.encoder
+        self.model_id = loaded.model_id
+        self.checkpoint = config.checkpoint
+        # A model swap (prepare, commit, abort): the prepared encoder, and the first window
+        # end (s) it encodes once committed.
+        self._next: Optional[LoadedEncoder] = None
+        self._switch_at: Optional[float] = None
+        self._next_checkpoint = ''
         spec_in = loaded.input
         self.input_name = input_name = config.input or spec_in.name
         self.encoder_name = config.encoder or spec_in.encoder
@@ -374,8 +390,63 @@ class EncoderRuntime:
         self.input_rate.tick(self._mono())
         return self._encode(self.windower.push(stamps, samples, arrival=arrival))
 
+    # --- model swap (the fusion node's ~/load_model drives it: core/model_info.py) ----------
+    def prepare(self, checkpoint: str) -> str:
+        """Load this input's encoder from ``checkpoint`` beside the running one and check
+        that it can take its place (same input and sensor type, same windows); returns its
+        model id. Raises :class:`EncoderSetupError` with the reason; nothing changes then."""
+        loaded = load_encoder(replace(self.config, checkpoint=checkpoint, encoder=''))
+        if loaded.input.sensor_type != self.modality:
+            raise EncoderSetupError(
+                f"input '{self.input_name}' is a {loaded.input.sensor_type} in {checkpoint}, "
+                f'a {self.modality} here'
+            )
+        old, new = self.window_spec, loaded.window
+        if not (math.isclose(old.length, new.length) and math.isclose(old.hop, new.hop)):
+            raise EncoderSetupError(
+                f'{checkpoint} has windows of {new.length:g} s every {new.hop:g} s, this graph '
+                f'{old.length:g} s every {old.hop:g} s: restart the graph to change them'
+            )
+        if loaded.encoder.input_spec.shape != self.encoder.input_spec.shape:
+            raise EncoderSetupError(
+                f'{checkpoint}: the encoder of {self.input_name} takes windows of shape '
+                f'{tuple(loaded.encoder.input_spec.shape)}, this one '
+                f'{tuple(self.encoder.input_spec.shape)}: restart the graph to change it'
+            )
+        self._next, self._switch_at, self._next_checkpoint = loaded, None, checkpoint
+        return loaded.model_id
+
+    def commit(self, switch_at: float) -> None:
+        """Encode windows ending at ``switch_at`` (s) or later with the prepared model."""
+        if self._next is None:
+            raise EncoderSetupError('no model prepared: call prepare first')
+        self._switch_at = float(switch_at)
+
+    def abort(self) -> None:
+        """Forget the prepared model; the running one goes on."""
+        self._next, self._switch_at = None, None
+
+    @property
+    def swap_pending(self) -> bool:
+        return self._next is not None
+
+    def _switch_if_due(self, end: float) -> None:
+        if self._next is None or self._switch_at is None or end < self._switch_at - 1e-6:
+            return
+        previous = self.model_id
+        self.encoder, self.model_id = self._next.encoder, self._next.model_id
+        self.checkpoint = self._next_checkpoint
+        self._next, self._switch_at = None, None
+        self._log(
+            'info',
+            '',
+            f'{self.input_name}: model {previous} -> {self.model_id} from the window ending '
+            f'{end:.3f}',
+        )
+
     def _encode(self, windows: List[SensorWindow]) -> Iterator[EncodedWindow]:
         for window in windows:
+            self._switch_if_due(window.end)
             start = time.perf_counter()
             try:
                 feature = self.encoder.encode(window)
@@ -396,6 +467,7 @@ class EncoderRuntime:
                 window.newest_stamp,
                 len(window.stamps),
                 encode_ms,
+                self.model_id,
             )
             # Counted once the feature has left: the latency is sensor to publication.
             self.encode_ms.add(encode_ms)
@@ -586,6 +658,7 @@ class EncoderRuntime:
         }
         encoder_values = {
             'Encoder': self.encoder_name,
+            'Model id': self.model_id,
             'Inference backend': self.backend,
             'Windows': self.feature_rate.count,
             'Feature frequency (Hz)': self.feature_rate.rate(now),

@@ -26,6 +26,7 @@ import torch
 from .checkpoint import Checkpoint
 from .fusion import FusionModel
 from .fusion_runtime import StepResult
+from .model_info import ModelDescription
 
 
 def _batch_of_one(
@@ -68,11 +69,25 @@ def load_torch_steppers(
     return load_torch_fusion(checkpoint, threads)[:2]
 
 
+def describe(ckpt: Checkpoint) -> ModelDescription:
+    """What the graph needs to know of a loaded checkpoint (core/model_info.py)."""
+    return ModelDescription.of(
+        ckpt.model_id,
+        ckpt.classes,
+        ckpt.window,
+        ckpt.inputs,
+        ckpt.path or '',
+        ckpt.runtime,
+        ckpt.calibration,
+    )
+
+
 def load_torch_fusion(
     checkpoint: Optional[str] = None, threads: int = 1
-) -> Tuple[List[str], Dict[str, TorchFusionStepper], Dict[str, Any]]:
-    """:func:`load_torch_steppers` and the checkpoint's state contract (``runtime``)."""
+) -> Tuple[List[str], Dict[str, TorchFusionStepper], ModelDescription]:
+    """:func:`load_torch_steppers` and the model's description (its id, state contract
+    and calibration among it)."""
     torch.set_num_threads(max(1, int(threads)))
     ckpt = Checkpoint.load(checkpoint or None)
     steppers = {s: TorchFusionStepper(ckpt.build_fusion(s)) for s in ckpt.fusion_strategies}
-    return ckpt.classes, steppers, dict(ckpt.runtime)
+    return ckpt.classes, steppers, describe(ckpt)

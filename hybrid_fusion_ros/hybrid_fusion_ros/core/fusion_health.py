@@ -16,7 +16,9 @@
 
 One status per input: WARN, then ERROR, as its features stop (``stale_timeout``,
 ``stale_error_timeout``), WARN while it is masked out of fusion, and WARN with its own text
-when its topic had a publisher and has none any more (the encoder is gone). One status for
+when its topic had a publisher and has none any more (the encoder is gone), and WARN naming
+both model ids while its features come from another model than the node's (a graph half
+updated to a new checkpoint: that input is masked, the others go on). One status for
 the fusion: labels that stop coming are the failure an operator must see, whatever their cause;
 then the label latency against ``latency_warn_ms`` and ``latency_error_ms``; an internal error
 is ERROR in the period it happened and WARN for ``stale_error_timeout`` after it; a backend
@@ -99,6 +101,13 @@ class FusionHealth:
         if self._encoder_gone(topic, publishers):
             level = max(level, WARN)
             text = f'no publisher on {topic} (encoder gone)' + ('; masked' if h.masked else '')
+        elif h.foreign_model:
+            level = max(level, WARN)
+            text = (
+                f'features of model {h.foreign_model} dropped ({h.drops.get("foreign_model", 0)}'
+                f' so far): this node runs model {self.runtime.model_id}'
+                + ('; masked' if h.masked else '')
+            )
         return Status(
             f'{topic} topic status',
             h.modality,
@@ -113,6 +122,8 @@ class FusionHealth:
                     float('inf') if h.latest_stamp is None else (now - h.latest_stamp) / NS_PER_S
                 ),
                 'Dropped total': sum(h.drops.values()),
+                'Foreign model id': h.foreign_model,
+                'Features without a model id': h.without_model_id,
                 **{f'Dropped ({k})': v for k, v in sorted(h.drops.items())},
                 **latency_values('Sensor to feature latency', h.latency_ms),
             },
@@ -155,6 +166,9 @@ class FusionHealth:
             text,
             {
                 'Inference backend': self.backend,
+                'Model id': rt.model_id,
+                'Unknown threshold': rt.unknown_threshold,
+                'Calibration temperature': rt.calibration.temperature,
                 'Fusion mode': s.fusion_mode,
                 'Fusion rate (Hz)': s.fusion_rate_hz,
                 'Max age (s)': s.max_age,

@@ -33,6 +33,17 @@ Modes (setting ``fusion_mode``):
   fused, the others masked; the model steps only when a used feature is new since its last
   step, so one step is still one window, as in training.
 
+What a label says: the probabilities are the model's, calibrated with the checkpoint's
+temperature (core/calibration.py); a window whose highest probability is below the rejection
+threshold (``unknown_threshold``, negative: the checkpoint's) is labelled unknown (class id -1).
+The labels feed an :class:`~.events.EventTracker` (``event_*`` settings), whose activity events
+the node publishes beside them.
+
+Which features are fused: only those of the runtime's own model (``model_id``): a feature
+stamped with another model's id (an encoder restarted on another checkpoint) is dropped as
+``foreign_model``, so its input is masked as a silent one would be, and the ids are reported;
+a feature without an id (an encoder older than model ids) is fused and counted.
+
 Also decided here: out-of-order features (dropped, counted), a feature stamped more than
 ``jump_threshold`` before its modality's last one (a clock jump back: everything restarts), a
 gap longer than ``reset_after`` between fused stamps (state reset), features that are not what
@@ -65,7 +76,12 @@ from typing import (Any, Callable, Dict, List, Mapping, NamedTuple, Optional, Pr
 
 import numpy as np
 
+from .calibration import Calibration
+from .calibration import UNKNOWN_CLASS_ID
 from .contract import StateContract
+from .events import EventSettings
+from .events import EventTracker
+from .model_info import ModelDescription
 from .stats import DropCounter
 from .stats import LatencyWindow
 from .stats import RateMeter
@@ -76,6 +92,9 @@ NS_PER_S = 1_000_000_000
 FUSION_MODES = ('early', 'late', 'async')
 POSITIVE = ('slop', 'fusion_rate_hz', 'max_age')
 NON_NEGATIVE = (
+    'event_min_duration',
+    'event_max_gap',
+    'event_ongoing_period',
     'input_timeout',
     'reset_after',
     'jump_threshold',
@@ -113,6 +132,19 @@ class FusionSettings:
     stale_error_timeout: float = 10.0
     latency_warn_ms: float = 250.0
     latency_error_ms: float = 1000.0
+    unknown_threshold: float = -1.0  # negative: the checkpoint's calibration
+    event_min_duration: float = EventSettings.min_duration
+    event_enter_confidence: float = EventSettings.enter_confidence
+    event_max_gap: float = EventSettings.max_gap
+    event_ongoing_period: float = EventSettings.ongoing_period
+
+    def event_settings(self) -> EventSettings:
+        return EventSettings(
+            float(self.event_min_duration),
+            float(self.event_enter_confidence),
+            float(self.event_max_gap),
+            float(self.event_ongoing_period),
+        )
 
 
 SETTING_NAMES = tuple(f.name for f in fields(FusionSettings))
@@ -137,6 +169,10 @@ def check_setting(name: str, value: Any) -> Optional[str]:
         return f'{name} must be a finite number > 0'
     if name in NON_NEGATIVE and not (number and value >= 0):
         return f'{name} must be a finite number >= 0'
+    if name == 'unknown_threshold' and not (number and (value == -1 or 0 <= value <= 1)):
+        return f"unknown_threshold must be in [0, 1], or -1 for the checkpoint's, got {value!r}"
+    if name == 'event_enter_confidence' and not (number and 0 <= value <= 1):
+        return f'event_enter_confidence must be in [0, 1], got {value!r}'
     return None
 
 
@@ -186,6 +222,7 @@ class Feature:
     stamp: int  # window end (ns)
     newest_sample: int  # newest sensor sample inside the window (ns)
     modality: str = ''  # what the sender says it is; '' when it does not say
+    model_id: str = ''  # the model whose encoder made it; '' when the sender does not say
 
 
 @dataclass(frozen=True)
@@ -193,12 +230,19 @@ class LabelRecord:
     """A label to publish."""
 
     stamp: int  # ns: the window end (early), the newest one used (timers)
-    probabilities: np.ndarray  # (C,) float32
-    class_id: int
+    probabilities: np.ndarray  # (C,) float32, calibrated
+    class_id: int  # -1: unknown (the highest probability is below the threshold)
     modalities_used: List[str]
     weights: Optional[np.ndarray]  # one per modality used, in that order; None: model has none
     fusion_mode: str
     newest_sample: int  # ns: newest sensor sample of the evidence (for latency)
+
+    @property
+    def confidence(self) -> float:
+        """The label's probability; for an unknown label, the highest one."""
+        if self.class_id >= 0:
+            return float(self.probabilities[self.class_id])
+        return float(np.max(self.probabilities)) if len(self.probabilities) else 0.0
 
 
 @dataclass
@@ -214,6 +258,8 @@ class InputHealth:
     latest_stamp: Optional[int]  # ns
     drops: Dict[str, int]
     latency_ms: Dict[str, float]  # sensor to feature percentiles
+    foreign_model: str = ''  # the id of the other model its dropped features came from, if any
+    without_model_id: int = 0  # features fused that carried no model id
 
 
 @dataclass
@@ -280,6 +326,8 @@ class FusionRuntime:
         settings: Optional[FusionSettings] = None,
         *,
         model: str = '',
+        model_id: str = '',
+        calibration: Optional[Calibration] = None,
         monotonic: Callable[[], float] = time.monotonic,
         log: Optional[Log] = None,
     ) -> None:
@@ -302,6 +350,9 @@ class FusionRuntime:
         if error:
             raise ValueError(error)
         self.classes = list(classes)
+        self.model_id = model_id
+        self.calibration = calibration or Calibration()
+        self.events = EventTracker(self.settings.event_settings())
         self.modalities = list(self.primary.modalities)
         self.feature_dims = [int(d) for d in self.primary.feature_dims]
         self._mono = monotonic
@@ -317,6 +368,9 @@ class FusionRuntime:
         self.latest: Dict[str, _Latest] = {}
         self.state_resets = 0
         self.drops = {m: DropCounter() for m in self.modalities}
+        # modality -> the other model's id its features last came from, and when (monotonic)
+        self.foreign_models: Dict[str, Tuple[str, float]] = {}
+        self.without_model_id = dict.fromkeys(self.modalities, 0)
         self.fusion_drops = DropCounter()
         self.rates = {m: RateMeter() for m in self.modalities}
         self.feature_latency = {m: LatencyWindow() for m in self.modalities}
@@ -328,6 +382,12 @@ class FusionRuntime:
     def timer_period(self) -> float:
         """Seconds between ``on_timer`` calls (late and async modes)."""
         return 1.0 / self.settings.fusion_rate_hz
+
+    @property
+    def unknown_threshold(self) -> float:
+        """The rejection threshold in use: the parameter's, or the checkpoint's."""
+        own = self.settings.unknown_threshold
+        return float(own) if own >= 0 else float(self.calibration.threshold)
 
     def _mode_error(self, mode: Any) -> Optional[str]:
         error = check_setting('fusion_mode', mode)
@@ -387,6 +447,8 @@ class FusionRuntime:
                     setattr(self.settings, name, float(value))
                     if name == 'slop':
                         self.sync.slop = float(value)
+                    if name.startswith('event_'):
+                        self.events.set_settings(self.settings.event_settings())
                 elif value != self.settings.fusion_mode:
                     self.settings.fusion_mode = value
                     self._restart_sync()
@@ -411,8 +473,22 @@ class FusionRuntime:
             self._log('warning', cause, text)
 
     def _validate(self, index: int, feature: Feature) -> Optional[np.ndarray]:
-        """The feature's values as the model takes them, or None (dropped as invalid)."""
+        """The feature's values as the model takes them, or None (dropped as invalid, or as
+        another model's)."""
         modality = self.modalities[index]
+        if feature.model_id != self.model_id and self.model_id:
+            if not feature.model_id:  # an encoder older than model ids: fused, counted
+                self.without_model_id[modality] += 1
+            else:
+                self.foreign_models[modality] = (feature.model_id, self._mono())
+                self.drop(
+                    modality,
+                    'foreign_model',
+                    f'dropped {modality} features of model {feature.model_id}: this node runs '
+                    f'model {self.model_id} (an encoder on another checkpoint? swap the whole '
+                    'graph with ~/load_model, or restart that encoder on this checkpoint)',
+                )
+                return None
         if feature.modality and feature.modality != modality:
             self.drop(
                 modality,
@@ -534,7 +610,7 @@ class FusionRuntime:
         result = self.primary.step(feats, mask, self._state)
         self.step_ms.add((time.perf_counter() - start) * 1e3)
         self._state = result.state
-        self._last_output = (softmax(result.scores), result.weights)
+        self._last_output = (self.calibration.probabilities(result.scores), result.weights)
         return self._label(*self._last_output, stamp, newest, used)
 
     def _label(
@@ -547,10 +623,13 @@ class FusionRuntime:
     ) -> LabelRecord:
         if weights is not None:  # the contributions of the modalities used, in their order
             weights = np.array([weights[self.modalities.index(m)] for m in used], np.float32)
+        class_id = int(np.argmax(probs))
+        if probs[class_id] < self.unknown_threshold:
+            class_id = UNKNOWN_CLASS_ID
         return LabelRecord(
             stamp,
             probs,
-            int(np.argmax(probs)),
+            class_id,
             list(used),
             weights,
             self.settings.fusion_mode,
@@ -588,7 +667,8 @@ class FusionRuntime:
                 start = time.perf_counter()
                 logp, weights = self.late.decide(self._state, mask)
                 self.step_ms.add((time.perf_counter() - start) * 1e3)
-                return [self._label(softmax(logp), weights, stamp, newest, fresh)]
+                probs = self.calibration.probabilities(logp)
+                return [self._label(probs, weights, stamp, newest, fresh)]
             if self._last_output is not None and all(
                 latest[m].seq == self._last_step_seq.get(m) for m in fresh
             ):
@@ -617,6 +697,12 @@ class FusionRuntime:
             out['unmatched'] = unmatched
         return out
 
+    def _foreign_model(self, modality: str, mono: float) -> str:
+        """The other model whose features ``modality`` dropped in the last
+        ``stale_error_timeout`` seconds, or ''."""
+        model_id, when = self.foreign_models.get(modality, ('', -math.inf))
+        return model_id if mono - when <= self.settings.stale_error_timeout else ''
+
     def input_health(self, now: int) -> List[InputHealth]:
         """What diagnostics report about each input at ``now``."""
         with self._lock:
@@ -636,6 +722,8 @@ class FusionRuntime:
                         None if latest is None else latest.stamp,
                         self.input_drops(m),
                         self.feature_latency[m].percentiles(),
+                        self._foreign_model(m, mono),
+                        self.without_model_id[m],
                     )
                 )
             return out
@@ -650,6 +738,7 @@ class FusionSetup:
     runtime: FusionRuntime
     contract: StateContract
     warnings: List[str]
+    description: ModelDescription
 
 
 def resolve_reset_after(values: Mapping[str, Any], contract: StateContract) -> Dict[str, Any]:
@@ -665,10 +754,10 @@ def load_fusion(
     checkpoint: str = '',
     threads: int = 1,
     onnx_options: Optional[Mapping[str, Any]] = None,
-) -> Tuple[List[str], Dict[str, FusionStepper], Dict[str, Any]]:
+) -> Tuple[List[str], Dict[str, FusionStepper], ModelDescription]:
     """The checkpoint's classes, its fusion steppers from ``backend`` ('torch' or
-    'onnxruntime') and its state contract; only the torch backend imports torch. Raises
-    ``ValueError`` with the loader's message."""
+    'onnxruntime') and its description (id, state contract, calibration); only the torch
+    backend imports torch. Raises ``ValueError`` with the loader's message."""
     if backend == 'torch':
         from .checkpoint import CheckpointError
         from .fusion_backend import load_torch_fusion
@@ -697,16 +786,22 @@ def build_fusion(
     and when the state will be reset, and why. Raises ``ValueError`` with a message for the
     operator."""
     log = log or _python_log
-    classes, steppers, runtime = load_fusion(
+    classes, steppers, description = load_fusion(
         backend, values.get('checkpoint', ''), values.get('torch_threads', 1), onnx_options
     )
-    contract = StateContract.from_dict(runtime)
+    contract = StateContract.from_dict(description.runtime)
+    try:
+        calibration = Calibration.from_dict(description.calibration)
+    except ValueError as exc:
+        raise ValueError(f'checkpoint {description.checkpoint}: calibration: {exc}') from exc
     settings = {name: values[name] for name in SETTING_NAMES if name in values}
     rt = FusionRuntime(
         steppers,
         classes,
         FusionSettings(**resolve_reset_after(settings, contract)),
         model=values.get('model', ''),
+        model_id=description.model_id,
+        calibration=calibration,
         log=log,
     )
     warnings = sorted({w for st in steppers.values() for w in getattr(st, 'warnings', [])})
@@ -721,7 +816,7 @@ def build_fusion(
     own = values.get('reset_after', -1.0) >= 0
     why = 'reset_after parameter' if own else f'checkpoint: {contract.why}'
     log('info', '', f'state: reset after {rt.settings.reset_after:g} s without features ({why})')
-    return FusionSetup(rt, contract, warnings)
+    return FusionSetup(rt, contract, warnings, description)
 
 
 __all__ = [

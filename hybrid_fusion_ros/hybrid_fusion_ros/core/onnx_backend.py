@@ -41,6 +41,8 @@ Bundle layout::
 
     {"format": 1, "opset": 17, "exported_with": {"torch": ..., "hybrid_fusion_ros": ...},
      "checkpoint": {"file": "default.pt", "sha256": "...", "bytes": 2912345},
+     "model_id": "3f2a9c1b07de",          # the checkpoint's (core/checkpoint.py)
+     "runtime": {...}, "calibration": {...},   # the checkpoint's sections of those names
      "classes": [...], "window": {"length": 1.0, "hop": 0.5, "min_fill": 0.5},
      "inputs": [{"name", "sensor_type", "encoder", "topic", "rate_hz"}, ...],  # fusion order
      "encoders": {"<input>": {"plugin": "camera_cnn", "preprocessor": "camera" | null,
@@ -98,6 +100,7 @@ import numpy as np
 
 from .fusion_runtime import StepResult
 from .inputs import ModelInput
+from .model_info import ModelDescription
 from .paths import default_checkpoint_path
 from .paths import onnx_cache_root
 from .preprocessing import create_preprocessor
@@ -425,6 +428,25 @@ class OnnxBundle:
     def opset(self) -> int:
         return int(self.manifest['opset'])
 
+    @property
+    def model_id(self) -> str:
+        """The checkpoint's model id; '' for a bundle exported before checkpoints had one."""
+        return str(self.manifest.get('model_id') or '')
+
+    def describe(self, checkpoint: Path | str | None = None) -> ModelDescription:
+        """The model as the graph sees it: the same as the torch backend's description of
+        the checkpoint (core/fusion_backend.py), the state contract (``runtime``) and the
+        calibration empty for a bundle exported before they existed."""
+        return ModelDescription.of(
+            self.model_id,
+            self.classes,
+            self.window,
+            self.inputs,
+            checkpoint or default_checkpoint_path(),
+            self.manifest.get('runtime') or {},
+            self.manifest.get('calibration') or {},
+        )
+
     def open(
         self, entry: Mapping[str, Any], providers: Optional[Sequence[Provider]], threads: int
     ) -> Tuple[Any, List[str]]:
@@ -703,12 +725,11 @@ def load_onnx_fusion(
     providers: Optional[Sequence[Provider]] = None,
     onnx_dir: Optional[str] = None,
     export_if_missing: bool = False,
-) -> Tuple[List[str], Dict[str, OnnxFusion], Dict[str, Any]]:
-    """:func:`load_onnx_steppers` and the checkpoint's state contract (the manifest's
-    ``runtime``; empty for a bundle exported before it existed)."""
+) -> Tuple[List[str], Dict[str, OnnxFusion], ModelDescription]:
+    """:func:`load_onnx_steppers` and the model's description (:meth:`OnnxBundle.describe`)."""
     bundle = OnnxBundle.find(checkpoint, onnx_dir, export_if_missing=export_if_missing)
     steppers = {s: OnnxFusion(bundle, s, providers, threads) for s in bundle.fusion_strategies}
-    return bundle.classes, steppers, dict(bundle.manifest.get('runtime') or {})
+    return bundle.classes, steppers, bundle.describe(checkpoint)
 
 
 def load_onnx_encoder(

@@ -184,6 +184,48 @@ FUSION_PARAMETERS: Tuple[ParameterSpec, ...] = (
     ParameterSpec(
         'latency_error_ms', _f.latency_error_ms, 'label latency p95 above this is ERROR'
     ),
+    ParameterSpec(
+        'unknown_threshold',
+        _f.unknown_threshold,
+        "a window whose highest (calibrated) probability is below this is labelled 'unknown'"
+        " (class_id -1); in [0, 1] (0: never unknown); -1: the checkpoint's, fitted in training",
+    ),
+    ParameterSpec('event_topic', 'activity_events', 'topic of the published ActivityEvent', True),
+    ParameterSpec(
+        'event_min_duration',
+        _f.event_min_duration,
+        'events: seconds a label must hold before it starts an event, and another label (or '
+        "'unknown') before it ends one; 0: every change of label is an event",
+    ),
+    ParameterSpec(
+        'event_enter_confidence',
+        _f.event_enter_confidence,
+        "events: mean confidence a label's windows need to start an event, in [0, 1]",
+    ),
+    ParameterSpec(
+        'event_max_gap',
+        _f.event_max_gap,
+        'events: seconds (sensor time) without any label after which the open event ends',
+    ),
+    ParameterSpec(
+        'event_ongoing_period',
+        _f.event_ongoing_period,
+        "events: seconds between 'ongoing' repeats of an open event; 0: none",
+    ),
+    ParameterSpec(
+        'debug_image',
+        False,
+        'publish ~/debug_image: the newest camera frame with the label, the top probabilities '
+        'and the per-modality weights drawn on it (costs a few ms per label while subscribed)',
+        True,
+    ),
+    ParameterSpec(
+        'debug_image_topic',
+        '',
+        "camera topic (sensor_msgs/Image) drawn on ~/debug_image; empty: the model's first "
+        'camera input (<input>/image_raw), or a blank canvas without one',
+        True,
+    ),
     ParameterSpec('diagnostics_period', 1.0, _PERIOD, True),
     ParameterSpec('torch_threads', 1, _THREADS, True),
     ParameterSpec(

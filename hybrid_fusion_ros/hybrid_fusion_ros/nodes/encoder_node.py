@@ -28,6 +28,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from diagnostic_msgs.msg import DiagnosticArray
 from hybrid_fusion_msgs.msg import FeatureVector
+from hybrid_fusion_msgs.srv import LoadModel
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.node import Node
 
@@ -83,6 +84,18 @@ class EncoderNode(Node):
         self._input_handle = handle if hasattr(handle, 'take_message') else None  # for drain_batch
         self._handle_guarded = self.errors.guard(
             self._handle, 'input message', lambda exc: rt.drops.add('internal_error')
+        )
+        self.load_model_service = self.create_service(
+            LoadModel,
+            '~/load_model',
+            self.errors.guard(
+                self._on_load_model,
+                'load_model service',
+                on_error=lambda exc: LoadModel.Response(
+                    success=False, message=f'internal error: {exc}'
+                ),
+            ),
+            callback_group=MutuallyExclusiveCallbackGroup(),
         )
         self.create_timer(
             config.diagnostics_period,
@@ -173,8 +186,45 @@ class EncoderNode(Node):
                     out.sample_count,
                     out.encode_ms,
                     msg.header.frame_id,
+                    out.model_id,
                 )
             )
+
+    def _on_load_model(
+        self, request: LoadModel.Request, response: LoadModel.Response
+    ) -> LoadModel.Response:
+        """One step of a graph's model swap, which the fusion node's ~/load_model drives."""
+        rt = self.runtime
+        response.previous_model_id = rt.model_id
+        if request.action == LoadModel.Request.PREPARE:
+            try:
+                response.model_id = rt.prepare(request.checkpoint)
+            except EncoderSetupError as exc:
+                response.success, response.message = False, str(exc)
+                response.model_id = rt.model_id
+                return response
+            response.success = True
+            response.message = f'{rt.input_name}: model {response.model_id} loaded, not in use'
+        elif request.action == LoadModel.Request.COMMIT:
+            switch_at = conv.stamp_to_sec(request.switch_at)
+            try:
+                rt.commit(switch_at)
+            except EncoderSetupError as exc:
+                response.success, response.message = False, str(exc)
+                return response
+            response.success, response.switch_at = True, request.switch_at
+            response.message = f'{rt.input_name}: switches from the window ending {switch_at:.3f}'
+        elif request.action == LoadModel.Request.ABORT:
+            rt.abort()
+            response.success, response.message = True, f'{rt.input_name}: prepared model dropped'
+        else:
+            response.success = False
+            response.message = (
+                "an encoder swaps with its graph: call the fusion node's ~/load_model "
+                '(hybrid-fusion swap CHECKPOINT)'
+            )
+        response.model_id = response.model_id or rt.model_id
+        return response
 
     def _publish_diagnostics(self) -> None:
         statuses = self.runtime.statuses(self.errors.count)

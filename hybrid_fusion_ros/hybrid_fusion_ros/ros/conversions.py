@@ -26,13 +26,17 @@ from typing import Any, Callable, Dict, Optional, Sequence, Set, Tuple
 
 from builtin_interfaces.msg import Time
 import cv2
+from hybrid_fusion_msgs.msg import ActivityEvent
 from hybrid_fusion_msgs.msg import ActivityLabel
 from hybrid_fusion_msgs.msg import AudioChunk
 from hybrid_fusion_msgs.msg import FeatureVector
+from hybrid_fusion_msgs.msg import ModelInfo
 import numpy as np
 from sensor_msgs.msg import CompressedImage
 from sensor_msgs.msg import Image
 from sensor_msgs.msg import Imu
+
+from ..core.calibration import UNKNOWN_LABEL
 
 IMAGE_CHANNELS = {'rgb8': 3, 'bgr8': 3, 'rgba8': 4, 'bgra8': 4, 'mono8': 1}
 # Single-channel depth encodings: numpy dtype (before byte order) and whether values are
@@ -69,6 +73,11 @@ def stamp_to_sec(stamp: Time) -> float:
 
 def sec_to_stamp(seconds: float) -> Time:
     ns = int(round(seconds * 1e9))
+    return Time(sec=ns // 1_000_000_000, nanosec=ns % 1_000_000_000)
+
+
+def ns_to_stamp(ns: int) -> Time:
+    ns = int(ns)
     return Time(sec=ns // 1_000_000_000, nanosec=ns % 1_000_000_000)
 
 
@@ -498,6 +507,7 @@ def feature_to_msg(
     sample_count: int,
     encode_ms: float,
     frame_id: str = '',
+    model_id: str = '',
 ) -> FeatureVector:
     msg = FeatureVector()
     msg.header.stamp = sec_to_stamp(end)
@@ -512,6 +522,7 @@ def feature_to_msg(
     msg.data = array.array('f', feature.tobytes())
     msg.shape = array.array('I', [int(s) for s in feature.shape])
     msg.encode_time_ms = float(encode_ms)
+    msg.model_id = model_id
     return msg
 
 
@@ -541,23 +552,68 @@ def make_label(
     latency_ms: float = 0.0,
     weights: Optional[np.ndarray] = None,
     frame_id: str = '',
+    window_start: Optional[Time] = None,
+    model_id: str = '',
 ) -> ActivityLabel:
+    """An ActivityLabel; ``class_id`` -1 is unknown (its confidence the highest probability),
+    ``stamp`` the window's end and ``window_start`` its start (default: the end)."""
     msg = ActivityLabel()
     msg.header.stamp = stamp
     msg.header.frame_id = frame_id
     msg.class_names = list(classes)
     msg.class_id = int(class_id)
-    msg.label = classes[class_id] if 0 <= class_id < len(classes) else ''
+    msg.label = classes[class_id] if 0 <= class_id < len(classes) else UNKNOWN_LABEL
     if probs is not None:
         msg.probabilities = array.array('f', np.asarray(probs, dtype=np.float32).tobytes())
-        msg.confidence = float(probs[class_id])
+        known = 0 <= class_id < len(probs)
+        msg.confidence = float(probs[class_id] if known else (np.max(probs) if len(probs) else 0))
     else:
         msg.confidence = 1.0
+    msg.window_end = stamp
+    msg.window_start = window_start if window_start is not None else stamp
+    msg.model_id = model_id
     msg.modalities_used = list(modalities)
     if weights is not None:
         msg.modality_weights = array.array('f', np.asarray(weights, dtype=np.float32).tobytes())
     msg.fusion_mode = fusion_mode
     msg.latency_ms = float(latency_ms)
+    return msg
+
+
+def make_event(event: Any, model_id: str = '', frame_id: str = '') -> ActivityEvent:
+    """An ActivityEvent from core/events.py's ``ActivityEvent`` (stamps in ns)."""
+    msg = ActivityEvent()
+    msg.header.stamp = ns_to_stamp(event.stamp)
+    msg.header.frame_id = frame_id
+    msg.state = event.state
+    msg.label = event.label
+    msg.class_id = int(event.class_id)
+    msg.confidence = float(event.confidence)
+    msg.start = ns_to_stamp(event.start)
+    msg.end = ns_to_stamp(event.end)
+    msg.model_id = model_id
+    return msg
+
+
+def make_model_info(
+    description: Any, fusion_mode: str, calibration: Any, stamp: Time
+) -> ModelInfo:
+    """The ``~/model_info`` message of core/model_info.py's ``ModelDescription`` and the
+    runtime's calibration and rejection threshold in use."""
+    msg = ModelInfo()
+    msg.header.stamp = stamp
+    msg.model_id = description.model_id
+    msg.checkpoint = description.checkpoint
+    msg.class_names = list(description.classes)
+    msg.input_names = [i.name for i in description.inputs]
+    msg.input_types = [i.sensor_type for i in description.inputs]
+    msg.input_encoders = [i.encoder for i in description.inputs]
+    msg.window_length = float(description.window.length)
+    msg.window_hop = float(description.window.hop)
+    msg.fusion_mode = fusion_mode
+    msg.temperature = float(calibration.temperature)
+    msg.unknown_threshold = float(calibration.threshold)
+    msg.calibrated = bool(description.calibration)
     return msg
 
 

@@ -61,6 +61,15 @@ RESULT_QOS = QoSProfile(
     durability=DurabilityPolicy.VOLATILE,
 )
 
+# A description a late joiner must get (~/model_info), as vision_msgs' LabelInfo is published:
+# the newest one kept by the publisher and handed to every new subscriber (latched).
+LATCHED_QOS = QoSProfile(
+    history=HistoryPolicy.KEEP_LAST,
+    depth=1,
+    reliability=ReliabilityPolicy.RELIABLE,
+    durability=DurabilityPolicy.TRANSIENT_LOCAL,
+)
+
 # /diagnostics, as diagnostic_updater publishes it.
 DIAGNOSTICS_QOS = QoSProfile(
     history=HistoryPolicy.KEEP_LAST, depth=10, reliability=ReliabilityPolicy.RELIABLE

@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+import threading
 import time
 
 from hybrid_fusion_ros.cli import Command
@@ -76,6 +77,22 @@ class DemoCommand(Command):
             help='run every node in one process on one executor (graph_container)',
         )
         parser.add_argument('--json', type=Path, help='also write the summary as JSON here')
+        parser.add_argument(
+            '--swap-to',
+            type=Path,
+            metavar='CHECKPOINT',
+            help=(
+                "swap the running graph to this checkpoint while the bag plays (the fusion "
+                "node's ~/load_model, as `hybrid-fusion swap` calls it) and report how many "
+                'windows went unlabelled across the switch'
+            ),
+        )
+        parser.add_argument(
+            '--swap-after',
+            type=float,
+            default=4.0,
+            help='seconds into the replay to ask for the swap (default: %(default)s)',
+        )
 
     def run(self, args: argparse.Namespace) -> int:
 
@@ -163,6 +180,7 @@ class DemoCommand(Command):
                 )
 
             evaluator = LabelEvaluator(node, on_label=show)
+            swap = SwapProbe(node, args.swap_to, args.swap_after) if args.swap_to else None
             diagnostics = DiagnosticsCollector(node)
             evaluator.gt_offset = window.length / 2
             layout = 'all nodes in one process' if args.single_process else 'one process per node'
@@ -183,6 +201,8 @@ class DemoCommand(Command):
                 ' time ...',
                 flush=True,
             )
+            if swap is not None:
+                swap.start()
             replayer.run()
             # The last windows are still in flight: wait for the labels to stop arriving.
             count = -1
@@ -239,6 +259,84 @@ class DemoCommand(Command):
                 f'  dropped:   {task}: '
                 + ', '.join(f'{k.replace("Dropped ", "")} {v}' for k, v in values.items())
             )
+        swapped_ok = True
+        if swap is not None:
+            summary['swap'] = swap.result(window.hop)
+            print(f"  swap:      {summary['swap']['text']}")
+            swapped_ok = summary['swap']['success']
         if args.json:
             args.json.write_text(json.dumps(summary, indent=2))
-        return 0 if summary['labels'] > 0 else 1
+        return 0 if summary['labels'] > 0 and swapped_ok else 1
+
+
+class SwapProbe:
+    """Asks the graph to swap models ``after`` seconds into the replay, and keeps every
+    label's window end and model id to measure what the switch cost."""
+
+    def __init__(self, node, checkpoint: Path, after: float) -> None:
+        from hybrid_fusion_msgs.msg import ActivityLabel
+        from hybrid_fusion_msgs.srv import LoadModel
+
+        from hybrid_fusion_ros.ros.qos import RESULT_QOS
+
+        self.node = node
+        self.checkpoint = str(Path(checkpoint).resolve())
+        self.after = after
+        self.labels: list = []
+        self.response = None
+        self.error = ''
+        self.client = node.create_client(LoadModel, '/fusion_node/load_model')
+        node.create_subscription(ActivityLabel, '/activity', self._on_label, RESULT_QOS)
+        self._thread = threading.Thread(target=self._swap, daemon=True)
+
+    def _on_label(self, msg) -> None:
+        self.labels.append((msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9, msg.model_id))
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _swap(self) -> None:
+        from hybrid_fusion_msgs.srv import LoadModel
+
+        time.sleep(self.after)
+        if not self.client.wait_for_service(timeout_sec=10.0):
+            self.error = 'no /fusion_node/load_model service'
+            return
+        future = self.client.call_async(
+            LoadModel.Request(action=LoadModel.Request.SWAP, checkpoint=self.checkpoint)
+        )
+        deadline = time.monotonic() + 120.0
+        while not future.done() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.response = future.result() if future.done() else None
+        if self.response is None:
+            self.error = 'the swap service did not answer within 120 s'
+
+    def result(self, hop: float) -> dict:
+        """What the swap did: the models, where it switched and the windows it cost."""
+        self._thread.join(timeout=130.0)
+        r = self.response
+        if r is None or not r.success:
+            why = self.error or (r.message if r is not None else 'not called')
+            return {'success': False, 'text': f'FAILED: {why}'}
+        old = sorted(t for t, m in self.labels if m == r.previous_model_id)
+        new = sorted(t for t, m in self.labels if m == r.model_id)
+        if not new:
+            return {'success': False, 'text': f'{r.message}; but no label of the new model came'}
+        lost = max(0, round((new[0] - old[-1]) / hop) - 1) if old else 0
+        return {
+            'success': True,
+            'previous_model_id': r.previous_model_id,
+            'model_id': r.model_id,
+            'switch_at': r.switch_at.sec + r.switch_at.nanosec * 1e-9,
+            'last_old_window': old[-1] if old else None,
+            'first_new_window': new[0],
+            'windows_unlabelled': lost,
+            'labels_old': len(old),
+            'labels_new': len(new),
+            'text': (
+                f'model {r.previous_model_id} -> {r.model_id}: last window of the old model '
+                f'{old[-1] if old else float("nan"):.2f}, first of the new {new[0]:.2f}: '
+                f'{lost} window(s) unlabelled across the switch'
+            ),
+        }

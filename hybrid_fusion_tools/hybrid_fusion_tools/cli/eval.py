@@ -543,7 +543,9 @@ class EvalCommand(Command):
                 break
 
         classes = setups[0].checkpoint.classes
-        metas = [meta_for(s, options, r, config, mode, checkpoint) for s, r, _, _ in done]
+        metas = [
+            meta_for(s, options, r, config, mode, checkpoint, fusion) for s, r, _, _ in done
+        ]
         if not several:
             setup, result, _, _ = done[0]
             meta = metas[0]
@@ -556,6 +558,7 @@ class EvalCommand(Command):
                 partial=result.partial,
                 intervals=setup.truth.intervals if setup.truth is not None else None,
                 window_length=setup.checkpoint.window.length,
+                events=result.events,
             )
         else:
             meta = combined_meta(metas, len({g for _, _, _, g in done}))
@@ -574,6 +577,7 @@ class EvalCommand(Command):
                         'node_graph': g + 1,
                     },
                     s.truth.intervals if s.truth is not None else None,
+                    r.events,
                 )
                 for s, r, shift, g in done
             ]

@@ -13,7 +13,8 @@
 # limitations under the License.
 
 """Scores window outcomes and writes the evaluation report: ``report.json``, ``report.md``,
-``windows.csv``, ``confusion.png`` and ``latency_cdf.png``. ROS-free.
+``windows.csv``, ``confusion.png``, ``latency_cdf.png`` and, where the labels carry
+probabilities, ``coverage.png``. ROS-free.
 
 A report over several bags (:func:`write_bags_report`) scores all their windows together and
 each bag apart: ``per_bag`` in report.json, a table in report.md, a ``bag`` column in
@@ -22,7 +23,12 @@ windows.csv; the figures are over all windows.
 A window is scored against the ground truth at its centre. Coverage is labelled windows /
 windows the recording spans; accuracy and F1 count only labelled windows whose ground truth
 is known and is one of the model's classes (windows whose truth is another class are counted
-apart, never silently mixed in).
+apart, never silently mixed in). A window the graph labelled ``unknown`` (its calibrated top
+probability below the checkpoint's threshold) counts as labelled but is not scored for
+accuracy; ``unknown_windows`` counts them, ``calibration`` gives the expected calibration
+error of the published probabilities, the accuracy-coverage curve and the deployed point
+(threshold from ``meta['unknown_threshold']``), and ``unseen_classes`` says what the graph
+labelled the windows of classes the model does not know (:mod:`.calibration`).
 
 Where the ground-truth intervals are given, each interval is also scored as one segment
 (``segments`` in the metrics, :func:`..core.metrics.segment_report`): the class of the highest
@@ -43,11 +49,19 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
+from hybrid_fusion_ros.core.calibration import UNKNOWN_LABEL
 from hybrid_fusion_ros.core.metrics import classification_report
 from hybrid_fusion_ros.core.metrics import percentiles
 from hybrid_fusion_ros.core.metrics import segment_outcomes
 from hybrid_fusion_ros.core.metrics import SegmentOutcome
 from hybrid_fusion_ros.core.metrics import summarize_segments
+from .calibration import calibration_block
+from .calibration import calibration_markdown
+from .calibration import plot_coverage
+from .calibration import unseen_block
+from .events import events_markdown
+from .events import plot_timeline
+from .events import score_events
 from ..common.plots import plot_confusion
 from ..common.plots import plot_latency_cdf
 
@@ -139,20 +153,36 @@ def score(
     classes: Sequence[str],
     intervals: Optional[Sequence[Any]] = None,
     window_length: Optional[float] = None,
+    unknown_threshold: Optional[float] = None,
 ) -> Dict[str, Any]:
     """The metrics of one bag's windows. With the bag's ground-truth ``intervals``
     (``GroundTruth.intervals``) and the model's ``window_length`` (s), ``segments`` holds
-    :func:`..core.metrics.segment_report` over them; without, it is None."""
-    return _score(outcomes, classes, _segments(outcomes, classes, intervals, window_length))
+    :func:`..core.metrics.segment_report` over them; without, it is None.
+    ``unknown_threshold`` (the checkpoint's) is the one reported as chosen in
+    ``calibration``."""
+    return _score(
+        outcomes,
+        classes,
+        _segments(outcomes, classes, intervals, window_length),
+        unknown_threshold,
+    )
+
+
+def _threshold(meta: Mapping[str, Any]) -> Optional[float]:
+    """The deployed unknown threshold the report was told of, or None."""
+    value = meta.get('unknown_threshold')
+    return None if value is None else float(value)
 
 
 def _score(
     outcomes: Sequence[WindowOutcome],
     classes: Sequence[str],
     segments: Optional[Sequence[SegmentOutcome]],
+    unknown_threshold: Optional[float] = None,
 ) -> Dict[str, Any]:
     labelled = [o for o in outcomes if o.label is not None]
     index = {c: i for i, c in enumerate(classes)}
+    # A window labelled unknown is labelled (the graph answered) but names no class to score.
     scored = [o for o in labelled if o.truth in index and o.label in index]
     out: Dict[str, Any] = {
         'windows': len(outcomes),
@@ -160,6 +190,7 @@ def _score(
         'coverage': len(labelled) / len(outcomes) if outcomes else 0.0,
         'windows_with_truth': sum(o.truth is not None for o in outcomes),
         'scored_windows': len(scored),
+        'unknown_windows': sum(o.label == UNKNOWN_LABEL for o in labelled),
         'predicted': {c: n for c in classes if (n := sum(o.label == c for o in labelled))},
         'truth_not_a_model_class': sorted(
             {o.truth for o in labelled if o.truth is not None and o.truth not in index}
@@ -192,6 +223,8 @@ def _score(
             confusion_matrix=None,
         )
     out['segments'] = summarize_segments(segments, classes) if segments is not None else None
+    out['calibration'] = calibration_block(outcomes, classes, unknown_threshold)
+    out['unseen_classes'] = unseen_block(outcomes, classes)
     return out
 
 
@@ -205,6 +238,7 @@ class BagOutcomes:
     outcomes: Sequence[WindowOutcome]
     info: Mapping[str, Any]
     intervals: Optional[Sequence[Any]] = None
+    events: Optional[Sequence[Mapping[str, Any]]] = None  # the graph's, one record per event
 
 
 def _fmt(x: Any, pct: bool = False, digits: int = 1) -> str:
@@ -295,6 +329,16 @@ def markdown(report: Mapping[str, Any]) -> str:
     lines += ['![latency CDF](latency_cdf.png)', '']
     if m.get('segments') is not None:
         lines += segments_markdown(m['segments']).splitlines() + ['']
+    calibration = calibration_markdown(m)
+    if calibration:
+        lines += calibration.splitlines() + ['']
+    events = m.get('events')
+    if events and events.get('scored'):
+        lines += events_markdown(events).splitlines() + ['']
+    elif events is not None:
+        lines += [f"Activity events: {events['events']} (no ground truth to score them).", '']
+    if m.get('labelled_windows'):
+        lines += ['![timeline: truth, labels, events, probabilities](timeline.png)', '']
     drops = report.get('drops', {})
     lines += ['## Drops by cause', '']
     if drops:
@@ -407,12 +451,45 @@ def write_report(
     partial: bool = False,
     intervals: Optional[Sequence[Any]] = None,
     window_length: Optional[float] = None,
+    events: Optional[Sequence[Mapping[str, Any]]] = None,
 ) -> Dict[str, Any]:
     """Scores the outcomes and writes every report file; returns the JSON report. With the
     ground-truth ``intervals`` and the ``window_length`` (s), the metrics score each interval
-    as a segment too (:func:`score`)."""
+    as a segment too (:func:`score`). ``events``: the activity events the graph published
+    (one record per event: label, start, end, decided, in s), scored against the intervals
+    (``events`` in the report) and drawn on ``timeline.png`` with the windows."""
     segments = _segments(outcomes, classes, intervals, window_length)
-    return _write(Path(out_dir), outcomes, classes, meta, drops, partial, segments)
+    timeline = (outcomes, intervals or [], events or [])
+    return _write(
+        Path(out_dir),
+        outcomes,
+        classes,
+        meta,
+        drops,
+        partial,
+        segments,
+        events_block=_events_block(events, intervals, classes),
+        timeline=timeline,
+    )
+
+
+def _events_block(
+    events: Optional[Sequence[Mapping[str, Any]]],
+    intervals: Optional[Sequence[Any]],
+    classes: Sequence[str],
+) -> Optional[Dict[str, Any]]:
+    """The events' scores against the truth; counts only without truth; None without
+    events recorded (a graph that publishes none, or an old report)."""
+    if events is None:
+        return None
+    if intervals is None:
+        return {'events': len(events), 'scored': False}
+    return {'events': len(events), 'scored': True, **score_events(events, intervals, classes)}
+
+
+# Bags of a report over several are laid end to end this far apart (s) to pool their events
+# and intervals in one scoring: no event of one bag can then overlap a truth of another.
+_BAG_SPACING = 1e7
 
 
 def write_bags_report(
@@ -430,15 +507,47 @@ def write_bags_report(
     scored against its own bag's windows: bags may share stamps."""
     per_bag = []
     pooled: Optional[List[SegmentOutcome]] = None
-    for b in bags:
+    pooled_events: Optional[List[Dict[str, Any]]] = None
+    pooled_truth: List[Any] = []
+    for i, b in enumerate(bags):
         segments = _segments(b.outcomes, classes, b.intervals, window_length)
-        metrics = _score(b.outcomes, classes, segments)
+        metrics = _score(b.outcomes, classes, segments, _threshold(meta))
+        block = _events_block(b.events, b.intervals, classes)
+        if block is not None:
+            metrics['events'] = block
         per_bag.append({'bag': b.bag, **dict(b.info), 'metrics': metrics})
         if segments is not None:
             pooled = (pooled or []) + segments
+        if b.events is not None and b.intervals is not None:
+            shift = i * _BAG_SPACING
+            pooled_events = (pooled_events or []) + [
+                {**e, **{k: e[k] + shift for k in ('start', 'end', 'decided') if k in e}}
+                for e in b.events
+            ]
+            pooled_truth += [_Span(t.start + shift, t.end + shift, t.label) for t in b.intervals]
     outcomes = [o for b in bags for o in b.outcomes]
     column = [b.bag for b in bags for _ in b.outcomes]
-    return _write(Path(out_dir), outcomes, classes, meta, drops, partial, pooled, per_bag, column)
+    first = bags[0] if bags else None
+    return _write(
+        Path(out_dir),
+        outcomes,
+        classes,
+        meta,
+        drops,
+        partial,
+        pooled,
+        per_bag,
+        column,
+        events_block=_events_block(pooled_events, pooled_truth or None, classes),
+        timeline=(first.outcomes, first.intervals or [], first.events or []) if first else None,
+    )
+
+
+@dataclass
+class _Span:
+    start: float
+    end: float
+    label: str
 
 
 def _write(
@@ -451,17 +560,22 @@ def _write(
     segments: Optional[Sequence[SegmentOutcome]],
     per_bag: Optional[List[Dict[str, Any]]] = None,
     bag_column: Optional[Sequence[str]] = None,
+    events_block: Optional[Dict[str, Any]] = None,
+    timeline: Optional[Tuple[Sequence[Any], Sequence[Any], Sequence[Any]]] = None,
 ) -> Dict[str, Any]:
     """Both reports: ``per_bag`` and ``bag_column`` (each window's bag) only over several bags,
-    so that a single bag's report stays as it always was."""
+    so that a single bag's report stays as it always was. ``timeline``: the windows, truth
+    intervals and events drawn on ``timeline.png`` (over several bags: the first bag's)."""
     out.mkdir(parents=True, exist_ok=True)
-    metrics = _score(outcomes, classes, segments)
+    metrics = _score(outcomes, classes, segments, _threshold(meta))
+    if events_block is not None:
+        metrics['events'] = events_block
     report: Dict[str, Any] = {'partial': bool(partial), 'meta': dict(meta), 'metrics': metrics}
     if per_bag is not None:
         report['per_bag'] = per_bag
     report['drops'] = {k: dict(v) for k, v in (drops or {}).items() if v}
     # Old figures from an earlier run must not sit beside a report that has none.
-    for stale in ('confusion.png', 'latency_cdf.png'):
+    for stale in ('confusion.png', 'latency_cdf.png', 'coverage.png', 'timeline.png'):
         (out / stale).unlink(missing_ok=True)
     # A probability vector would not fit a CSV cell; the columns stay as they were.
     fields = [f for f in WindowOutcome.__dataclass_fields__ if f != 'probabilities']
@@ -490,6 +604,24 @@ def _write(
         out / 'latency_cdf.png',
         f"{meta.get('latency_title', 'Label latency')}{tag}",
     )
+    if metrics['calibration'] is not None:
+        plot_coverage(
+            metrics['calibration']['curve'],
+            metrics['calibration']['chosen'],
+            out / 'coverage.png',
+            f"{Path(str(meta.get('bag', ''))).name}: accuracy against coverage, ECE"
+            f" {metrics['calibration']['ece']:.3f}{tag}",
+        )
+    if timeline is not None and any(o.label is not None for o in timeline[0]):
+        plot_timeline(
+            out / 'timeline.png',
+            timeline[1],
+            timeline[0],
+            timeline[2],
+            classes,
+            f"{Path(str(meta.get('bag', ''))).name}: truth, labels, events and probabilities"
+            f'{tag}',
+        )
     (out / 'report.json').write_text(json.dumps(report, indent=2, default=_json_default))
     (out / 'report.md').write_text(markdown(report))
     return report

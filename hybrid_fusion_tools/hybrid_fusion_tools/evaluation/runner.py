@@ -45,8 +45,9 @@ import os
 from pathlib import Path
 import threading
 import time
-from typing import Callable, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence
 
+from hybrid_fusion_msgs.msg import ActivityEvent
 from hybrid_fusion_msgs.msg import ActivityLabel
 from hybrid_fusion_msgs.msg import FeatureVector
 import numpy as np
@@ -92,6 +93,7 @@ class EvalOptions:
     window_timeout: float = 3.0  # s of wall time to wait for a window's features / label
     label_topic: str = '/activity'
     feature_prefix: str = '/features'
+    event_topic: str = '/activity_events'
 
 
 @dataclass
@@ -239,7 +241,8 @@ def replay_shifts(setups: Sequence[EvalSetup], jump_threshold: float = 1.0) -> L
 
 
 class _Collector:
-    """The evaluator's subscriptions: labels, features per modality, both with wall times."""
+    """The evaluator's subscriptions: labels, features per modality, both with wall times,
+    and the graph's activity events."""
 
     def __init__(self, node, options: EvalOptions, modalities) -> None:
         self.cond = threading.Condition()
@@ -249,12 +252,15 @@ class _Collector:
         self.newest_feature = {m: -math.inf for m in modalities}
         self.label_count = 0
         self.shift = 0.0
+        # (label, start ns) -> the event as last heard of (started, ongoing, ended)
+        self.events: Dict[tuple, Dict[str, Any]] = {}
         # Deep reader queues: while the main thread bursts sensor data this node's executor
         # may fall behind, and a keep-last-10 reader would overwrite labels it has not taken.
         qos = QoSProfile(
             depth=1000, reliability=RESULT_QOS.reliability, durability=RESULT_QOS.durability
         )
         node.create_subscription(ActivityLabel, options.label_topic, self._on_label, qos)
+        node.create_subscription(ActivityEvent, options.event_topic, self._on_event, qos)
         for m in modalities:
             node.create_subscription(
                 FeatureVector,
@@ -267,6 +273,7 @@ class _Collector:
         """Forget the previous bag: its stamps may come again in the next one."""
         with self.cond:
             self.labels = {}
+            self.events = {}
             self.newest_label = -math.inf
             self.newest_feature = {m: -math.inf for m in self.newest_feature}
             self.label_count = 0
@@ -284,6 +291,22 @@ class _Collector:
             self.label_count += 1
             self.newest_label = max(self.newest_label, t)
             self.cond.notify_all()
+
+    def _on_event(self, msg: ActivityEvent) -> None:
+        sec = lambda t: t.sec + t.nanosec * 1e-9 - self.shift  # noqa: E731 - local shorthand
+        key = (msg.label, msg.start.sec, msg.start.nanosec)
+        with self.cond:
+            event = self.events.setdefault(
+                key,
+                {'label': msg.label, 'start': sec(msg.start), 'decided': sec(msg.header.stamp)},
+            )
+            event.update(end=sec(msg.end), state=msg.state, confidence=float(msg.confidence))
+
+    def event_records(self) -> List[Dict[str, Any]]:
+        """One record per event, in start order: label, start, end, decided (the sensor time
+        it was started at), its last state and confidence."""
+        with self.cond:
+            return sorted((dict(e) for e in self.events.values()), key=lambda e: e['start'])
 
     def _on_feature(self, modality: str, msg: FeatureVector) -> None:
         with self.cond:
@@ -306,6 +329,7 @@ class EvalResult:
     wall_seconds: float
     replayed_seconds: float
     diagnostics_drops: Dict[str, Dict[str, int]]
+    events: List[Dict[str, Any]] = field(default_factory=list)  # _Collector.event_records
 
 
 class GraphLink:
@@ -567,7 +591,23 @@ def run(
     evaluator_drops = {k: v for k, v in counts.items() if k != 'published' and v}
     if evaluator_drops:
         drops[EVALUATOR_DROPS] = evaluator_drops
-    return EvalResult(outcomes, counts, partial, replay_wall, replayed, drops)
+    events = collector.event_records()
+    return EvalResult(outcomes, counts, partial, replay_wall, replayed, drops, events)
+
+
+def unknown_threshold(setup: EvalSetup, overrides: Optional[Dict[str, str]] = None) -> float:
+    """The rejection threshold the graph runs with: the fusion node's ``unknown_threshold``
+    when the command line (``overrides``) set one in [0, 1], else the checkpoint's (0: none)."""
+    own = {**setup.node_overrides.get('fusion_node', {}), **(overrides or {})}.get(
+        'unknown_threshold'
+    )
+    try:
+        value = float(own) if own is not None else -1.0
+    except ValueError:
+        value = -1.0
+    if 0.0 <= value <= 1.0:
+        return value
+    return float((setup.checkpoint.calibration or {}).get('threshold', 0.0))
 
 
 def meta_for(
@@ -577,6 +617,7 @@ def meta_for(
     config: Path,
     fusion_mode: str,
     checkpoint: Optional[str],
+    overrides: Optional[Dict[str, str]] = None,
 ) -> Dict[str, object]:
     mode = (
         ('real time' if options.rate == 1.0 else f'{options.rate:g}x recorded pace, sim time')
@@ -594,6 +635,8 @@ def meta_for(
         ),
         'config': str(config),
         'checkpoint': checkpoint or 'packaged default',
+        'model_id': setup.checkpoint.model_id,
+        'unknown_threshold': unknown_threshold(setup, overrides),
         'fusion_mode': fusion_mode,
         'ground_truth': setup.truth_source,
         'machine': machine_line(),

@@ -315,6 +315,8 @@ def bundle_manifest(
         'encoders': encoder_entries,
         'fusion': {'primary': ckpt.fusion_strategies[0], 'models': models},
         'runtime': dict(ckpt.runtime),
+        'calibration': dict(ckpt.calibration),
+        'model_id': ckpt.model_id,
     }
 
 
