@@ -67,6 +67,7 @@ setup(
             'watch = hybrid_fusion_tools.bench.watch:WatchBenchmarkCommand',
             'basicmotions = hybrid_fusion_tools.bench.basicmotions:BasicMotionsCommand',
             'ablate = hybrid_fusion_tools.bench.ablate:AblateCommand',
+            'labels = hybrid_fusion_tools.bench.labels:BenchLabelsCommand',
         ],
     },
 )

@@ -30,7 +30,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 import sys
 import threading
-from typing import Any, Callable, List, Optional
+import time
+from typing import Any, Callable, List, Optional, Tuple
 
 from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticArray
@@ -103,6 +104,10 @@ class FusionPipeline:
         self._switched_at = 0
         self._swapping = False
         self._newest_stamp: Optional[int] = None
+        # The newest label's window end and the monotonic time it left: events expire on
+        # sensor time extrapolated from it, not on the node's clock, which a fast replay's
+        # /clock runs ahead of the labels.
+        self._last_label: Optional[Tuple[int, float]] = None
         create_publisher = getattr(node, 'create_lifecycle_publisher', node.create_publisher)
         self.label_pub = create_publisher(ActivityLabel, values['label_topic'], RESULT_QOS)
         self.event_pub = create_publisher(ActivityEvent, values['event_topic'], RESULT_QOS)
@@ -298,6 +303,7 @@ class FusionPipeline:
             )
             self.label_pub.publish(msg)
             self.health.published(latency_ms)
+            self._last_label = (label.stamp, time.monotonic())
             events = runtime.events.update(
                 label.stamp - self._window_ns,
                 label.stamp,
@@ -327,7 +333,10 @@ class FusionPipeline:
         if not self.active:
             return
         now = self._now()
-        self._publish_events(self.runtime, self.runtime.events.expire(now))
+        if self._last_label is not None:
+            stamp, then = self._last_label
+            sensor_now = stamp + int((time.monotonic() - then) * NS_PER_S)
+            self._publish_events(self.runtime, self.runtime.events.expire(sensor_now))
         statuses = self.health.statuses(now, self.node.count_publishers, self.errors.count)
         self.diag_pub.publish(common.diagnostic_array(self.node, statuses, _stamp(now)))
 

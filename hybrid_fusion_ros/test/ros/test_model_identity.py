@@ -218,3 +218,27 @@ def test_swaps_that_cannot_work_are_refused_and_labels_go_on(ros, tmp_path):
     response = graph.call(LoadModel.Request(action=LoadModel.Request.SWAP, checkpoint=''))
     assert not response.success and 'load_model service' in response.message, response.message
     assert graph.runtime.model_id == own
+
+
+def test_the_debug_image_draws_the_label_on_the_newest_frame(ros):
+    from sensor_msgs.msg import Image
+
+    from hybrid_fusion_ros.ros.qos import SENSOR_QOS
+
+    graph = Graph(ros, debug_image=True)
+    images = []
+    graph.helper.create_subscription(Image, 'fusion_node/debug_image', images.append, RESULT_QOS)
+    camera = graph.helper.create_publisher(Image, 'camera/image_raw', SENSOR_QOS)
+    red = np.zeros((96, 128, 3), np.uint8)
+    red[..., 0] = 255  # rgb8
+    wait_until(lambda: camera.get_subscription_count() > 0, what='the camera subscription')
+    camera.publish(conv.rgb_to_image(red, conv.sec_to_stamp(100.0)))
+    time.sleep(0.2)
+    graph.send(3)
+    wait_until(lambda: images, what='a debug image')
+    image = images[-1]
+    assert (image.encoding, image.height, image.width) == ('bgr8', 480, 640)
+    pixels = np.frombuffer(bytes(image.data), np.uint8).reshape(480, 640, 3)
+    # The frame (red, letterboxed) fills the lower right, away from the label panel.
+    assert (pixels[400, 600] == (0, 0, 255)).all(), pixels[400, 600]
+    assert graph.node.pipeline.debug_image.published >= 1

@@ -82,7 +82,7 @@ class DemoCommand(Command):
             type=Path,
             metavar='CHECKPOINT',
             help=(
-                "swap the running graph to this checkpoint while the bag plays (the fusion "
+                'swap the running graph to this checkpoint while the bag plays (the fusion '
                 "node's ~/load_model, as `hybrid-fusion swap` calls it) and report how many "
                 'windows went unlabelled across the switch'
             ),

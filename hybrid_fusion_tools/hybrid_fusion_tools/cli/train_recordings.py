@@ -241,6 +241,12 @@ def train_recordings(args: argparse.Namespace, values: Dict[str, Any]) -> int:
         f"validation, as the fusion node runs it ({result.val_report.get('evaluated_as')}):"
         f" macro-F1 {result.val_report['macro_f1']:.3f},"
         f" accuracy {result.val_report['accuracy']:.3f}"
+        + (
+            f" on the {100 * result.val_report['known_coverage']:.1f} % of windows not labelled"
+            f" unknown ({result.val_report['unknown_windows']} unknown)"
+            if result.val_report.get('unknown_windows')
+            else ''
+        )
     )
     _say(describe_calibration(result.checkpoint.calibration))
     # The figure is printed before the file exists: a checkpoint never outlives its validation.

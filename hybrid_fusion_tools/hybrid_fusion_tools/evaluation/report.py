@@ -612,6 +612,16 @@ def _write(
             f"{Path(str(meta.get('bag', ''))).name}: accuracy against coverage, ECE"
             f" {metrics['calibration']['ece']:.3f}{tag}",
         )
+    (out / 'events.csv').unlink(missing_ok=True)
+    if timeline is not None and timeline[2]:
+        keys = ('label', 'start', 'end', 'decided', 'state', 'confidence')
+        with (out / 'events.csv').open('w', newline='') as f:
+            writer = csv.DictWriter(f, fieldnames=keys, extrasaction='ignore')
+            writer.writeheader()
+            for event in timeline[2]:
+                writer.writerow(
+                    {k: round(v, 6) if isinstance(v, float) else v for k, v in event.items()}
+                )
     if timeline is not None and any(o.label is not None for o in timeline[0]):
         plot_timeline(
             out / 'timeline.png',

@@ -591,8 +591,25 @@ def run(
     evaluator_drops = {k: v for k, v in counts.items() if k != 'published' and v}
     if evaluator_drops:
         drops[EVALUATOR_DROPS] = evaluator_drops
-    events = collector.event_records()
+    events = close_open_events(collector.event_records(), outcomes)
     return EvalResult(outcomes, counts, partial, replay_wall, replayed, drops, events)
+
+
+def close_open_events(
+    events: List[Dict[str, Any]], outcomes: Sequence[WindowOutcome]
+) -> List[Dict[str, Any]]:
+    """Events still open when the replay ended (the graph ends an event only once labels
+    stop for ``event_max_gap``): each ends with the last window labelled as it, marked
+    ``open_at_end``."""
+    out = []
+    for event in events:
+        if event.get('state') != 'ended':
+            ends = [
+                o.end for o in outcomes if o.label == event['label'] and o.end >= event['start']
+            ]
+            event = {**event, 'end': max(ends, default=event['end']), 'open_at_end': True}
+        out.append(event)
+    return out
 
 
 def unknown_threshold(setup: EvalSetup, overrides: Optional[Dict[str, str]] = None) -> float:

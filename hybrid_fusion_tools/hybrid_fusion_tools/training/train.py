@@ -990,19 +990,29 @@ def deployed_report(
     """Scores of ``sequences`` (each a stream the node steps without a reset) run through the
     fusion runtime window by window, as the robot runs them.
 
-    The scores are of the argmax, which no temperature changes. ``calibration`` is the
-    :class:`~hybrid_fusion_ros.core.calibration.Calibration` fitted on these same deployed
-    probabilities (``fit_calibration``, ``keep`` of the correct windows kept), as a dict."""
+    ``calibration`` is the :class:`~hybrid_fusion_ros.core.calibration.Calibration` fitted
+    on these same deployed probabilities (``fit_calibration``, ``keep`` of the correct windows
+    kept), as a dict. The scores are then those of the labels the graph publishes with it, as
+    ``hybrid-fusion eval`` scores them: a window whose calibrated confidence is below the
+    threshold is labelled unknown and left out of accuracy and F1 (``unknown_windows``;
+    ``known_coverage`` is the share of labelled windows with a class)."""
     from hybrid_fusion_ros.core.calibration import fit_calibration
     from .streaming import stream_predictions
 
     probs = stream_predictions(model, [[s] for s in sequences], classes, contract)
     y = np.concatenate([s.labels for s in sequences])
     got = np.isfinite(probs).all(axis=1)
-    report = labelled_report(y[got], probs[got].argmax(axis=1), classes)
+    calibration = fit_calibration(probs, y, keep=keep)
+    known = got.copy()
+    if got.any():
+        calibrated = calibration.probabilities(np.log(np.maximum(probs[got], 1e-12)))
+        known[got] = calibrated.max(axis=1) >= calibration.threshold
+    report = labelled_report(y[known], probs[known].argmax(axis=1), classes)
     report['windows_without_label'] = int(((y >= 0) & ~got).sum())
+    report['unknown_windows'] = int((got & ~known & (y >= 0)).sum())
+    report['known_coverage'] = float(known.sum() / got.sum()) if got.any() else 0.0
     report['evaluated_as'] = f'fusion runtime, reset_after {contract.reset_after:g} s'
-    report['calibration'] = fit_calibration(probs, y, keep=keep).to_dict()
+    report['calibration'] = calibration.to_dict()
     return report
 
 

@@ -27,6 +27,7 @@ import time
 from conftest import wait_until
 import pytest
 
+from hybrid_fusion_ros.core.checkpoint import Checkpoint
 from hybrid_fusion_tools.bags.bag import BagWriter
 from hybrid_fusion_tools.bags.bag import open_reader
 from hybrid_fusion_tools.bags.bag import read_messages
@@ -78,7 +79,15 @@ def reference(tmp_path_factory):
 
 def test_eval_writes_a_complete_report(reference):
     bag, out, proc = reference
-    for name in ('report.json', 'report.md', 'windows.csv', 'confusion.png', 'latency_cdf.png'):
+    for name in (
+        'report.json',
+        'report.md',
+        'windows.csv',
+        'confusion.png',
+        'latency_cdf.png',
+        'coverage.png',
+        'timeline.png',
+    ):
         assert (out / name).stat().st_size > 0, name
     report = json.loads((out / 'report.json').read_text())
     m = report['metrics']
@@ -88,6 +97,14 @@ def test_eval_writes_a_complete_report(reference):
     assert set(m['per_class']) == set(m['classes']) and len(m['confusion_matrix']) == 6
     assert 'SIMULATED' in report['meta']['data_note']
     assert report['meta']['ground_truth'] == 'topic /activity_ground_truth'
+    # The graph's own activity events, scored against the truth intervals.
+    events = m['events']
+    assert events['scored'] and events['events'] >= 1
+    assert events['overall']['truth'] >= 1 and events['overall']['precision'] is not None
+    # Calibration: the published probabilities against the truth, and the chosen point.
+    assert 0.0 <= m['calibration']['ece'] <= 1.0
+    assert m['calibration']['chosen']['coverage'] == pytest.approx(1.0)  # no threshold packaged
+    assert report['meta']['model_id'] == Checkpoint.load().model_id
     md = (out / 'report.md').read_text()
     assert '| label coverage |' in md and '| class | precision | recall | F1 | support |' in md
     assert 'report written to' in proc.stdout
