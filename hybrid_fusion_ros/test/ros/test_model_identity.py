@@ -201,9 +201,13 @@ def test_swaps_that_cannot_work_are_refused_and_labels_go_on(ros, tmp_path):
     other_inputs.fusion['config']['modalities'] = ['camera', 'imu', 'microphone']
     other_inputs.encoders['microphone'] = other_inputs.encoders.pop('audio')
     other_inputs.save(tmp_path / 'other_inputs.pt')
+    truncated = tmp_path / 'truncated.pt'
+    whole = Checkpoint.load().path.read_bytes()
+    truncated.write_bytes(whole[: len(whole) // 2])
     cases = {
         str(tmp_path / 'missing.pt'): 'no such file',
         str(corrupt): 'cannot be read',
+        str(truncated): 'cannot be read',
         str(tmp_path / 'other_inputs.pt'): 'restart the graph to change inputs',
     }
     for path, why in cases.items():
@@ -242,3 +246,73 @@ def test_the_debug_image_draws_the_label_on_the_newest_frame(ros):
     # The frame (red, letterboxed) fills the lower right, away from the label panel.
     assert (pixels[400, 600] == (0, 0, 255)).all(), pixels[400, 600]
     assert graph.node.pipeline.debug_image.published >= 1
+
+
+def test_a_half_updated_graph_keeps_labelling_says_why_and_heals_on_commit(ros, tmp_path):
+    """The imu encoder restarted on a second checkpoint with the same inputs: the fusion node
+    drops its features, labels on with camera and audio and names both models; told through
+    the encoder's own ~/load_model to go back (prepare, commit at a window), it rejoins."""
+    from sensor_msgs.msg import Imu
+
+    from hybrid_fusion_ros.nodes.encoder_node import EncoderNode
+    from hybrid_fusion_ros.ros.qos import sensor_qos
+
+    second = Checkpoint.load()
+    state = second.encoders['imu']['state_dict']
+    name = next(k for k, v in state.items() if v.dtype.is_floating_point)
+    state[name] = state[name] * 1.01
+    second_path = second.save(tmp_path / 'second.pt')
+    second_id = Checkpoint.load(second_path).model_id
+    graph = Graph(ros)
+    own = graph.runtime.model_id
+    assert second_id != own
+    encoder = ros.add(
+        EncoderNode(
+            'imu_encoder',
+            **ros.kwargs(checkpoint=str(second_path), input_queue_depth=1000),
+        )
+    )
+    assert encoder.runtime.model_id == second_id
+    imu_pub = graph.helper.create_publisher(Imu, 'imu/data', sensor_qos(1000))
+    wait_until(lambda: imu_pub.get_subscription_count() > 0, what='the imu subscription')
+    graph.pubs['imu'] = graph.helper.create_publisher(FeatureVector, 'unused/imu', RESULT_QOS)
+
+    def feed(seconds):
+        """IMU at 100 Hz from the graph's current time on, then the other inputs' features."""
+        start = graph.end
+        stamps = start + np.arange(0, seconds, 0.01)
+        for t in stamps:
+            imu_pub.publish(conv.row_to_imu([0, 0, 9.8, 0, 0, 0], conv.sec_to_stamp(t)))
+            time.sleep(0.0005)
+        graph.send(int(seconds / 0.5), ids={'imu': 'unused'})
+
+    feed(4.0)
+    wait_until(lambda: graph.runtime.drops['imu'].snapshot().get('foreign_model', 0) >= 3,
+               what='foreign imu features')
+    wait_until(lambda: len(graph.labels) >= 4, what='labels without the imu')
+    assert 'imu' not in graph.labels[-1].modalities_used
+    wait_until(
+        lambda: (graph.status('features/imu topic status') or (0, ''))[1].startswith(
+            f'features of model {second_id}'
+        ),
+        what='the imu status naming the other model',
+    )
+    # Back to this graph's model, from a window boundary on.
+    client = graph.helper.create_client(LoadModel, 'imu_encoder/load_model')
+    assert client.wait_for_service(timeout_sec=10.0)
+
+    def call(**fields):
+        future = client.call_async(LoadModel.Request(**fields))
+        wait_until(future.done, what='the encoder load_model response')
+        return future.result()
+
+    prepared = call(action=LoadModel.Request.PREPARE, checkpoint='')
+    assert prepared.success and prepared.model_id == own, prepared.message
+    switch = graph.end + 1.0
+    committed = call(action=LoadModel.Request.COMMIT, switch_at=conv.sec_to_stamp(switch))
+    assert committed.success, committed.message
+    feed(4.0)
+    wait_until(lambda: 'imu' in graph.labels[-1].modalities_used, what='the imu to rejoin')
+    assert encoder.runtime.model_id == own
+    refused = call(action=LoadModel.Request.SWAP, checkpoint='')
+    assert not refused.success and "fusion node's ~/load_model" in refused.message

@@ -995,7 +995,8 @@ def deployed_report(
     kept), as a dict. The scores are then those of the labels the graph publishes with it, as
     ``hybrid-fusion eval`` scores them: a window whose calibrated confidence is below the
     threshold is labelled unknown and left out of accuracy and F1 (``unknown_windows``;
-    ``known_coverage`` is the share of labelled windows with a class)."""
+    ``known_coverage`` is the share of labelled windows with a class); ``all_windows`` has the
+    accuracy and macro-F1 of the arg-max over every labelled window, unknown or not."""
     from hybrid_fusion_ros.core.calibration import fit_calibration
     from .streaming import stream_predictions
 
@@ -1008,6 +1009,8 @@ def deployed_report(
         calibrated = calibration.probabilities(np.log(np.maximum(probs[got], 1e-12)))
         known[got] = calibrated.max(axis=1) >= calibration.threshold
     report = labelled_report(y[known], probs[known].argmax(axis=1), classes)
+    every = labelled_report(y[got], probs[got].argmax(axis=1), classes)
+    report['all_windows'] = {'accuracy': every['accuracy'], 'macro_f1': every['macro_f1']}
     report['windows_without_label'] = int(((y >= 0) & ~got).sum())
     report['unknown_windows'] = int((got & ~known & (y >= 0)).sum())
     report['known_coverage'] = float(known.sum() / got.sum()) if got.any() else 0.0

@@ -48,7 +48,7 @@ def _modules_after(argv):
 def test_the_listing_imports_no_torch_and_names_every_command():
     loaded, text = _modules_after(['--help'])
     assert loaded == [], loaded
-    for command in ('launch', 'train', 'eval', 'inspect', 'demo', 'bench', 'export'):
+    for command in ('launch', 'swap', 'train', 'eval', 'inspect', 'demo', 'bench', 'export'):
         assert f'    {command} ' in text, command
     # the old names run, but are listed apart
     assert 'bench-latency' in text.split('old names')[1]
@@ -64,7 +64,17 @@ def test_bench_lists_its_verbs(capsys):
     out = capsys.readouterr().out
     names = verb_registry.names()
     assert names == sorted(
-        ['ablate', 'basicmotions', 'dataset', 'inference', 'latency', 'replay', 'soak', 'watch']
+        [
+            'ablate',
+            'basicmotions',
+            'dataset',
+            'inference',
+            'labels',
+            'latency',
+            'replay',
+            'soak',
+            'watch',
+        ]
     )
     for name in names:
         assert f'  {name} ' in out, name

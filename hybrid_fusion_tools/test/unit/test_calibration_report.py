@@ -190,3 +190,63 @@ def test_training_fits_the_checkpoint_calibration_on_the_validation_windows(tmp_
     assert 'keep=0.95' in cal.rule or 'no validation window' in cal.rule
     # The figures of the report are still the argmax's, which no temperature changes.
     assert 0.0 <= result.val_report['accuracy'] <= 1.0
+
+
+def test_a_class_left_out_of_training_is_answered_unknown_more_often(tmp_path):
+    """Trained on three classes (windows of three levels), the deployed runtime (the checkpoint's
+    calibration, the fusion node's code) meets windows of a fourth it never saw (wild motion
+    about the middle level): it says unknown for far more of them than for the classes it
+    knows. (A left-out class that looks like a known one, e.g. a level between two, is labelled
+    with confidence: confidence-based rejection cannot see it; docs/guides/robot-outputs.md.)"""
+    pytest.importorskip('torch')
+    import torch
+
+    from hybrid_fusion_ros.core.checkpoint import Checkpoint
+    from hybrid_fusion_ros.core.fusion_runtime import build_fusion
+    from hybrid_fusion_ros.core.fusion_runtime import Feature
+    from hybrid_fusion_tools.training.train import train
+    from hybrid_fusion_tools.training.train import TrainConfig
+
+    small = {'length': 16, 'base_channels': 4, 'feature_dim': 8}
+    config = TrainConfig(
+        encoders={'imu': 'imu_cnn1d'},
+        encoder_configs={'imu': small},
+        epochs=6,
+        seq_len=8,
+        batch_size=2,
+        extra_strategies=[],
+    )
+    means = np.array([-3.0, 0.0, 3.0])
+
+    def windows(labels, seed, spread=1.0):
+        rng = np.random.default_rng(seed)
+        labels = np.asarray(labels)
+        x = spread * rng.normal(size=(len(labels), 6, 16)) + means[labels][:, None, None]
+        from hybrid_fusion_tools.data.dataset import SequenceData
+
+        return SequenceData({'imu': x.astype(np.float32)}, labels, 0.5 * np.arange(1, len(x) + 1))
+
+    pattern = [0] * 6 + [1] * 6 + [2] * 6
+    train_seqs = [windows(pattern * 4, s) for s in (1, 2, 3)]
+    val_seqs = [windows(pattern * 3, 4)]
+    result = train(config, train_seqs, val_seqs, classes=['a', 'b', 'c'], progress=False)
+    path = result.checkpoint.save(tmp_path / 'three.pt')
+    threshold = Checkpoint.load(path).calibration['threshold']
+    assert threshold > 1 / 3
+    setup = build_fusion({'checkpoint': str(path), 'reset_after': 100.0})
+    encoder = Checkpoint.load(path).build_encoder('imu')[0]
+
+    def unknown_share(seq):
+        runtime = setup.runtime
+        runtime.reset('next stream')
+        with torch.no_grad():
+            feats = encoder(torch.from_numpy(seq.inputs['imu'])).numpy()
+        labels = []
+        for k, f in enumerate(feats):
+            stamp = int((1000 + 0.5 * k) * 1e9)
+            labels += runtime.on_feature('imu', Feature(f, stamp, stamp, 'imu'), stamp)
+        return np.mean([label.class_id == -1 for label in labels])
+
+    seen = unknown_share(windows(pattern * 2, 5))
+    unseen = unknown_share(windows([1] * 36, 6, spread=3.0))
+    assert unseen >= seen + 0.3, (seen, unseen, threshold)
