@@ -51,6 +51,12 @@ class SwapCommand(Command):
         parser.add_argument(
             '--no-wait', action='store_true', help='return once the graph accepted the swap'
         )
+        parser.add_argument(
+            '--service-timeout',
+            type=float,
+            default=10.0,
+            help='seconds to wait for the service to appear (default: %(default)s)',
+        )
 
     def run(self, args: argparse.Namespace) -> int:
         from hybrid_fusion_msgs.msg import ActivityLabel
@@ -72,7 +78,7 @@ class SwapCommand(Command):
         with BackgroundSpin('hybrid_fusion_swap') as spin:
             node = spin.node
             client = node.create_client(LoadModel, service)
-            if not client.wait_for_service(timeout_sec=10.0):
+            if not client.wait_for_service(timeout_sec=args.service_timeout):
                 print(f'error: no {service} service: is the graph running?', flush=True)
                 return 1
 

@@ -316,3 +316,19 @@ def test_a_half_updated_graph_keeps_labelling_says_why_and_heals_on_commit(ros, 
     assert encoder.runtime.model_id == own
     refused = call(action=LoadModel.Request.SWAP, checkpoint='')
     assert not refused.success and "fusion node's ~/load_model" in refused.message
+
+
+def test_the_swap_command_says_why_a_swap_is_refused(ros, tmp_path, capsys):
+    from hybrid_fusion_ros.cli import main
+
+    graph = Graph(ros)
+    node = f'{ros.namespace}/fusion_node'
+    assert main(['swap', str(tmp_path / 'nothing.pt'), '--node', node]) == 2
+    assert 'no such file' in capsys.readouterr().out
+    # The real service answers: no encoder publishes these features, so nothing may change.
+    assert main(['swap', 'default', '--node', node]) == 1
+    out = capsys.readouterr().out
+    assert 'refused, the running model is untouched' in out and 'load_model service' in out
+    assert main(['swap', 'default', '--node', '/nobody', '--service-timeout', '0.5']) == 1
+    assert 'is the graph running?' in capsys.readouterr().out
+    assert graph.runtime.model_id == Checkpoint.load().model_id
