@@ -443,3 +443,22 @@ def test_other_refusals(packaged, tmp_path):
 
     with pytest.raises(ob.OnnxBundleMismatchError, match='format 0, this version reads format 1'):
         ob.OnnxBundle.load(_doctored(packaged, tmp_path / 'f', old_format))
+
+
+def test_both_backends_describe_the_checkpoint_alike_model_id_included(packaged):
+    """An encoder on onnxruntime and a fusion node on torch (or the reverse) agree on the model
+    id, so a graph may mix backends; the bundle carries the calibration too."""
+    from hybrid_fusion_ros.core.encoder_runtime import EncoderConfig
+    from hybrid_fusion_ros.core.encoder_runtime import load_encoder
+    from hybrid_fusion_ros.core.fusion_runtime import load_fusion
+
+    torch_desc = load_fusion('torch', str(packaged))[2]
+    onnx_desc = load_fusion('onnxruntime', str(packaged))[2]
+    assert torch_desc.model_id == onnx_desc.model_id == Checkpoint.load(packaged).model_id
+    assert (torch_desc.classes, torch_desc.inputs) == (onnx_desc.classes, onnx_desc.inputs)
+    assert torch_desc.calibration == onnx_desc.calibration
+    for backend in ('torch', 'onnxruntime'):
+        loaded = load_encoder(
+            EncoderConfig(input='imu', checkpoint=str(packaged), inference_backend=backend)
+        )
+        assert loaded.model_id == torch_desc.model_id, backend
