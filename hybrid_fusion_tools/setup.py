@@ -47,6 +47,7 @@ setup(
             'eval = hybrid_fusion_tools.cli.eval:EvalCommand',
             'real-bag = hybrid_fusion_tools.cli.real_bag:RealBagCommand',
             'inspect = hybrid_fusion_tools.cli.inspect_bags:InspectCommand',
+            'teach = hybrid_fusion_tools.cli.teach:TeachCommand',
             'bench = hybrid_fusion_tools.cli.bench:BenchCommand',
             # The names of the last release, now bench verbs; removed in the next one.
             'bench-latency = hybrid_fusion_tools.cli.bench:BenchLatencyAlias',
@@ -68,6 +69,7 @@ setup(
             'basicmotions = hybrid_fusion_tools.bench.basicmotions:BasicMotionsCommand',
             'ablate = hybrid_fusion_tools.bench.ablate:AblateCommand',
             'labels = hybrid_fusion_tools.bench.labels:BenchLabelsCommand',
+            'teach = hybrid_fusion_tools.bench.teach:BenchTeachCommand',
         ],
     },
 )

@@ -59,11 +59,7 @@ class SwapCommand(Command):
         )
 
     def run(self, args: argparse.Namespace) -> int:
-        from hybrid_fusion_msgs.msg import ActivityLabel
-        from hybrid_fusion_msgs.srv import LoadModel
-
         from ..ros.node_common import BackgroundSpin
-        from ..ros.qos import RESULT_QOS
 
         checkpoint = '' if args.checkpoint in ('', 'default') else args.checkpoint
         if checkpoint:
@@ -72,38 +68,68 @@ class SwapCommand(Command):
                 print(f'error: {checkpoint}: no such file', flush=True)
                 return 2
             checkpoint = str(path.resolve())
-        service = f'{args.node.rstrip("/")}/load_model'
-        labels = []
-        seen = threading.Event()
         with BackgroundSpin('hybrid_fusion_swap') as spin:
-            node = spin.node
-            client = node.create_client(LoadModel, service)
-            if not client.wait_for_service(timeout_sec=args.service_timeout):
-                print(f'error: no {service} service: is the graph running?', flush=True)
-                return 1
-
-            def on_label(msg: ActivityLabel) -> None:
-                labels.append((msg.header.stamp.sec * 10**9 + msg.header.stamp.nanosec,
-                               msg.model_id))
-                seen.set()
-
-            node.create_subscription(ActivityLabel, args.label_topic, on_label, RESULT_QOS)
-            start = time.monotonic()
-            future = client.call_async(
-                LoadModel.Request(action=LoadModel.Request.SWAP, checkpoint=checkpoint)
+            return swap_graph(
+                spin.node,
+                checkpoint,
+                args.node,
+                args.label_topic,
+                args.timeout,
+                not args.no_wait,
+                args.service_timeout,
             )
-            while not future.done() and time.monotonic() - start < args.timeout:
-                time.sleep(0.05)
-            if not future.done():
-                print(f'error: {service} did not answer within {args.timeout:g} s', flush=True)
-                return 1
-            response = future.result()
-            print(response.message, flush=True)
-            if not response.success:
-                return 1
-            if args.no_wait or not response.model_id:
-                return 0
-            return _wait_for_switch(labels, seen, response, start, args.timeout)
+
+
+def swap_graph(
+    node,
+    checkpoint: str,
+    fusion_node: str = '/fusion_node',
+    label_topic: str = '/activity',
+    timeout: float = 180.0,
+    wait: bool = True,
+    service_timeout: float = 10.0,
+) -> int:
+    """Ask ``fusion_node``'s ``~/load_model`` to swap the graph to ``checkpoint`` ('' : the
+    packaged one) from ``node`` (spun elsewhere); with ``wait``, watch ``label_topic`` for the
+    first label of the new model. Prints what happened; returns the exit code."""
+    from hybrid_fusion_msgs.msg import ActivityLabel
+    from hybrid_fusion_msgs.srv import LoadModel
+
+    from ..ros.qos import RESULT_QOS
+
+    service = f'{fusion_node.rstrip("/")}/load_model'
+    labels = []
+    seen = threading.Event()
+    client = node.create_client(LoadModel, service)
+    if not client.wait_for_service(timeout_sec=service_timeout):
+        print(f'error: no {service} service: is the graph running?', flush=True)
+        return 1
+
+    def on_label(msg: ActivityLabel) -> None:
+        labels.append((msg.header.stamp.sec * 10**9 + msg.header.stamp.nanosec, msg.model_id))
+        seen.set()
+
+    subscription = node.create_subscription(ActivityLabel, label_topic, on_label, RESULT_QOS)
+    try:
+        start = time.monotonic()
+        future = client.call_async(
+            LoadModel.Request(action=LoadModel.Request.SWAP, checkpoint=checkpoint)
+        )
+        while not future.done() and time.monotonic() - start < timeout:
+            time.sleep(0.05)
+        if not future.done():
+            print(f'error: {service} did not answer within {timeout:g} s', flush=True)
+            return 1
+        response = future.result()
+        print(response.message, flush=True)
+        if not response.success:
+            return 1
+        if not wait or not response.model_id:
+            return 0
+        return _wait_for_switch(labels, seen, response, start, timeout)
+    finally:
+        node.destroy_subscription(subscription)
+        node.destroy_client(client)
 
 
 def _wait_for_switch(labels, seen, response, start, timeout) -> int:

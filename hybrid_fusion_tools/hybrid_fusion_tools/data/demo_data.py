@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import heapq
 from pathlib import Path
-from typing import Dict, Iterator, Tuple
+from typing import Dict, Iterator, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -220,6 +220,7 @@ def generate_trials_bag(
     pause: float = 1.0,
     trial_seconds: Tuple[float, float] = (2.0, 6.0),
     storage: str = 'mcap',
+    only: Optional[Sequence[int]] = None,
 ) -> Path:
     """A SIMULATED pre-segmented recording: labelled trials of ``trial_seconds`` (uniform),
     one after another in random class order, with ``pause`` seconds between trials in which
@@ -230,7 +231,10 @@ def generate_trials_bag(
     along class-specific directions; every trial draws its own phase, tempo (±15 %) and
     amplitude (±25 %), and ``subject`` turns the sensor's mounting (up to 20 degrees) and
     adds its own gain (±10 %), so subjects differ as wearers do. Labels go to
-    ``<bag>.labels.csv`` (one interval per trial). Deterministic for given arguments."""
+    ``<bag>.labels.csv`` (one interval per trial). Deterministic for given arguments.
+
+    ``only``: the trials of these class indices alone (e.g. the activity a model was not trained
+    on, to teach it); the classes keep the patterns they have in a bag of all of them."""
     from .truth import GroundTruth
     from .truth import Interval
     from .truth import write_sidecar
@@ -253,6 +257,8 @@ def generate_trials_bag(
     gain = 1.0 + 0.1 * subject_rng.uniform(-1.0, 1.0)
     rng = np.random.default_rng(seed)
     order = rng.permutation(np.repeat(np.arange(classes), trials_per_class))
+    if only is not None:
+        order = np.array([c for c in order if int(c) in set(only)], dtype=np.int64)
     t = BAG_START
     period = 1.0 / imu_rate
     rows, stamps, intervals = [], [], []

@@ -213,9 +213,12 @@ def load_recordings(
     progress: bool = True,
     encoder_overrides: Optional[Mapping[str, Mapping[str, Any]]] = None,
     encoder_names: Optional[Mapping[str, str]] = None,
+    min_classes: int = 2,
 ) -> RecordingSet:
     """Plan, probe, window (cached) and label every bag; errors name what to fix. ``spec``
-    None: the window is derived from the labelled segments (:func:`derive_window`)."""
+    None: the window is derived from the labelled segments (:func:`derive_window`).
+    ``min_classes``: how many classes the labels must name (1 for examples of one activity,
+    as ``hybrid-fusion teach`` reads its takes)."""
     from .plan import parse_target
     from hybrid_fusion_ros.core.paths import dataset_cache_root
 
@@ -293,7 +296,7 @@ def load_recordings(
         found |= labels
     classes = sorted(found)
     _check_every_class_has_windows(recordings, truths, found, spec)
-    if len(classes) < 2:
+    if len(classes) < min_classes:
         raise TrainingDataError(
             f'the labels name one class only ({classes}): a classifier needs two or more'
         )

@@ -48,7 +48,7 @@ def _modules_after(argv):
 def test_the_listing_imports_no_torch_and_names_every_command():
     loaded, text = _modules_after(['--help'])
     assert loaded == [], loaded
-    for command in ('launch', 'swap', 'train', 'eval', 'inspect', 'demo', 'bench', 'export'):
+    for command in ('launch', 'swap', 'teach', 'train', 'eval', 'inspect', 'demo', 'bench'):
         assert f'    {command} ' in text, command
     # the old names run, but are listed apart
     assert 'bench-latency' in text.split('old names')[1]
@@ -73,6 +73,7 @@ def test_bench_lists_its_verbs(capsys):
             'latency',
             'replay',
             'soak',
+            'teach',
             'watch',
         ]
     )
