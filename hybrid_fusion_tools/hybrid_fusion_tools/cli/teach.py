@@ -124,6 +124,12 @@ class TeachCommand(Command):
         graph.add_argument('--node', default='/fusion_node', help='the fusion node')
         graph.add_argument('--label-topic', default='/activity')
         graph.add_argument(
+            '--graph-timeout',
+            type=float,
+            default=3.0,
+            help='seconds to wait for the running model and the sensor topics (default 3)',
+        )
+        graph.add_argument(
             '--no-swap', action='store_true', help='write the checked model, do not swap it in'
         )
 
@@ -154,7 +160,7 @@ class Teacher:
         self.running: Optional[Any] = None  # the graph's ModelInfo, if it runs
 
     # --- the parent and the graph ---------------------------------------------------------
-    def model_info(self, timeout: float = 3.0) -> Optional[Any]:
+    def model_info(self) -> Optional[Any]:
         """The running graph's latched model description, or None."""
         from hybrid_fusion_msgs.msg import ModelInfo
 
@@ -164,7 +170,7 @@ class Teacher:
         topic = f'{self.args.node.rstrip("/")}/model_info'
         subscription = self.node.create_subscription(ModelInfo, topic, got.append, LATCHED_QOS)
         try:
-            deadline = time.monotonic() + timeout
+            deadline = time.monotonic() + self.args.graph_timeout
             while not got and time.monotonic() < deadline:
                 time.sleep(0.05)
         finally:
@@ -284,14 +290,16 @@ class Teacher:
             if value is not None:
                 setattr(config, name, value)
         try:
+            # The examples first: what can be refused is refused before anything slow.
+            bags: List[str] = []
+            if not merge:
+                bags = [str(b) for b in (args.bags or self.record(parent, label, out))]
+                takes = self.takes([Path(b) for b in bags], parent, label)
             replay = self.load(args.replay, parent, None) if args.replay else None
             knowledge = parent_knowledge(parent, replay)
             if merge:
                 result = merge_classes(parent, merge, label, knowledge, config)
-                bags: List[str] = []
             else:
-                bags = [str(b) for b in (args.bags or self.record(parent, label, out))]
-                takes = self.takes([Path(b) for b in bags], parent, label)
                 result = teach(
                     parent,
                     label,
@@ -352,7 +360,7 @@ class Teacher:
         topics = self.topics(parent)
         recorder = TakeRecorder(self.node, dict(topics.values()), sensor_qos(200))
         try:
-            deadline = time.monotonic() + 3.0
+            deadline = time.monotonic() + args.graph_timeout
             while time.monotonic() < deadline and not all(recorder.publishers().values()):
                 time.sleep(0.1)
             silent = [t for t, n in recorder.publishers().items() if n == 0]

@@ -137,3 +137,26 @@ def test_teach_records_trains_checks_swaps_and_undoes(ros, graph, parent, tmp_pa
         print(f'taught in {taught:.1f} s (3 takes of 5 s recorded live)')
     finally:
         halt()
+
+
+def test_teach_refuses_what_it_cannot_do_before_recording(tmp_path, capsys):
+    """Each refusal names the cause and the fix, exits 1 and changes nothing."""
+    default = str(Checkpoint.load().path)
+    cases = [
+        (['teach', 'clapping', '--node', '/nobody'], 'no running graph'),
+        (['teach', 'idle', '--checkpoint', default, '--node', '/nobody'],
+         "'idle' is a class of the model already"),
+        (['teach', 'clapping', '--checkpoint', default, '--seconds', '0.5', '--node',
+          '/nobody'], 'shorter than one window'),
+        (['teach', 'clapping', '--checkpoint', default, '--countdown', '0', '--node',
+          '/nobody', '--map', '/nowhere/imu:=imu'], 'no publisher on'),
+        (['teach', '--undo', '--node', '/nobody'], 'nothing to undo'),
+        (['teach', '--rename', 'idle', '--checkpoint', default, '--node', '/nobody'],
+         'expected --rename OLD:=NEW'),
+    ]
+    for args, why in cases:
+        out = tmp_path / f'run{len(list(tmp_path.iterdir()))}'
+        assert cli([*args, '--out', str(out), '--graph-timeout', '0.5']) == 1, args
+        printed = capsys.readouterr().out
+        assert why in printed, (args, printed)
+        assert not (out / 'model.pt').exists()
