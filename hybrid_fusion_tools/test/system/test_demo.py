@@ -45,11 +45,8 @@ def second_model(tmp_path_factory):
 
 @pytest.mark.parametrize(
     'extra, mode, swap',
-    [
-        ([], 'early', True),
-        (['fusion_mode:=late'], 'late', False),
-        (['--single-process'], 'early', True),
-    ],
+    # late mode through the node graph is test_graph.py's
+    [([], 'early', True), (['--single-process'], 'early', True)],
 )
 def test_demo_prints_labels_and_summary(tmp_path, extra, mode, swap, second_model):
     env = dict(os.environ, XDG_CACHE_HOME=str(tmp_path / 'cache'))
