@@ -321,12 +321,13 @@ class FusionPipeline:
 
     def _publish_model_info(self) -> None:
         rt = self.runtime
-        calibration = rt.calibration
-        threshold = rt.unknown_threshold
         msg = conv.make_model_info(
-            self.description, rt.settings.fusion_mode, calibration, _stamp(self._now())
+            self.description,
+            rt.settings.fusion_mode,
+            rt.calibration.temperature,
+            rt.unknown_threshold,
+            _stamp(self._now()),
         )
-        msg.unknown_threshold = float(threshold)
         self.info_pub.publish(msg)
 
     def _publish_diagnostics(self) -> None:
@@ -357,8 +358,7 @@ class FusionPipeline:
         try:
             return await self._swap_graph(request, response)
         except Exception as exc:  # noqa: BLE001 - the backstop: a swap must not kill the node
-            self.errors.count += 1
-            self.node.get_logger().error(f'internal error in load_model: {exc!r}')
+            self.errors.record('load_model service')
             response.success, response.message = False, f'internal error: {exc}'
             return response
         finally:

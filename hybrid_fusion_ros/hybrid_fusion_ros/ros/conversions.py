@@ -596,10 +596,10 @@ def make_event(event: Any, model_id: str = '', frame_id: str = '') -> ActivityEv
 
 
 def make_model_info(
-    description: Any, fusion_mode: str, calibration: Any, stamp: Time
+    description: Any, fusion_mode: str, temperature: float, threshold: float, stamp: Time
 ) -> ModelInfo:
-    """The ``~/model_info`` message of core/model_info.py's ``ModelDescription`` and the
-    runtime's calibration and rejection threshold in use."""
+    """The ``~/model_info`` message of core/model_info.py's ``ModelDescription``, with the
+    runtime's temperature and the rejection threshold in use."""
     msg = ModelInfo()
     msg.header.stamp = stamp
     msg.model_id = description.model_id
@@ -611,8 +611,8 @@ def make_model_info(
     msg.window_length = float(description.window.length)
     msg.window_hop = float(description.window.hop)
     msg.fusion_mode = fusion_mode
-    msg.temperature = float(calibration.temperature)
-    msg.unknown_threshold = float(calibration.threshold)
+    msg.temperature = float(temperature)
+    msg.unknown_threshold = float(threshold)
     msg.calibrated = bool(description.calibration)
     return msg
 

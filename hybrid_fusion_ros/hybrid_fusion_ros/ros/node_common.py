@@ -242,17 +242,22 @@ class InternalErrors:
             try:
                 return fn(*args, **kwargs)
             except Exception as exc:  # noqa: BLE001 - the backstop: nothing may kill the node
-                with self._lock:
-                    self.count += 1
-                    self.by_callback[what] = self.by_callback.get(what, 0) + 1
-                self.node.get_logger().error(
-                    f'internal error in {what} (the node goes on; counted as internal_error):\n'
-                    f'{traceback.format_exc()}',
-                    throttle_duration_sec=self.log_period,
-                )
+                self.record(what)
                 return on_error(exc) if on_error is not None else None
 
         return guarded
+
+    def record(self, what: str) -> None:
+        """Count an exception caught in ``what`` and log its traceback (call it from the
+        ``except`` block: an async callback, which :meth:`guard` cannot wrap, does)."""
+        with self._lock:
+            self.count += 1
+            self.by_callback[what] = self.by_callback.get(what, 0) + 1
+        self.node.get_logger().error(
+            f'internal error in {what} (the node goes on; counted as internal_error):\n'
+            f'{traceback.format_exc()}',
+            throttle_duration_sec=self.log_period,
+        )
 
 
 class BackgroundSpin:

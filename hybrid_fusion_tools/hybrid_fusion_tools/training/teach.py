@@ -622,6 +622,36 @@ def _child(
     )
 
 
+def _result(
+    parent: Checkpoint,
+    classes: List[str],
+    primary: FusionModel,
+    extra: Dict[str, FusionModel],
+    notes: List[str],
+    tc: TrainConfig,
+    config: TeachConfig,
+    calibration: Dict[str, Any],
+    check: Dict[str, Any],
+    seconds: float,
+    metadata: Dict[str, Any],
+) -> TeachResult:
+    """The child of a teach or a merge: ``metadata`` (lineage and what was done) completed
+    with the settings, calibration, check and notes every child records."""
+    metadata = {
+        **metadata,
+        'teach_config': asdict(config),
+        'fit_config': {'seq_len': tc.seq_len, 'batch_size': tc.batch_size, 'keep': tc.keep},
+        'calibration': dict(calibration),
+        'check': check,
+        'notes': notes,
+    }
+    child = _child(
+        parent, classes, fusion_entry(primary),
+        {k: fusion_entry(m) for k, m in extra.items()}, metadata, calibration,
+    )
+    return TeachResult(child, check, seconds, notes)
+
+
 def _encoded(parent: Checkpoint, *groups: Sequence[SequenceData]) -> List[List[SequenceData]]:
     """Each group of raw sequences as the parent's (frozen) encoders' features."""
     encoders = {m: parent.build_encoder(m)[0] for m in parent.modalities}
@@ -777,17 +807,9 @@ def teach(
             'knowledge': knowledge.source,
             'seconds': seconds,
         },
-        'teach_config': asdict(config),
-        'fit_config': {'seq_len': tc.seq_len, 'batch_size': tc.batch_size, 'keep': tc.keep},
-        'calibration': dict(calibration),
-        'check': check,
-        'notes': notes,
     }
-    child = _child(
-        parent, classes, fusion_entry(primary),
-        {k: fusion_entry(m) for k, m in extra.items()}, metadata, calibration,
-    )
-    return TeachResult(child, check, seconds, notes)
+    return _result(parent, classes, primary, extra, notes, tc, config, calibration, check,
+                   seconds, metadata)
 
 
 def _attempt(
@@ -1057,17 +1079,9 @@ def merge(
             'knowledge': knowledge.source,
             'seconds': seconds,
         },
-        'teach_config': asdict(config),
-        'fit_config': {'seq_len': tc.seq_len, 'batch_size': tc.batch_size, 'keep': tc.keep},
-        'calibration': dict(calibration),
-        'check': check,
-        'notes': notes,
     }
-    child = _child(
-        parent, classes, fusion_entry(primary),
-        {k: fusion_entry(m) for k, m in extra.items()}, metadata, calibration,
-    )
-    return TeachResult(child, check, seconds, notes)
+    return _result(parent, classes, primary, extra, notes, tc, config, calibration, check,
+                   seconds, metadata)
 
 
 # --- the benchmark ----------------------------------------------------------------------------
