@@ -274,6 +274,12 @@ class WindowerStats:
     straddles_pause: int = 0
 
 
+# Intervals a windower judges a stream's jitter on, and the slack (s) below which a stamp
+# counts as on a window's end.
+JITTER_HISTORY = 30
+STAMP_SLACK = 1e-6
+
+
 @dataclass
 class StreamWindower:
     """Buffers one modality's stream and yields its grid windows as they become due.
@@ -309,10 +315,15 @@ class StreamWindower:
     A window is closed as soon as nothing more can fall in it: when the next sample, expected
     one sample period after the newest, cannot be stamped before the window's end even
     ``jitter`` sample periods early. Waiting for that sample (a camera frame that is not even
-    in the window, the next 0.1 s audio chunk) would only add latency. Audio stamps are
-    computed from the sample rate, so they have no jitter. A sample that still arrives for a
-    closed window (a stamp jittered by more than that) is kept for the windows after it and
-    counted in ``stats.late_samples``.
+    in the window, the next 0.1 s audio chunk) would only add latency. ``jitter`` is the most
+    allowed; once :data:`JITTER_HISTORY` intervals between single-sample messages have been
+    seen, the margin is three times the largest deviation among them from the sample period
+    (``effective_jitter``): a camera or IMU stamped on a steady clock closes a window on its
+    last sample inside it, rather than on the next one, which for a frame stamped on the
+    window's end would cost a whole frame period. Audio stamps are computed from the sample
+    rate, so they have no jitter. A sample that still arrives for a closed window (a stamp
+    jittered by more than that) is kept for the windows after it and counted in
+    ``stats.late_samples``.
     """
 
     modality: str
@@ -336,6 +347,19 @@ class StreamWindower:
         self._message_period = 1.0 / self.expected_rate
         # Silences (last stamp before, first stamp after) that a window still due may hold.
         self._pauses: Deque[Tuple[float, float]] = deque()
+        # Recent deviations of single-sample intervals from the period, in periods.
+        self._deviations: Deque[float] = deque(maxlen=JITTER_HISTORY)
+
+    @property
+    def effective_jitter(self) -> float:
+        """The jitter margin in use (sample periods): ``jitter`` until the stream's own
+        intervals are known, then three times their largest recent deviation, at most
+        ``jitter``; 0 for sample-rate (audio) stamps."""
+        if self.sample_rate:
+            return 0.0
+        if len(self._deviations) < JITTER_HISTORY:
+            return self.jitter
+        return min(self.jitter, 3.0 * max(self._deviations))
 
     @property
     def pause_threshold(self) -> float:
@@ -346,6 +370,7 @@ class StreamWindower:
         self.buffer.clear()
         self.grid.reset()
         self._pauses.clear()
+        self._deviations.clear()
 
     def _jump(self, size: float) -> None:
         self.stats.time_jumps += 1
@@ -400,6 +425,7 @@ class StreamWindower:
                     # out of the buffer (after a pause longer than its horizon it would).
                     flushed = self._cut(self.buffer.oldest_stamp, float(stamps[0]))
             elif len(stamps) == 1:
+                self._deviations.append(abs(gap - self._period) / nominal)
                 self._period = min(nominal, 0.9 * self._period + 0.1 * gap)
         if len(stamps) > 1:
             self._period = min(1.0 / self.expected_rate, float(stamps[1] - stamps[0]))
@@ -410,9 +436,10 @@ class StreamWindower:
         self.buffer.push(stamps, samples)
         oldest = self.buffer.oldest_stamp
         assert oldest is not None
-        jitter = 0.0 if self.sample_rate else self.jitter
-        next_earliest = float(stamps[-1]) + self._period * (1.0 - jitter)
-        return flushed + self._cut(oldest, next_earliest)
+        # A microsecond of slack: a frame stamped exactly on a window's end (a steady camera
+        # whose period divides the hop) does not belong in it, nor need it be waited for.
+        next_earliest = float(stamps[-1]) + self._period * (1.0 - self.effective_jitter)
+        return flushed + self._cut(oldest, next_earliest + STAMP_SLACK)
 
     def _cut(self, oldest: Optional[float], next_earliest: float) -> List[SensorWindow]:
         """The windows due once no sample can be stamped before ``next_earliest``, cut from the

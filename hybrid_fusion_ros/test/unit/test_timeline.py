@@ -208,12 +208,13 @@ def test_a_window_sparse_from_losses_next_to_a_pause_stays_incomplete():
     """0.3 s lost, one sample, then a pause: [1.0, 2.0) holds one sample, sparse even over
     its unpaused 0.3 s; [1.5, 2.5) is sparse only for the pause; [0.5, 1.5) is closed when the
     sample after the pause arrives, before that sample pushes its first half out of the
-    buffer, so it is emitted with its 51 samples."""
+    buffer, so it is emitted with its 51 samples. The steady stream's last sample (3.99 s)
+    closes [3.0, 4.0) too."""
     stamps = np.concatenate([np.arange(0, 100) / 100.0, [1.3], np.arange(220, 400) / 100.0])
     w = StreamWindower('imu', WindowSpec(1.0, 0.5), 100.0)
     feed(w, stamps)
     assert (w.stats.pauses, w.stats.gaps) == (1, 1)
-    assert (w.stats.incomplete, w.stats.straddles_pause, w.stats.windows) == (1, 1, 4)
+    assert (w.stats.incomplete, w.stats.straddles_pause, w.stats.windows) == (1, 1, 5)
 
 
 def test_windower_and_timeline_agree():
@@ -244,10 +245,10 @@ def test_windows_before_a_pause_are_kept_whatever_its_length(pause):
         win.end for x in np.concatenate(stamps) for win in w.push(np.array([x]), np.zeros((1, 6)))
     ]
     assert len(ends) == len(set(ends))
-    # Every window that lies wholly inside a trial (they start on the grid): 5, 3, 9 and 7,
-    # but the last trial's last one, which no later sample closes.
+    # Every window that lies wholly inside a trial (they start on the grid): 5, 3, 9 and 7 (the
+    # last trial's last one closes on its own last sample: the stream is steady).
     inside = [
         sum(1 for e in ends if s[0] - 1e-6 <= e - 1.0 and e <= s[-1] + 0.02 + 1e-6)
         for s in stamps
     ]
-    assert inside == [5, 3, 9, 6]
+    assert inside == [5, 3, 9, 7]

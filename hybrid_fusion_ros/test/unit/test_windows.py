@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from hybrid_fusion_ros.core.windows import ChunkBuffer
+from hybrid_fusion_ros.core.windows import JITTER_HISTORY
 from hybrid_fusion_ros.core.windows import StreamWindower
 from hybrid_fusion_ros.core.windows import window_ends_between
 from hybrid_fusion_ros.core.windows import WindowGrid
@@ -184,30 +185,45 @@ def _closed_on(windower, stamps, samples, chunk):
 @pytest.mark.parametrize(
     'case, rate, chunk, sample_rate, closed_early',
     [
-        ('camera at 15 fps: a window ending between two frames', 15.0, 1, None, 3),
-        ('imu at 100 Hz: every end is a sample instant', 100.0, 1, None, 0),
-        ('audio in 0.1 s chunks: no jitter in sample-rate stamps', 16000.0, 1600, 16000.0, 7),
+        ('camera at 15 fps: windows ending between frames and on frames', 15.0, 1, None, 13),
+        ('imu at 100 Hz: every end is a sample instant', 100.0, 1, None, 15),
+        ('audio in 0.1 s chunks: no jitter in sample-rate stamps', 16000.0, 1600, 16000.0, 15),
     ],
 )
 def test_a_window_closes_as_soon_as_no_sample_can_fall_in_it(
     case, rate, chunk, sample_rate, closed_early
 ):
     """Closed on the push after which the next sample, expected one period on, cannot be
-    stamped before the end even a quarter period early (audio: not early at all). A camera
-    window ending between frames, and every audio window, closes on its own last sample,
-    not on the next frame or chunk."""
+    stamped before the end even a quarter period early while the stream's own jitter is not
+    yet known (audio: not early at all); once JITTER_HISTORY steady intervals are in, on the
+    last sample inside the window, not on the next frame or chunk (a frame stamped on the
+    window's end is not waited for)."""
     spec = WindowSpec(1.0, 0.5)
     w = StreamWindower('x', spec, expected_rate=rate, sample_rate=sample_rate)
-    stamps = np.arange(int(4 * rate)) / rate
+    stamps = np.arange(int(8 * rate)) / rate
     closed = _closed_on(w, stamps, np.zeros((len(stamps), 1)), chunk)
     assert closed, case
-    jitter = 0.0 if sample_rate else 0.25
+    # After sample j, j intervals are known; the margin of a push is its own.
+    index = np.arange(len(stamps))
+    jitter = np.where((index >= JITTER_HISTORY) | bool(sample_rate), 0.0, 0.25)
     on_last_inside = 0
     for end, k in closed.items():
-        due = stamps + (1.0 - jitter) / rate >= end - 1e-9
+        due = stamps + (1.0 - jitter) / rate + 1e-6 >= end
         assert k == int(np.argmax(due)) // chunk, f'{case}: window ending {end} on chunk {k}'
         on_last_inside += k == (int(np.searchsorted(stamps, end - 1e-9)) - 1) // chunk
     assert on_last_inside == closed_early, case
+
+
+def test_a_jittery_stream_keeps_a_margin_of_its_own_jitter():
+    """Frames jittered by up to 2 % of a period: the margin becomes three times the largest
+    deviation seen (under the quarter period allowed), and no frame is late for its window."""
+    rng = np.random.default_rng(3)
+    stamps = np.arange(300) / 15.0 + rng.uniform(-0.02, 0.02, 300) / 15.0
+    w = StreamWindower('camera', WindowSpec(1.0, 0.5), expected_rate=15.0)
+    assert w.effective_jitter == 0.25
+    windows = feed(w, stamps)
+    assert 0.05 < w.effective_jitter < 0.25
+    assert w.stats.late_samples == 0 and len(windows) == 38
 
 
 def test_a_sample_jittered_into_a_closed_window_is_counted_not_lost():
