@@ -68,6 +68,61 @@ BACKENDS = ('torch', 'onnxruntime')
 WINDOW_LENGTH, WINDOW_HOP = 1.0, 0.5
 
 
+# Each kind of simulated stream: the model's sensor type, its rate (messages per second; audio:
+# samples per second, in 0.1 s chunks) and the topic suffix an input of that type is read from.
+STREAM_KINDS = {
+    'camera': ('camera', 15.0, 'image_raw'),  # rgb8
+    'depth': ('camera', 15.0, 'image_raw'),  # 16UC1 millimetres
+    'imu': ('imu', 100.0, 'data'),
+    'audio': ('audio', 16000.0, 'chunk'),
+}
+
+
+@dataclass(frozen=True)
+class Stream:
+    """One simulated sensor stream of a bench run: an input of the model, named ``name``, of
+    kind ``kind`` (a key of :data:`STREAM_KINDS`), on the topic the graph reads that input
+    from by default (``<name>/image_raw``, ``<name>/data``, ``<name>/chunk``)."""
+
+    name: str
+    kind: str
+
+    @property
+    def sensor_type(self) -> str:
+        return STREAM_KINDS[self.kind][0]
+
+    @property
+    def rate(self) -> float:
+        return STREAM_KINDS[self.kind][1]
+
+    @property
+    def period(self) -> float:
+        return 1.0 / self.rate
+
+    @property
+    def topic(self) -> str:
+        return f'{self.name}/{STREAM_KINDS[self.kind][2]}'
+
+
+DEFAULT_STREAMS = tuple(Stream(name, name) for name in INPUTS)
+
+
+def format_streams(streams: Sequence[Stream]) -> str:
+    return ','.join(f'{s.name}:{s.kind}' for s in streams)
+
+
+def parse_streams(text: str) -> Tuple[Stream, ...]:
+    """``'camera:camera,depth:depth,imu:imu'`` -> streams (a bare name is its own kind)."""
+    streams = []
+    for item in text.split(','):
+        name, _, kind = item.strip().partition(':')
+        streams.append(Stream(name, kind or name))
+    unknown = [s.kind for s in streams if s.kind not in STREAM_KINDS]
+    if unknown:
+        raise ValueError(f'unknown stream kind(s) {unknown}; known: {list(STREAM_KINDS)}')
+    return tuple(streams)
+
+
 # --- /proc: CPU and memory of processes ------------------------------------------------------
 
 
@@ -141,9 +196,16 @@ def _wait_for_subscribers(publishers: Sequence[Any], timeout: float = 60.0) -> b
     return True
 
 
-def run_driver(size: Tuple[int, int], seconds: float, seed: int) -> int:
-    """Publish simulated camera (upscaled to ``size``), IMU and audio streams live, each
-    message stamped with its due wall time and published then, as a driver would."""
+def run_driver(
+    size: Tuple[int, int],
+    seconds: float,
+    seed: int,
+    streams: Sequence[Stream] = DEFAULT_STREAMS,
+) -> int:
+    """Publish simulated ``streams`` live: colour frames (scaled to ``size``), depth frames
+    (their brightness as 0-4 m, ``16UC1``, also at ``size``), IMU rows and audio chunks, each
+    message stamped with its due wall time and published then, as a driver would. Streams of
+    one kind carry the same simulated data on their own topics."""
     import cv2
     from hybrid_fusion_msgs.msg import AudioChunk
     import numpy as np
@@ -157,40 +219,44 @@ def run_driver(size: Tuple[int, int], seconds: float, seed: int) -> int:
     from hybrid_fusion_ros.ros.qos import DRIVER_QOS
 
     config = SimulationConfig()
-    streams = episode_streams(Episode(seconds + WINDOW_LENGTH, seed=seed, config=config, t0=0.0))
+    sim = episode_streams(Episode(seconds + WINDOW_LENGTH, seed=seed, config=config, t0=0.0))
     node = _init_ros('bench_latency_driver')
+    types = {'camera': Image, 'imu': Imu, 'audio': AudioChunk}
     pubs = {
-        'camera': node.create_publisher(Image, SENSOR_TOPICS['camera'], DRIVER_QOS),
-        'imu': node.create_publisher(Imu, SENSOR_TOPICS['imu'], DRIVER_QOS),
-        'audio': node.create_publisher(AudioChunk, SENSOR_TOPICS['audio'], DRIVER_QOS),
+        s.name: node.create_publisher(types[s.sensor_type], s.topic, DRIVER_QOS) for s in streams
     }
     if not _wait_for_subscribers(list(pubs.values())):
         print(json.dumps({'error': 'no subscriber on the sensor topics'}), flush=True)
         return 1
-    cam_t, frames = streams['camera']
-    imu_t, rows = streams['imu']
-    audio_t, audio = streams['audio']
+    cam_t, frames = sim['camera']
+    imu_t, rows = sim['imu']
+    audio_t, audio = sim['audio']
     n = config.audio_chunk
     # Stamps on each sensor's exact period (the simulation jitters them): the floor's relays
     # then know which sample completes a window, as a sensor of a steady rate lets one know.
     # A frame or an IMU sample is published when it is taken; an audio chunk, stamped with its
     # first sample (AudioChunk.msg), once its last sample is in, as a microphone driver does.
     chunk = n / config.audio_rate
+    due_times = {
+        'camera': [(round(t * config.camera_rate) / config.camera_rate, 0.0) for t in cam_t],
+        'imu': [(round(t * config.imu_rate) / config.imu_rate, 0.0) for t in imu_t],
+        'audio': [(i * chunk + chunk, chunk) for i in range(len(audio_t) // n)],
+    }
     events = sorted(
-        [
-            (round(t * config.camera_rate) / config.camera_rate, 0.0, 'camera', i)
-            for i, t in enumerate(cam_t)
-        ]
-        + [
-            (round(t * config.imu_rate) / config.imu_rate, 0.0, 'imu', i)
-            for i, t in enumerate(imu_t)
-        ]
-        + [(i * chunk + chunk, chunk, 'audio', i) for i in range(len(audio_t) // n)]
+        (t, age, order, i)
+        for order, s in enumerate(streams)
+        for i, (t, age) in enumerate(due_times[s.sensor_type])
     )
     t0 = math.ceil(time.time()) + 1.0  # whole seconds: stamps keep the recording's grid
-    published = dict.fromkeys(INPUTS, 0)
+    published = {s.name: 0 for s in streams}
     w, h = size
-    for t, age, kind, i in events:
+
+    def frame_at(i: int) -> np.ndarray:
+        if frames[i].shape[:2] == (h, w):
+            return frames[i]
+        return cv2.resize(frames[i], (w, h), interpolation=cv2.INTER_NEAREST)
+
+    for t, age, order, i in events:
         if t > seconds:
             break
         due = t0 + t
@@ -198,21 +264,20 @@ def run_driver(size: Tuple[int, int], seconds: float, seed: int) -> int:
         if delay > 0:
             time.sleep(delay)
         stamp = _stamp(due - age)
-        if kind == 'camera':
-            frame = (
-                frames[i]
-                if frames[i].shape[:2] == (h, w)
-                else cv2.resize(frames[i], (w, h), interpolation=cv2.INTER_NEAREST)
-            )
-            msg = conv.rgb_to_image(frame, stamp)
-        elif kind == 'imu':
-            msg = conv.row_to_imu(rows[i], stamp)
+        s = streams[order]
+        if s.kind == 'camera':
+            msg = conv.rgb_to_image(frame_at(i), stamp, s.name)
+        elif s.kind == 'depth':
+            metres = frame_at(i).mean(axis=-1, dtype=np.float32) * np.float32(4.0 / 255.0)
+            msg = conv.depth_to_image(metres, stamp, s.name)
+        elif s.kind == 'imu':
+            msg = conv.row_to_imu(rows[i], stamp, s.name)
         else:
             msg = conv.samples_to_audio(
                 np.asarray(audio[i * n : (i + 1) * n]), config.audio_rate, stamp
             )
-        pubs[kind].publish(msg)
-        published[kind] += 1
+        pubs[s.name].publish(msg)
+        published[s.name] += 1
     print(json.dumps({'published': published, 'start': t0, 'seconds': seconds}), flush=True)
     time.sleep(1.0)  # let the last messages leave before the participant goes
     node.destroy_node()
@@ -264,11 +329,11 @@ class _Stream:
 
 
 class RelayEncoder:
-    """An encoder's place in the graph without its work: a 64-value feature for each window,
-    published when the sample that completes the window arrives (the next one is due at or
-    after the window's end, so it cannot fall in it)."""
+    """An encoder's place in the graph without its work: a 64-value feature for each window
+    (every ``hop`` seconds), published when the sample that completes the window arrives (the
+    next one is due at or after the window's end, so it cannot fall in it)."""
 
-    def __init__(self, node, name: str) -> None:
+    def __init__(self, node, stream: Stream, hop: float = WINDOW_HOP) -> None:
         from hybrid_fusion_msgs.msg import AudioChunk
         from hybrid_fusion_msgs.msg import FeatureVector
         from sensor_msgs.msg import Image
@@ -278,17 +343,15 @@ class RelayEncoder:
         from hybrid_fusion_ros.ros.qos import RESULT_QOS
         from hybrid_fusion_ros.ros.qos import sensor_qos
 
-        msg_type, period = {
-            'camera': (Image, 1 / 15.0),
-            'imu': (Imu, 0.01),
-            'audio': (AudioChunk, 1 / 16000.0),
-        }[name]
-        self.name = name
+        msg_type = {'camera': Image, 'imu': Imu, 'audio': AudioChunk}[stream.sensor_type]
+        self.name = stream.name
+        self.audio = stream.sensor_type == 'audio'
+        self.hop = hop
         self.node = node
-        self.stream = _Stream(period)
-        self.pub = node.create_publisher(FeatureVector, f'features/{name}', RESULT_QOS)
+        self.stream = _Stream(stream.period)
+        self.pub = node.create_publisher(FeatureVector, f'features/{stream.name}', RESULT_QOS)
         node.create_subscription(
-            msg_type, SENSOR_TOPICS[name], self._on_sample, sensor_qos(QUEUE_DEPTH[name])
+            msg_type, stream.topic, self._on_sample, sensor_qos(QUEUE_DEPTH[stream.sensor_type])
         )
 
     def _on_sample(self, msg) -> None:
@@ -297,11 +360,11 @@ class RelayEncoder:
         from hybrid_fusion_ros.ros import conversions as conv
 
         first = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
-        samples = len(msg.data) // 2 if self.name == 'audio' else 1
+        samples = len(msg.data) // 2 if self.audio else 1
         s = self.stream
         last = first + (samples - 1) * s.period
         if s.next_end is None:
-            s.next_end = math.ceil((first + WINDOW_LENGTH) / WINDOW_HOP) * WINDOW_HOP
+            s.next_end = math.ceil((first + WINDOW_LENGTH) / self.hop) * self.hop
         while last + s.period >= s.next_end - 1e-6:
             end = s.next_end
             if last < end:
@@ -323,7 +386,7 @@ class RelayEncoder:
                     0.0,
                 )
             )
-            s.next_end += WINDOW_HOP
+            s.next_end += self.hop
         s.newest = last
 
 
@@ -368,17 +431,21 @@ class RelayFusion:
             )
 
 
-def run_relays(nodes: Sequence[str]) -> int:
-    """The floor's stand-ins for ``nodes`` (input names and 'fusion') in this process, on one
-    SingleThreadedExecutor, until SIGINT."""
+def run_relays(
+    nodes: Sequence[str], streams: Sequence[Stream] = DEFAULT_STREAMS, hop: float = WINDOW_HOP
+) -> int:
+    """The floor's stand-ins for ``nodes`` (names of ``streams`` and 'fusion') in this process,
+    on one SingleThreadedExecutor, until SIGINT."""
     import rclpy
     from rclpy.executors import ExternalShutdownException
     from rclpy.executors import SingleThreadedExecutor
 
     first = _init_ros(f'{nodes[0]}_relay')
     ros_nodes = [first] + [rclpy.create_node(f'{n}_relay') for n in nodes[1:]]
+    by_name = {s.name: s for s in streams}
+    names = [s.name for s in streams]
     keep = [
-        RelayFusion(node, INPUTS) if name == 'fusion' else RelayEncoder(node, name)
+        RelayFusion(node, names) if name == 'fusion' else RelayEncoder(node, by_name[name], hop)
         for name, node in zip(nodes, ros_nodes)
     ]
     executor = SingleThreadedExecutor()
@@ -408,7 +475,7 @@ class Listener:
     """Labels, features and /diagnostics seen by the bench's own node (another process than
     the graph's)."""
 
-    def __init__(self, node) -> None:
+    def __init__(self, node, inputs: Sequence[str] = INPUTS) -> None:
         from hybrid_fusion_msgs.msg import ActivityLabel
         from hybrid_fusion_msgs.msg import FeatureVector
 
@@ -421,7 +488,7 @@ class Listener:
         self.encode: Dict[float, float] = {}  # window stamp -> slowest encoder (ms)
         self.recording_from = 0.0
         node.create_subscription(ActivityLabel, 'activity', self._on_label, RESULT_QOS)
-        for name in INPUTS:
+        for name in inputs:
             node.create_subscription(
                 FeatureVector, f'features/{name}', self._on_feature, RESULT_QOS
             )
@@ -474,9 +541,12 @@ def measure(
     warmup: float,
     seed: int,
     ready,
+    streams: Sequence[Stream] = DEFAULT_STREAMS,
+    hop: float = WINDOW_HOP,
 ) -> Dict[str, Any]:
-    """Run the driver for ``warmup + seconds``. Windows ending in the first ``warmup`` seconds
-    (start-up: first forward passes, discovery) are not counted, nor is their CPU."""
+    """Run the driver of ``streams`` for ``warmup + seconds``. Windows (every ``hop`` s)
+    ending in the first ``warmup`` seconds (start-up: first forward passes, discovery) are not
+    counted, nor is their CPU."""
     if not ready():
         raise RuntimeError('the nodes did not come up')
     listener.reset(0.0)
@@ -492,6 +562,8 @@ def measure(
             str(warmup + seconds + 1.0),
             '--seed',
             str(seed),
+            '--streams',
+            format_streams(streams),
         ),
         stdout=subprocess.PIPE,
         text=True,
@@ -513,7 +585,6 @@ def measure(
     report = json.loads(out.strip().splitlines()[-1]) if out.strip() else {}
     if 'start' not in report:
         raise RuntimeError(f"driver failed: {report.get('error', out[-500:])}")
-    hop = WINDOW_HOP
     first_end = math.ceil((report['start'] + warmup + WINDOW_LENGTH) / hop - 1e-6) * hop
     last_end = math.floor((report['start'] + warmup + seconds) / hop + 1e-6) * hop
     counted = lambda stamp: first_end - 1e-6 <= stamp <= last_end + 1e-6  # noqa: E731
@@ -665,6 +736,7 @@ def latency_rows(
                     ) as graph:
                         procs = list(graph.processes.values())
                         r = measured(procs, size)
+                wait_gone(node, list(SENSOR_TOPICS.values()))
                 r.update(
                     size=size,
                     layout=layout,
@@ -701,7 +773,12 @@ def latency_rows(
     return rows
 
 
-def _ready(node, procs: Sequence[subprocess.Popen], timeout: float = 120.0) -> bool:
+def _ready(
+    node,
+    procs: Sequence[subprocess.Popen],
+    timeout: float = 120.0,
+    topics: Sequence[str] = tuple(SENSOR_TOPICS.values()),
+) -> bool:
     """The graph (or its floor) is up: something subscribes to every sensor topic and
     publishes labels; False when one of its processes exited or after ``timeout``."""
     deadline = time.monotonic() + timeout
@@ -709,8 +786,22 @@ def _ready(node, procs: Sequence[subprocess.Popen], timeout: float = 120.0) -> b
         if any(p.poll() is not None for p in procs):
             return False
         if (
-            all(node.count_subscribers('/' + t) > 0 for t in SENSOR_TOPICS.values())
+            all(node.count_subscribers('/' + t) > 0 for t in topics)
             and node.count_publishers('/activity') > 0
+        ):
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def wait_gone(node, topics: Sequence[str], timeout: float = 20.0) -> bool:
+    """After a run: wait until discovery no longer lists a label publisher or a subscriber of
+    ``topics`` (the stopped processes' endpoints), so that the next run's readiness check
+    cannot be satisfied by the last run's nodes; False after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if node.count_publishers('/activity') == 0 and all(
+            node.count_subscribers('/' + t) == 0 for t in topics
         ):
             return True
         time.sleep(0.1)
@@ -837,15 +928,20 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument('--subscribers', type=int, default=1)
     parser.add_argument('--nodes', default='camera,imu,audio,fusion')
     parser.add_argument('--topic', default=SENSOR_TOPICS['camera'], help='camera: the image topic')
+    parser.add_argument(
+        '--streams', default=format_streams(DEFAULT_STREAMS), help='driver, relay: NAME:KIND,...'
+    )
+    parser.add_argument('--hop', type=float, default=WINDOW_HOP, help='relay: window hop (s)')
     args = parser.parse_args(argv)
     size = tuple(int(v) for v in args.size.split('x'))
+    streams = parse_streams(args.streams)
     if args.role == 'driver':
-        return run_driver(size, args.seconds, args.seed)
+        return run_driver(size, args.seconds, args.seed, streams)
     if args.role == 'camera':
         return run_camera(
             size, args.encoding, args.rate, args.seconds, args.subscribers, args.topic
         )
-    return run_relays(args.nodes.split(','))
+    return run_relays(args.nodes.split(','), streams, args.hop)
 
 
 if __name__ == '__main__':
