@@ -70,6 +70,8 @@ setup(
             'ablate = hybrid_fusion_tools.bench.ablate:AblateCommand',
             'labels = hybrid_fusion_tools.bench.labels:BenchLabelsCommand',
             'teach = hybrid_fusion_tools.bench.teach:BenchTeachCommand',
+            'train = hybrid_fusion_tools.bench.train:BenchTrainCommand',
+            'scale = hybrid_fusion_tools.bench.scale:BenchScaleCommand',
         ],
     },
 )

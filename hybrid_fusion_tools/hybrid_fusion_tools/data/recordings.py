@@ -383,12 +383,17 @@ def _build_one(args) -> Tuple[str, Optional[str], Optional[str], bool]:
     read, inputs, configs, spec, root, rates = args
     import torch
 
+    # One thread per build (several run side by side); put back after, for a build run in
+    # the training process itself (one bag, --jobs 1), whose training would else run on one.
+    threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
         path, built = build_cache(read, inputs, configs, spec, root, rates)
         return str(read.bag), str(path), None, built
     except BagError as exc:
         return str(read.bag), None, str(exc), False
+    finally:
+        torch.set_num_threads(threads)
 
 
 def build_all(

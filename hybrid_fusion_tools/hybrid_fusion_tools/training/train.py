@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from dataclasses import field
 import math
 import random
+import time
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
@@ -463,6 +464,7 @@ def fit(
     epochs: int,
     progress: bool,
     desc: str,
+    timing: Optional[List[Dict[str, float]]] = None,
 ) -> Tuple[List[Dict[str, Any]], Optional[Dict[str, Any]]]:
     """Train ``model`` in place (AdamW, warm-up + cosine, gradient clipping, modality dropout,
     class weights); keep the epoch with the best validation macro-F1, stop after
@@ -480,18 +482,25 @@ def fit(
     learning rate unchanged), with equal step counts on all ranks; augmentation and dropout
     noise differ per rank. Every rank validates on the whole validation set with identical
     weights, rank 0's macro-F1 decides for all, so early stopping and the best state agree.
-    In a single process none of this happens and training is exactly the single-process one."""
+    In a single process none of this happens and training is exactly the single-process one.
+
+    ``timing``, when given, gets one entry per epoch run (this process's clock): the seconds of
+    its optimizer steps, batches built included (``train_seconds``), and of the whole epoch,
+    validation and the ranks' agreement included (``epoch_seconds``)."""
     from . import distributed
 
     if not distributed.is_distributed():
-        return _fit(model, train_seqs, val_seqs, config, classes, epochs, progress, desc, 0, 1)
+        return _fit(
+            model, train_seqs, val_seqs, config, classes, epochs, progress, desc, 0, 1, timing
+        )
     rank, world = distributed.rank(), distributed.world_size()
     # fork_rng gives the global RNG back as it was (equal on all ranks) when training ends, so
     # what follows (e.g. the next head's initialization) stays the same on every rank.
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(_rank_seeds(config.seed, rank)[1])
         return _fit(
-            model, train_seqs, val_seqs, config, classes, epochs, progress, desc, rank, world
+            model, train_seqs, val_seqs, config, classes, epochs, progress, desc, rank, world,
+            timing,
         )
 
 
@@ -506,6 +515,7 @@ def _fit(
     desc: str,
     rank: int,
     world: int,
+    timing: Optional[List[Dict[str, float]]] = None,
 ) -> Tuple[List[Dict[str, Any]], Optional[Dict[str, Any]]]:
     """The body of :func:`fit`; ``world > 1`` only inside an initialized process group."""
     ddp = world > 1
@@ -593,6 +603,7 @@ def _fit(
     if validate and not (val_labels >= 0).any():
         raise TrainingFailed(f'{desc}: the validation recordings have no labelled window')
     for epoch in bar:
+        started = time.perf_counter()
         model.train()
         for enc in frozen:  # BatchNorm statistics stay as loaded, too
             enc.eval()
@@ -640,6 +651,7 @@ def _fit(
             opt.step()
             sched.step()
             losses.append(float(loss.detach()))
+        trained = time.perf_counter()
         if not losses:
             raise TrainingFailed(f'{desc}: epoch {epoch + 1} drew no labelled window')
         mean_loss = float(np.mean(losses))
@@ -662,6 +674,13 @@ def _fit(
             entry['world_size'] = world
             entry['steps_per_rank'] = _steps_per_rank(len(losses), world)
         history.append(entry)
+        if timing is not None:
+            timing.append(
+                {
+                    'train_seconds': trained - started,
+                    'epoch_seconds': time.perf_counter() - started,
+                }
+            )
         shown = {'loss': f"{entry['loss']:.3f}"}
         if validate:
             shown['val_f1'] = f"{entry['val_macro_f1']:.3f}"
@@ -849,6 +868,27 @@ def add_heads(ckpt: Checkpoint, strategies: Sequence[str], progress: bool = True
     return out
 
 
+def training_time(
+    timing: Sequence[Mapping[str, float]], train_seqs: Sequence[SequenceData], config: TrainConfig
+) -> Dict[str, Any]:
+    """What the epochs of a :func:`fit` took, for throughput: every epoch trains each window of
+    ``train_seqs`` once (``windows_per_epoch``, across all ranks), in ``train_seconds`` of
+    optimizer steps on rank 0's clock (the ranks step in lockstep); ``epoch_seconds`` adds
+    validation, which every rank runs whole. Figures of this process, with the torch threads
+    it ran on."""
+    from . import distributed
+
+    world = distributed.world_size()
+    return {
+        'world_size': world,
+        'torch_threads': torch.get_num_threads(),
+        'global_batch': config.batch_size * world,
+        'windows_per_epoch': int(sum(len(s) for s in train_seqs)),
+        'train_seconds': [round(t['train_seconds'], 4) for t in timing],
+        'epoch_seconds': [round(t['epoch_seconds'], 4) for t in timing],
+    }
+
+
 @dataclass
 class TrainResult:
     checkpoint: Optional[Checkpoint]  # None for the linear front-end ablation
@@ -931,6 +971,7 @@ def train(
     fronts = fixed_fronts(encoders, config)
     # Inputs whose encoder has a fixed front end get it applied once here; the model trained
     # below runs only the heads on them, with the same modules (so the same weights).
+    timing: List[Dict[str, float]] = []
     history, val_report = fit(
         ActivityModel(
             {m: _Head(e) if m in fronts else e for m, e in encoders.items()}, fusion
@@ -942,6 +983,7 @@ def train(
         config.epochs,
         progress,
         f'training ({config.strategy})',
+        timing,
     )
     model.eval()
     # Calibration (temperature and unknown threshold) is fitted on the validation windows as
@@ -963,6 +1005,7 @@ def train(
             for k, v in extra.items()
         },
         'calibration': dict(calibration),
+        'training_time': training_time(timing, train_seqs, config),
         **(metadata or {}),
     }
     ckpt = Checkpoint.from_models(

@@ -72,8 +72,10 @@ def test_bench_lists_its_verbs(capsys):
             'labels',
             'latency',
             'replay',
+            'scale',
             'soak',
             'teach',
+            'train',
             'watch',
         ]
     )

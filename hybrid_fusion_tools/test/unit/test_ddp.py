@@ -35,6 +35,7 @@ from hybrid_fusion_ros.core.checkpoint import Checkpoint
 from hybrid_fusion_ros.core.encoders import create_encoder
 from hybrid_fusion_ros.core.fusion import FusionConfig
 from hybrid_fusion_ros.core.fusion import FusionModel
+from hybrid_fusion_tools.bench.train import TORCHRUN_ENV
 from hybrid_fusion_tools.data.dataset import SequenceData
 from hybrid_fusion_tools.training import distributed
 from hybrid_fusion_tools.training.train import _rank_share
@@ -53,17 +54,6 @@ MAPS = [
     '--map',
     '/thigh_imu/imu:=thigh_imu',
 ]
-TORCHRUN_ENV = (
-    'RANK',
-    'WORLD_SIZE',
-    'LOCAL_RANK',
-    'LOCAL_WORLD_SIZE',
-    'MASTER_ADDR',
-    'MASTER_PORT',
-    'TORCHELASTIC_RUN_ID',
-    'GROUP_RANK',
-    'ROLE_RANK',
-)
 
 
 def _free_port() -> int:
