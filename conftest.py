@@ -41,6 +41,16 @@ import pytest
 
 # A DDS domain of our own, so a demo running on the same machine does not talk to the tests.
 os.environ.setdefault('ROS_DOMAIN_ID', str(random.Random(os.getpid()).randint(100, 200)))
+# Under pytest-xdist (./scripts/test.sh runs a worker per core), each worker of a run gets a
+# domain of its own, next to its siblings', so that one worker's graph never sees another's.
+_WORKER = os.environ.get('PYTEST_XDIST_WORKER', '')
+if _WORKER.startswith('gw'):
+    _RUN = os.environ.get('PYTEST_XDIST_TESTRUNUID', '') or str(os.getppid())
+    _BASE = 100 + random.Random(_RUN).randint(0, 80)
+    os.environ['ROS_DOMAIN_ID'] = str(_BASE + int(_WORKER[2:]) % 32)
+    # A worker per core: torch's own thread pool on top of that oversubscribes the cores, and
+    # OpenMP's spinning threads then slow training down many times over.
+    os.environ.setdefault('OMP_NUM_THREADS', '1')
 # Discovery on this host only: ROS_AUTOMATIC_DISCOVERY_RANGE from Iron on, ROS_LOCALHOST_ONLY on
 # Humble, which has no discovery range. Later distros still honour ROS_LOCALHOST_ONLY=1 but warn
 # on every rcl init that it is deprecated and overrides the range (rcl/src/rcl/init.c), so it is
@@ -227,6 +237,21 @@ def default_checkpoint():
     from hybrid_fusion_ros.core.checkpoint import Checkpoint
 
     return Checkpoint.load()
+
+
+@pytest.fixture(scope='session', autouse=True)
+def private_cache(tmp_path_factory) -> Iterator[Path]:
+    """The project's cache (exported ONNX bundles, dataset windows, generated bags) in a
+    folder of this session's own: tests never read what an earlier run left in ~/.cache, and
+    two workers never write one bundle at once. Node processes inherit it."""
+    folder = tmp_path_factory.mktemp('cache')
+    before = os.environ.get('XDG_CACHE_HOME')
+    os.environ['XDG_CACHE_HOME'] = str(folder)
+    yield folder
+    if before is None:
+        os.environ.pop('XDG_CACHE_HOME', None)
+    else:
+        os.environ['XDG_CACHE_HOME'] = before
 
 
 @pytest.fixture(scope='session')

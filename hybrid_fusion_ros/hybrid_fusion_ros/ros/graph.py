@@ -166,13 +166,15 @@ def graph_for_checkpoint(
 ) -> Tuple[NodeSpec, ...]:
     """The graph that runs ``checkpoint`` (None: the packaged one). With the onnxruntime
     backend, or where torch is not installed (a robot running the ONNX files), its inputs are
-    read from the ONNX bundle's manifest, so that starting the graph needs no torch either."""
+    read from the ONNX bundle's manifest, so that starting the graph needs no torch either. A
+    checkpoint without a bundle gets one exported on first use where torch is installed, once,
+    before any node starts (or a clear error where it is not)."""
     import importlib.util
 
     if backend == 'onnxruntime' or importlib.util.find_spec('torch') is None:
         from ..core.onnx_backend import OnnxBundle
 
-        return classifier_graph(OnnxBundle.find(checkpoint).modalities)
+        return classifier_graph(OnnxBundle.find(checkpoint, export_if_missing=True).modalities)
     from ..core.checkpoint import Checkpoint
 
     return classifier_graph(Checkpoint.load(checkpoint).modalities)
