@@ -24,12 +24,15 @@ Positional arguments with ``:=`` are fusion node parameters, the others bags; a 
 not a bag stands for the bags in it. With several bags each finds its ground truth itself
 (``<bag>.labels.csv`` beside it, else its label topic), and in fast mode one node graph replays
 them one after another (see ``evaluation/runner.py``); the report has the metrics over all
-windows and a row per bag.
+windows and a row per bag. ``--jobs N`` replays them on N node graphs at the same time, each in a
+process and ROS domain of its own (default: one per two CPU cores; ``evaluation/lanes.py``).
 """
 
 from __future__ import annotations
 
 import argparse
+from dataclasses import dataclass
+from dataclasses import field
 import json
 import math
 from pathlib import Path
@@ -40,6 +43,7 @@ from hybrid_fusion_ros.cli import Command
 from hybrid_fusion_ros.cli import parse_map
 
 if TYPE_CHECKING:
+    from ..evaluation.runner import EvalOptions
     from ..evaluation.runner import EvalResult
     from ..evaluation.runner import EvalSetup
 
@@ -242,6 +246,18 @@ class EvalCommand(Command):
             help='fast mode: seconds to wait for a window before moving on (counted)',
         )
         parser.add_argument(
+            '--jobs',
+            type=int,
+            default=0,
+            metavar='N',
+            help=(
+                'fast mode, several bags: node graphs replaying at the same time, each in a '
+                'process of its own on its own ROS domain (0, the default: one per two CPU '
+                'cores, which one replaying graph keeps busy; at most one per bag); every bag '
+                'gives the windows it gives replayed alone'
+            ),
+        )
+        parser.add_argument(
             '--verbose-nodes', action='store_true', help="show the nodes' own log output"
         )
         parser.add_argument(
@@ -265,6 +281,8 @@ class EvalCommand(Command):
 
         if args.rate <= 0:
             raise SystemExit(f'error: --rate must be > 0, got {args.rate}')
+        if args.jobs < 0:
+            raise SystemExit(f'error: --jobs must be >= 0, got {args.jobs}')
         given, params = split_inputs(args.inputs)
         try:
             bags = expand_bags(given)
@@ -403,26 +421,25 @@ class EvalCommand(Command):
     ) -> Tuple[Dict[str, Any], int]:
         """One run over every bag: the report (with ``_latencies`` for ``--compare``) and the
         exit status."""
-        from tqdm import tqdm
-
-        from ..bags.bag import BagError
+        from ..evaluation.lanes import assign_lanes
+        from ..evaluation.lanes import job_count
         from ..evaluation.report import BagOutcomes
         from ..evaluation.report import write_bags_report
         from ..evaluation.report import write_report
-        from ..evaluation.runner import EvalOptions
-        from ..evaluation.runner import GraphLink
         from ..evaluation.runner import meta_for
-        from ..evaluation.runner import replay_shifts
-        from ..evaluation.runner import run
-        from ..evaluation.runner import use_replay_dds_profile
-        from hybrid_fusion_ros.ros.graph import classifier_graph
-        from hybrid_fusion_ros.ros.graph import route_parameters
-        from hybrid_fusion_ros.ros.launcher import GraphProcess
-        from hybrid_fusion_ros.ros.node_common import BackgroundSpin
 
-        options = EvalOptions(
-            realtime=args.realtime, rate=args.rate, window_timeout=args.window_timeout
+        job = ReplayJob(
+            config=Path(config),
+            checkpoint=checkpoint,
+            fusion=dict(fusion),
+            mode=mode,
+            jump=jump,
+            realtime=args.realtime,
+            rate=args.rate,
+            window_timeout=args.window_timeout,
+            verbose_nodes=args.verbose_nodes,
         )
+        options = job.options()
         several = len(setups) > 1
         for setup in setups:
             tag = f'{setup.bag}: ' if several else ''
@@ -435,112 +452,34 @@ class EvalCommand(Command):
                     ' accuracy',
                     flush=True,
                 )
-        sim_time = not args.realtime or args.rate != 1.0
-        how = (
-            'in real time'
-            if args.realtime
-            else 'as fast as the graph keeps up (lockstep, sim time)'
-        )
-        if not args.realtime:
-            use_replay_dds_profile()
-        done: List[Tuple['EvalSetup', 'EvalResult', int, int]] = []  # setup, result, shift, graph
-        groups = graph_groups(setups, args.realtime)
-        interrupted = False
-        for g, group in enumerate(groups):
-            first = setups[group[0]]
-            nodes = classifier_graph(first.checkpoint.modalities)
-            node_overrides: Dict[str, Dict[str, str]] = {
-                k: dict(v) for k, v in first.node_overrides.items()
-            }
-            # Each NAME:=VALUE to the nodes that declare it (inference_backend to every node).
-            for name, params in route_parameters(fusion, nodes).items():
-                node_overrides.setdefault(name, {}).update(params)
-            if checkpoint:
-                for params in node_overrides.values():
-                    params['checkpoint'] = str(checkpoint)
-            graph = GraphProcess(
-                config,
-                overrides={'use_sim_time': 'true'} if sim_time else {},
-                quiet=not args.verbose_nodes,
-                node_overrides=node_overrides,
-                graph=nodes,
+        jobs = job_count(args.jobs, len(setups), args.realtime)
+        if jobs > 1:
+            lanes = assign_lanes([s.seconds for s in setups], jobs)
+            print(
+                f'{len(setups)} bags on {len(lanes)} node graphs at a time (--jobs), each in its'
+                ' own process and ROS domain',
+                flush=True,
             )
-            shifts = (
-                [0] * len(group)
-                if args.realtime
-                else replay_shifts([setups[i] for i in group], jump)
+            replayed = _replay_lanes(job, setups, lanes, args)
+        else:
+            replayed = replay_bags(job, setups, range(len(setups)), progress=True)
+        if replayed.error is not None:
+            print(f'error: {replayed.error}', file=sys.stderr)
+            print(
+                f'no report written: {replayed.error_bag} could not be read to the end',
+                file=sys.stderr,
             )
-            spinner: Optional[BackgroundSpin] = None
-            setup = first
-            try:
-                spinner = BackgroundSpin('hybrid_fusion_eval')
-                link: Optional[GraphLink] = None
-                for i, shift in zip(group, shifts):
-                    setup = setups[i]
-                    count = f' [{i + 1}/{len(setups)}]' if several else ''
-                    data = setup.data_note or 'data not described in the bag'
-                    print(
-                        f'evaluating{count} {setup.bag} ({setup.format}, {setup.seconds:.1f} s, '
-                        f'{setup.total_messages} messages; {data})\n  {mode} fusion, {how}',
-                        flush=True,
-                    )
-                    if shift:
-                        print(
-                            f'  replayed {-shift / 1e9:g} s before its recorded time, so that'
-                            ' every node starts afresh on the jump back from the previous bag',
-                            flush=True,
-                        )
-                    if link is None:
-                        graph.start()
-                    with tqdm(
-                        total=setup.total_messages,
-                        unit='msg',
-                        desc='replaying',
-                        dynamic_ncols=True,
-                        mininterval=0.5,
-                    ) as bar:
-
-                        def progress(published: int, labels: int) -> None:
-                            if published - bar.n >= 200 or published == setup.total_messages:
-                                bar.update(published - bar.n)
-                                bar.set_postfix(labels=labels, refresh=False)
-
-                        if link is None:
-                            link = GraphLink(spinner.node, graph, setup, options)
-                        result = run(
-                            setup, spinner.node, graph, options, mode, progress, link, shift
-                        )
-                    done.append((setup, result, shift, g))
-                    if several:
-                        print(
-                            f'  {setup.bag}:'
-                            f' {summary(_score(result, setup), setup.truth is not None)}',
-                            flush=True,
-                        )
-                    if result.partial:
-                        interrupted = True
-                        break
-            except BagError as exc:
-                print(f'error: {exc}', file=sys.stderr)
-                print(
-                    f'no report written: {setup.bag} could not be read to the end', file=sys.stderr
-                )
-                return {'partial': True, 'error': str(exc), 'metrics': {}, '_latencies': []}, 1
-            except KeyboardInterrupt:
-                interrupted = True
-                if not done:
-                    print('interrupted before the replay started: no report', file=sys.stderr)
-                    return {'partial': True, 'metrics': {}, '_latencies': []}, 130
-                print(
-                    'interrupted between bags: the report covers the bags replayed so far',
-                    file=sys.stderr,
-                )
-            finally:
-                graph.stop()
-                if spinner is not None:
-                    spinner.close()
-            if interrupted:
-                break
+            return {'partial': True, 'error': replayed.error, 'metrics': {}, '_latencies': []}, 1
+        interrupted = replayed.interrupted
+        if not replayed.done:
+            print('interrupted before the replay started: no report', file=sys.stderr)
+            return {'partial': True, 'metrics': {}, '_latencies': []}, 130
+        if interrupted and not any(r.partial for _, r, _, _ in replayed.done):
+            print(
+                'interrupted between bags: the report covers the bags replayed so far',
+                file=sys.stderr,
+            )
+        done = [(setups[i], r, shift, g) for i, r, shift, g in replayed.done]
 
         classes = setups[0].checkpoint.classes
         metas = [
@@ -562,6 +501,8 @@ class EvalCommand(Command):
             )
         else:
             meta = combined_meta(metas, len({g for _, _, _, g in done}))
+            meta['jobs'] = jobs
+            meta['elapsed_seconds'] = replayed.elapsed
             bags = [
                 BagOutcomes(
                     str(s.bag),
@@ -593,16 +534,263 @@ class EvalCommand(Command):
             )
         has_truth = any(s.truth is not None for s in setups)
         over = f' over {len(done)} bags' if several else ''
+        at_once = (
+            f' ({jobs} node graphs at a time: {replayed.elapsed:.1f} s elapsed, node start-up'
+            ' included)'
+            if jobs > 1
+            else ''
+        )
         print(
             f"{'PARTIAL ' if interrupted else ''}result{over}:"
             f" {summary(report['metrics'], has_truth)}; replay {meta['wall_seconds']:.1f} s wall ="
-            f" {meta['speed_x'] or 0:.1f}x real time"
+            f" {meta['speed_x'] or 0:.1f}x real time{at_once}"
         )
         print(f'report written to {out}/report.md', flush=True)
         report['_latencies'] = [
             o.latency_ms for _, r, _, _ in done for o in r.outcomes if o.label is not None
         ]
         return report, (130 if interrupted else 0)
+
+
+@dataclass
+class ReplayJob:
+    """What a node graph needs to replay bags of one run; picklable, so that a process of its
+    own (``--jobs``) can take a share of the bags."""
+
+    config: Path
+    checkpoint: Optional[str]
+    fusion: Dict[str, str]
+    mode: str
+    jump: float
+    realtime: bool
+    rate: float
+    window_timeout: float
+    verbose_nodes: bool
+
+    def options(self) -> 'EvalOptions':
+        from ..evaluation.runner import EvalOptions
+
+        return EvalOptions(
+            realtime=self.realtime, rate=self.rate, window_timeout=self.window_timeout
+        )
+
+
+@dataclass
+class Replayed:
+    """The bags replayed: ``(bag index, result, shift ns, node graph)`` each, in bag order."""
+
+    done: List[Tuple[int, 'EvalResult', int, int]] = field(default_factory=list)
+    interrupted: bool = False
+    error: Optional[str] = None  # a bag that could not be read to the end
+    error_bag: Optional[str] = None
+    elapsed: float = 0.0  # s of wall time, node start-up included
+
+
+def replay_bags(
+    job: ReplayJob,
+    setups: Sequence['EvalSetup'],
+    indices: Sequence[int],
+    progress: bool,
+    tag: str = '',
+) -> Replayed:
+    """Replays ``setups[i]`` for each of ``indices``, in that order, through node graphs of
+    this process: one per group of bags whose nodes take the same parameters
+    (:func:`graph_groups`)."""
+    import time
+
+    from tqdm import tqdm
+
+    from ..bags.bag import BagError
+    from ..evaluation.runner import GraphLink
+    from ..evaluation.runner import replay_shifts
+    from ..evaluation.runner import run
+    from ..evaluation.runner import use_replay_dds_profile
+    from hybrid_fusion_ros.ros.graph import classifier_graph
+    from hybrid_fusion_ros.ros.graph import route_parameters
+    from hybrid_fusion_ros.ros.launcher import GraphProcess
+    from hybrid_fusion_ros.ros.node_common import BackgroundSpin
+
+    t0 = time.monotonic()
+    options = job.options()
+    several = len(setups) > 1
+    sim_time = not job.realtime or job.rate != 1.0
+    how = 'in real time' if job.realtime else 'as fast as the graph keeps up (lockstep, sim time)'
+    if not job.realtime:
+        use_replay_dds_profile()
+    out = Replayed()
+    order = list(indices)
+    for g, group in enumerate(graph_groups([setups[i] for i in order], job.realtime)):
+        group = [order[k] for k in group]
+        first = setups[group[0]]
+        nodes = classifier_graph(first.checkpoint.modalities)
+        node_overrides: Dict[str, Dict[str, str]] = {
+            k: dict(v) for k, v in first.node_overrides.items()
+        }
+        # Each NAME:=VALUE to the nodes that declare it (inference_backend to every node).
+        for name, params in route_parameters(job.fusion, nodes).items():
+            node_overrides.setdefault(name, {}).update(params)
+        if job.checkpoint:
+            for params in node_overrides.values():
+                params['checkpoint'] = str(job.checkpoint)
+        graph = GraphProcess(
+            job.config,
+            overrides={'use_sim_time': 'true'} if sim_time else {},
+            quiet=not job.verbose_nodes,
+            node_overrides=node_overrides,
+            graph=nodes,
+        )
+        shifts = (
+            [0] * len(group)
+            if job.realtime
+            else replay_shifts([setups[i] for i in group], job.jump)
+        )
+        spinner: Optional[BackgroundSpin] = None
+        setup = first
+        try:
+            spinner = BackgroundSpin('hybrid_fusion_eval')
+            link: Optional[GraphLink] = None
+            for i, shift in zip(group, shifts):
+                setup = setups[i]
+                count = f' [{i + 1}/{len(setups)}]' if several else ''
+                data = setup.data_note or 'data not described in the bag'
+                print(
+                    f'{tag}evaluating{count} {setup.bag} ({setup.format}, {setup.seconds:.1f} s,'
+                    f' {setup.total_messages} messages; {data})\n  {job.mode} fusion, {how}',
+                    flush=True,
+                )
+                if shift:
+                    print(
+                        f'  replayed {-shift / 1e9:g} s before its recorded time, so that'
+                        ' every node starts afresh on the jump back from the previous bag',
+                        flush=True,
+                    )
+                if link is None:
+                    graph.start()
+                with tqdm(
+                    total=setup.total_messages,
+                    unit='msg',
+                    desc='replaying',
+                    dynamic_ncols=True,
+                    mininterval=0.5,
+                    disable=not progress,
+                ) as bar:
+
+                    def on_progress(published: int, labels: int) -> None:
+                        if published - bar.n >= 200 or published == setup.total_messages:
+                            bar.update(published - bar.n)
+                            bar.set_postfix(labels=labels, refresh=False)
+
+                    if link is None:
+                        link = GraphLink(spinner.node, graph, setup, options)
+                    result = run(
+                        setup,
+                        spinner.node,
+                        graph,
+                        options,
+                        job.mode,
+                        on_progress if progress else None,
+                        link,
+                        shift,
+                    )
+                out.done.append((i, result, shift, g))
+                if several:
+                    print(
+                        f'{tag}  {setup.bag}:'
+                        f' {summary(_score(result, setup), setup.truth is not None)}',
+                        flush=True,
+                    )
+                if result.partial:
+                    out.interrupted = True
+                    break
+        except BagError as exc:
+            out.error, out.error_bag = str(exc), str(setup.bag)
+        except KeyboardInterrupt:
+            out.interrupted = True
+        finally:
+            graph.stop()
+            if spinner is not None:
+                spinner.close()
+        if out.interrupted or out.error is not None:
+            break
+    out.elapsed = time.monotonic() - t0
+    return out
+
+
+def _replay_lane(
+    job: ReplayJob,
+    bags: Sequence[Path],
+    user_map: Dict[str, str],
+    indices: Sequence[int],
+    domain_id: int,
+    lane: int,
+) -> Replayed:
+    """One process of ``--jobs``: its own ROS domain (the graphs replaying at the same time
+    share no topic, no /clock), its share of the bags read again (``prepare`` reads the same
+    index, ground truth and node parameters from them), replayed in order through its own node
+    graphs."""
+    import os
+
+    os.environ['ROS_DOMAIN_ID'] = str(domain_id)
+    from ..evaluation.runner import prepare
+
+    setups = {i: prepare(bags[i], job.checkpoint, user_map, None, job.realtime) for i in indices}
+    # replay_bags indexes setups by bag index; the others are never read.
+    table: List[Any] = [setups.get(i) for i in range(len(bags))]
+    return replay_bags(job, table, indices, progress=False, tag=f'[graph {lane + 1}] ')
+
+
+def _replay_lanes(
+    job: ReplayJob,
+    setups: Sequence['EvalSetup'],
+    lanes: Sequence[Sequence[int]],
+    args: argparse.Namespace,
+) -> Replayed:
+    """The bags of each lane in a process of its own, the lanes at the same time; one
+    :class:`Replayed` in bag order, with node graphs numbered across the lanes."""
+    from concurrent.futures import ProcessPoolExecutor
+    import multiprocessing
+    import os
+    import time
+
+    from ..evaluation.lanes import lane_domains
+
+    t0 = time.monotonic()
+    bags = [s.bag for s in setups]
+    user_map = parse_map(args.map)
+    domains = lane_domains(len(lanes), os.environ.get('ROS_DOMAIN_ID'))
+    # spawn: a forked child would inherit the threads of torch and of this process's DDS.
+    with ProcessPoolExecutor(
+        max_workers=len(lanes), mp_context=multiprocessing.get_context('spawn')
+    ) as pool:
+        futures = [
+            pool.submit(_replay_lane, job, bags, user_map, list(lane), domains[k], k)
+            for k, lane in enumerate(lanes)
+        ]
+        results = []
+        interrupts = 0
+        for future in futures:
+            while True:
+                try:
+                    results.append(future.result())
+                    break
+                except KeyboardInterrupt:
+                    # Ctrl-C reaches the lanes too: each ends its replay and hands back what
+                    # it has. A second one gives up on them.
+                    interrupts += 1
+                    if interrupts > 1:
+                        raise
+    out = Replayed(interrupted=interrupts > 0)
+    graph_ids: Dict[Tuple[int, int], int] = {}
+    for k, lane_result in enumerate(results):
+        for i, result, shift, g in lane_result.done:
+            graph_ids.setdefault((k, g), len(graph_ids))
+            out.done.append((i, result, shift, graph_ids[(k, g)]))
+        out.interrupted = out.interrupted or lane_result.interrupted
+        if lane_result.error is not None and out.error is None:
+            out.error, out.error_bag = lane_result.error, lane_result.error_bag
+    out.done.sort(key=lambda d: d[0])
+    out.elapsed = time.monotonic() - t0
+    return out
 
 
 def _score(result: 'EvalResult', setup: 'EvalSetup') -> Dict[str, Any]:

@@ -21,8 +21,9 @@ Two ways to replay:
   ``lag`` of log time, for sensors whose stamps trail their log time) it waits until each
   encoder whose sensor had data in the window has published the window's feature, then
   publishes ``/clock = T + lag``; in late and async modes it also waits for the label the
-  fusion timer then publishes. Nothing is dropped for lack of CPU, so the result does not
-  depend on the machine: the same bag gives the same labels in every bag format.
+  fusion timer then publishes. After the last window (early mode) it waits for the features of
+  the windows it ran ahead of and for the last label. Nothing is dropped for lack of CPU, so the
+  result does not depend on the machine: the same bag gives the same labels in every bag format.
 - **realtime**: the recorded pacing times ``rate``; at rate 1 the stamps are shifted to now
   (as live sensors would stamp them), otherwise ``/clock`` is published and the nodes use
   sim time. Drops under load are real here.
@@ -465,12 +466,23 @@ def run(
         if not late_modes:
             publish_clock(end + options.lag)
             end = round(end - options.ahead * window.hop, 9)
-        need = [
+        await_features(end)
+        if not late_modes:
+            return
+        publish_clock(end + options.lag)
+        await_label(end)
+
+    def inputs_of(end: float) -> List[str]:
+        """The inputs with data in window ``end``: those whose encoder publishes its feature."""
+        return [
             m
             for m in modalities
             if bisect_right(stamps[m], end + EPS)
             > bisect_right(stamps[m], end - window.length + EPS)
         ]
+
+    def await_features(end: float) -> List[str]:
+        need = inputs_of(end)
         ok = collector.wait(
             lambda: all(collector.newest_feature[m] >= end - EPS for m in need),
             options.window_timeout,
@@ -480,11 +492,21 @@ def run(
                 if collector.newest_feature[m] < end - EPS:
                     key = f'feature_timeouts ({m})'
                     counts[key] = counts.get(key, 0) + 1
-        if not late_modes:
-            return
-        publish_clock(end + options.lag)
+        return need
+
+    def await_label(end: float) -> None:
         if not collector.wait(lambda: collector.newest_label >= end - EPS, options.window_timeout):
             counts['label_timeouts'] += 1
+
+    def finish(last_end: float) -> None:
+        """Early mode, after the last window: the ``ahead`` windows ``settle`` did not wait
+        for. Their features, then the label of the newest window every input had data for:
+        the replay ends when they are in, however busy the machine, not when labels merely
+        stop coming for a moment (an encoder the OS holds back for that long loses them)."""
+        ends = [round(last_end - k * window.hop, 9) for k in range(options.ahead - 1, -1, -1)]
+        complete = [e for e in ends if len(await_features(e)) == len(modalities)]
+        if complete:
+            await_label(complete[-1])
 
     reader = open_reader(setup.bag)
     partial = False
@@ -530,6 +552,8 @@ def run(
             while next_end is not None and next_end <= last_stamp + EPS:
                 settle(next_end)
                 next_end = round(next_end + window.hop, 9)
+            if not late_modes and next_end is not None:
+                finish(round(next_end - window.hop, 9))
     except KeyboardInterrupt:
         partial = True
     except Exception:  # noqa: BLE001 - only an interrupted context is expected here

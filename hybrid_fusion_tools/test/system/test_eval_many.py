@@ -17,7 +17,8 @@ report covers them all. Every bag must come out as it does replayed alone (fast 
 deterministic), whether the clock jumps forward to it (bags recorded one after another) or back
 (bags recorded at the same time). Each eval starts several node processes, so the bags are
 short and the evals few: one over three bags (the third is the first one again: the generator
-is deterministic), and each of the two different bags alone."""
+is deterministic), each of the two different bags alone, and the three again on two node graphs
+at the same time (``--jobs 2``)."""
 
 import csv
 import json
@@ -90,10 +91,11 @@ def bags(tmp_path_factory):
 
 @pytest.fixture(scope='module')
 def together(bags):
-    """The folder (it expands to its bags) in one eval, with a fusion parameter among them."""
+    """The folder (it expands to its bags) in one eval on one node graph, with a fusion parameter
+    among them."""
     root, folder, _ = bags
     out = root / 'all'
-    proc = eval_cli(folder, 'fusion_mode:=early', '--out', out)
+    proc = eval_cli(folder, 'fusion_mode:=early', '--jobs', '1', '--out', out)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
     return out, json.loads((out / 'report.json').read_text())
 
@@ -137,6 +139,24 @@ def test_each_bag_gives_the_windows_it_gives_alone(bags, together):
         )
     # Labels and confidences of the first bag, after another bag, with the clock jumping back.
     assert windows(out, again) == windows(out, first)
+
+
+def test_bags_on_graphs_at_the_same_time_give_the_windows_they_give_on_one(bags, together):
+    root, folder, paths = bags
+    out = root / 'jobs2'
+    proc = eval_cli(folder, 'fusion_mode:=early', '--jobs', '2', '--out', out)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    report = json.loads((out / 'report.json').read_text())
+    assert report['partial'] is False
+    assert report['meta']['jobs'] == 2 and report['meta']['node_graphs'] == 2
+    per_bag = report['per_bag']
+    assert [b['bag'] for b in per_bag] == [str(p) for p in paths]
+    # Bags of the same length: the first and third share a graph, the second has its own.
+    assert [b['node_graph'] for b in per_bag] == [1, 2, 1]
+    assert not any(b['replay_shift_s'] for b in per_bag)
+    for bag in paths:
+        assert windows(out, bag) == windows(together[0], bag), bag
+    assert report['metrics']['windows'] == 39
 
 
 def test_compare_runs_each_mode_over_all_the_bags(bags, together, tmp_path):
