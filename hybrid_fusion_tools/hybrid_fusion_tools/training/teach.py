@@ -32,7 +32,10 @@ Every operation makes a *child* checkpoint of a *parent* and records where it ca
   classes are not forgotten;
 - the calibration (temperature, unknown threshold) is fitted again, as training fits it
   (:func:`~.train.deployed_report`), on the knowledge's validation windows and the held-out
-  takes;
+  takes (when only the new class's row was trained, the old classes' scores are the parent's
+  and so is the temperature); the threshold is then lowered, if need be, to the same quantile
+  over the new class's own right answers, so that the new class is held to its own confidence
+  and not only to the old classes' (a parent sure of its classes has a threshold near 1);
 - the child is *checked* as the fusion node runs it (the fusion runtime, window by window,
   the calibration applied, ``unknown`` counted as wrong): the held-out takes must be labelled
   as the new class on at least ``min_new_accuracy`` of their windows, and on the knowledge's
@@ -812,6 +815,39 @@ def teach(
                    seconds, metadata)
 
 
+def _rethreshold(
+    model: FusionModel,
+    calibration: Calibration,
+    sequences: Sequence[SequenceData],
+    classes: Sequence[str],
+    contract: StateContract,
+    new_id: int,
+) -> Dict[str, Any]:
+    """``calibration`` with its threshold chosen again on ``model``'s deployed probabilities of
+    ``sequences`` at its temperature: training's rule (``choose_threshold``) over every class,
+    lowered, if need be, to the same quantile over the right answers of class ``new_id`` alone,
+    so that the taught class keeps as large a share of its right answers as the others do."""
+    from hybrid_fusion_ros.core.calibration import choose_threshold
+
+    probs = stream_predictions(_identity(model), [[s] for s in sequences], classes, contract)
+    y = np.concatenate([s.labels for s in sequences])
+    got = np.isfinite(probs).all(axis=1) & (y >= 0)
+    calibrated = calibration.probabilities(np.log(np.maximum(probs[got], 1e-12)))
+    y = y[got]
+    threshold = choose_threshold(calibrated, y)
+    own = y == new_id
+    if own.any() and (calibrated[own].argmax(axis=1) == new_id).any():
+        threshold = min(threshold, choose_threshold(calibrated[own], y[own]))
+    return {
+        **calibration.to_dict(),
+        'threshold': threshold,
+        'rule': (
+            f'{calibration.rule}; the threshold at most the same quantile over the taught'
+            " class's own right answers"
+        ),
+    }
+
+
 def _attempt(
     parent: Checkpoint,
     label: str,
@@ -832,14 +868,22 @@ def _attempt(
     )
     if mode == 'head' and parent.calibration:
         # The old classes' scores are the parent's: so is the temperature their probabilities
-        # were calibrated with, and the threshold.
-        calibration = dict(parent.calibration)
+        # are calibrated with.
+        fitted = Calibration.from_dict(parent.calibration)
     else:
-        calibration = dict(
+        fitted = Calibration.from_dict(
             deployed_report(_identity(primary), val_feats + held_feats, classes, contract)[
                 'calibration'
             ]
         )
+    # The threshold holds the new class to its own confidence, not only to the old classes'
+    # (a parent sure of its classes has a threshold near 1 that would call every window of a
+    # class taught from a minute of examples unknown).
+    calibration = (
+        _rethreshold(primary, fitted, val_feats + held_feats, classes, contract, new_id)
+        if not fitted.identity
+        else fitted.to_dict()
+    )
     # The check.
     held_pred = _published(
         primary, held_feats, classes, contract, Calibration.from_dict(calibration)
