@@ -241,7 +241,7 @@ class BenchScaleCommand(Command):
         result = {
             'machine': machine,
             'cpus': os.cpu_count(),
-            'profile': profile,
+            'profile': Path(profile).name if profile else None,  # no machine's path
             'seconds': args.seconds,
             'data': 'simulated streams, models with random weights',
             'command': 'hybrid-fusion bench scale ' + _argv_of(args),
@@ -470,7 +470,12 @@ def _extrapolate(points: Sequence[Tuple[float, float]], ceiling: float) -> Optio
     return mx + (ceiling - my) / slope
 
 
-UNITS = {'inputs': 'inputs', 'rate': 'labels/s', 'size': 'Mpixel frames'}
+UNITS = {'inputs': 'inputs', 'rate': 'labels/s', 'size': 'Mpixel per frame'}
+
+
+def _at(axis: str, value: str) -> str:
+    """A point of an axis in words: '8 inputs', '30 labels/s', '720p frames'."""
+    return f'{value} frames' if axis == 'size' else f'{value} {UNITS[axis]}'
 
 
 def summarize(rows: Sequence[Dict[str, Any]], cpus: int) -> Dict[str, Any]:
@@ -553,7 +558,7 @@ def summarize(rows: Sequence[Dict[str, Any]], cpus: int) -> Dict[str, Any]:
             if hit:
                 r, why = hit
                 entry.update(value=r['value'], limit=why)
-                text = f"at {r['value']} {UNITS[axis]}: {why}"
+                text = f"at {_at(axis, r['value'])}: {why}"
             else:
                 cpu_at = _extrapolate([(_x(r), r['cpu_cores']) for r in rs], 0.9 * cpus)
                 rss_at = _extrapolate([(_x(r), r['rss_mb']) for r in rs], 0.8 * memory)
@@ -569,7 +574,7 @@ def summarize(rows: Sequence[Dict[str, Any]], cpus: int) -> Dict[str, Any]:
                     default=None,
                 )
                 text = (
-                    f"nothing up to {last['value']} {UNITS[axis]} ({last['cpu_cores']:.2f} cores,"
+                    f"nothing up to {_at(axis, last['value'])} ({last['cpu_cores']:.2f} cores,"
                     f" {last['rss_mb']:.0f} MB)"
                     + (
                         f'; on a straight line {first[1]} runs out first, near'
@@ -609,7 +614,7 @@ def plot_scale(rows: Sequence[Dict[str, Any]], path: Path) -> Optional[Path]:
             for ax in (lat_ax, cpu_ax):
                 ax.set_xticks(xs)
                 ax.set_xticklabels([r['value'] for r in rs])
-        lat_ax.set_title(f'{axis} ({UNITS[axis]})' if axis != 'size' else 'image size')
+        lat_ax.set_title({'inputs': 'inputs', 'rate': 'label rate', 'size': 'image size'}[axis])
         lat_ax.set_ylabel('label latency p99 (ms)')
         cpu_ax.set_ylabel('CPU (cores)')
         cpu_ax.set_xlabel(UNITS[axis] if axis != 'size' else 'frames')

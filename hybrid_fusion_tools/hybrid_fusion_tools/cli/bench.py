@@ -43,7 +43,7 @@ def run_verb(verb: str, argv) -> int:
 
 
 class BenchCommand(Command):
-    help = 'benchmarks: latency, replay, soak, dataset, inference, watch, basicmotions, ablate'
+    help = 'benchmarks: latency, scale, replay, soak, dataset, train, inference, watch, ...'
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         names = verb_registry.names()
