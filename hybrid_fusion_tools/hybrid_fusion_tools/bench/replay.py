@@ -122,7 +122,8 @@ class BenchReplayCommand(Command):
             args.json.write_text(
                 json.dumps(
                     {
-                        'bag': str(bag),
+                        # A report may be committed: no machine's home folder in it.
+                        'bag': str(bag).replace(str(Path.home()), '~', 1),
                         'mode': mode,
                         'runs': rows,
                         'median_speed_x': median,
