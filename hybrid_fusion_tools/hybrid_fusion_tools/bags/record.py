@@ -134,13 +134,18 @@ class TakeRecorder:
                 error = error or f'closing {bag} failed: {exc}'
         first = None
         if any(counts.values()):
+            from .bag import BagError
             from .bag import open_reader
 
-            reader = open_reader(bag)
             try:
-                first = reader.start_time * 1e-9
-            finally:
-                reader.close()
+                reader = open_reader(bag)
+            except (BagError, OSError) as exc:  # the write that failed left it unreadable
+                error = f'{error}; the bag cannot be read back ({exc})'.lstrip('; ')
+            else:
+                try:
+                    first = reader.start_time * 1e-9
+                finally:
+                    reader.close()
         return Take(bag, start, end, first, counts, error)
 
     def close(self) -> None:

@@ -402,6 +402,9 @@ class Teacher:
                 if take.seconds < parent.window.length:
                     print(f'take {k}: shorter than one window: not used', flush=True)
                     continue
+                if take.first_log_time is None:  # a write failed and left it unreadable
+                    print(f'take {k}: its bag cannot be read back: not used', flush=True)
+                    break
                 kept.append(bag)
                 if take.error:
                     break
