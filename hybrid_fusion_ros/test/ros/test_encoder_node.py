@@ -82,8 +82,9 @@ def test_imu_encoder_node(ros):
         'imu/data',
         [conv.row_to_imu(r, conv.sec_to_stamp(t)) for r, t in zip(rows, stamps)],
     )
-    wait_until(lambda: len(features) >= 4, what='4 IMU features')
-    check_features(features, 'imu', 64, [501.0, 501.5, 502.0, 502.5])
+    # A steady 100 Hz stream: its last sample (502.99) closes the window ending 503.0 as well.
+    wait_until(lambda: len(features) >= 5, what='5 IMU features')
+    check_features(features, 'imu', 64, [501.0, 501.5, 502.0, 502.5, 503.0])
 
 
 @pytest.mark.parametrize('compressed', [False, True])
