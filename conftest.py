@@ -42,13 +42,15 @@ import pytest
 # A DDS domain of our own, so a demo running on the same machine does not talk to the tests.
 os.environ.setdefault('ROS_DOMAIN_ID', str(random.Random(os.getpid()).randint(100, 200)))
 # Under pytest-xdist (./scripts/test.sh runs a worker per core), each worker of a run gets a
-# domain of its own, next to its siblings', so that one worker's graph never sees another's.
+# domain of its own, so that one worker's graph never sees another's. Four apart: `eval --jobs N`
+# runs its extra graphs on the domains after its own (evaluation/lanes.py), which must not be a
+# sibling worker's.
 _WORKER = os.environ.get('PYTEST_XDIST_WORKER', '')
 if _WORKER.startswith('gw'):
     _RUN = os.environ.get('PYTEST_XDIST_TESTRUNUID', '') or str(os.getppid())
     # Below 101: Fast DDS's ports for higher domains reach into Linux's ephemeral port range.
-    _BASE = 20 + random.Random(_RUN).randint(0, 60)
-    os.environ['ROS_DOMAIN_ID'] = str(_BASE + int(_WORKER[2:]) % 16)
+    _BASE = 20 + random.Random(_RUN).randint(0, 40)
+    os.environ['ROS_DOMAIN_ID'] = str(_BASE + 4 * (int(_WORKER[2:]) % 10))
     # A worker per core: torch's own thread pool on top of that oversubscribes the cores, and
     # OpenMP's spinning threads then slow training down many times over.
     os.environ.setdefault('OMP_NUM_THREADS', '1')
