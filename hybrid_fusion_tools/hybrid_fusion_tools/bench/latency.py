@@ -68,13 +68,19 @@ BACKENDS = ('torch', 'onnxruntime')
 WINDOW_LENGTH, WINDOW_HOP = 1.0, 0.5
 
 
-# Each kind of simulated stream: the model's sensor type, its rate (messages per second; audio:
-# samples per second, in 0.1 s chunks) and the topic suffix an input of that type is read from.
+# Each kind of simulated stream: the model's sensor type, and its rate (messages per second;
+# audio: samples per second, in 0.1 s chunks).
 STREAM_KINDS = {
-    'camera': ('camera', 15.0, 'image_raw'),  # rgb8
-    'depth': ('camera', 15.0, 'image_raw'),  # 16UC1 millimetres
-    'imu': ('imu', 100.0, 'data'),
-    'audio': ('audio', 16000.0, 'chunk'),
+    'camera': ('camera', 15.0),  # rgb8
+    'depth': ('camera', 15.0),  # 16UC1 millimetres
+    'imu': ('imu', 100.0),
+    'audio': ('audio', 16000.0),
+}
+# The message each sensor type is published as (a key of conversions.INPUT_TYPES).
+MESSAGE_TYPES = {
+    'camera': 'sensor_msgs/msg/Image',
+    'imu': 'sensor_msgs/msg/Imu',
+    'audio': 'hybrid_fusion_msgs/msg/AudioChunk',
 }
 
 
@@ -101,7 +107,15 @@ class Stream:
 
     @property
     def topic(self) -> str:
-        return f'{self.name}/{STREAM_KINDS[self.kind][2]}'
+        from hybrid_fusion_ros.core.inputs import TOPIC_SUFFIX
+
+        return f'{self.name}/{TOPIC_SUFFIX[self.sensor_type]}'
+
+    @property
+    def message_class(self) -> type:
+        from hybrid_fusion_ros.ros.conversions import INPUT_TYPES
+
+        return INPUT_TYPES[MESSAGE_TYPES[self.sensor_type]][0]
 
 
 DEFAULT_STREAMS = tuple(Stream(name, name) for name in INPUTS)
@@ -207,10 +221,7 @@ def run_driver(
     message stamped with its due wall time and published then, as a driver would. Streams of
     one kind carry the same simulated data on their own topics."""
     import cv2
-    from hybrid_fusion_msgs.msg import AudioChunk
     import numpy as np
-    from sensor_msgs.msg import Image
-    from sensor_msgs.msg import Imu
 
     from hybrid_fusion_ros.ros import conversions as conv
     from ..data.simulation import Episode
@@ -221,10 +232,7 @@ def run_driver(
     config = SimulationConfig()
     sim = episode_streams(Episode(seconds + WINDOW_LENGTH, seed=seed, config=config, t0=0.0))
     node = _init_ros('bench_latency_driver')
-    types = {'camera': Image, 'imu': Imu, 'audio': AudioChunk}
-    pubs = {
-        s.name: node.create_publisher(types[s.sensor_type], s.topic, DRIVER_QOS) for s in streams
-    }
+    pubs = {s.name: node.create_publisher(s.message_class, s.topic, DRIVER_QOS) for s in streams}
     if not _wait_for_subscribers(list(pubs.values())):
         print(json.dumps({'error': 'no subscriber on the sensor topics'}), flush=True)
         return 1
@@ -334,16 +342,12 @@ class RelayEncoder:
     next one is due at or after the window's end, so it cannot fall in it)."""
 
     def __init__(self, node, stream: Stream, hop: float = WINDOW_HOP) -> None:
-        from hybrid_fusion_msgs.msg import AudioChunk
         from hybrid_fusion_msgs.msg import FeatureVector
-        from sensor_msgs.msg import Image
-        from sensor_msgs.msg import Imu
 
         from hybrid_fusion_ros.core.inputs import QUEUE_DEPTH
         from hybrid_fusion_ros.ros.qos import RESULT_QOS
         from hybrid_fusion_ros.ros.qos import sensor_qos
 
-        msg_type = {'camera': Image, 'imu': Imu, 'audio': AudioChunk}[stream.sensor_type]
         self.name = stream.name
         self.audio = stream.sensor_type == 'audio'
         self.hop = hop
@@ -351,7 +355,10 @@ class RelayEncoder:
         self.stream = _Stream(stream.period)
         self.pub = node.create_publisher(FeatureVector, f'features/{stream.name}', RESULT_QOS)
         node.create_subscription(
-            msg_type, stream.topic, self._on_sample, sensor_qos(QUEUE_DEPTH[stream.sensor_type])
+            stream.message_class,
+            stream.topic,
+            self._on_sample,
+            sensor_qos(QUEUE_DEPTH[stream.sensor_type]),
         )
 
     def _on_sample(self, msg) -> None:
@@ -466,6 +473,29 @@ def run_relays(
 
 def _role_command(*args: str) -> List[str]:
     return [sys.executable, '-m', 'hybrid_fusion_tools.bench.latency', *args]
+
+
+def start_floor(
+    layout: str, streams: Sequence[Stream] = DEFAULT_STREAMS, hop: float = WINDOW_HOP
+) -> List[subprocess.Popen]:
+    """The floor's relay processes in the graph's ``layout``: one per input and one for the
+    fusion relay ('multi'), or all of them in one ('single')."""
+    names = [s.name for s in streams] + ['fusion']
+    groups = [names] if layout == 'single' else [[n] for n in names]
+    return [
+        subprocess.Popen(
+            _role_command(
+                'relay',
+                '--nodes',
+                ','.join(group),
+                '--streams',
+                format_streams(streams),
+                '--hop',
+                repr(hop),
+            )
+        )
+        for group in groups
+    ]
 
 
 # --- the measuring side ------------------------------------------------------------------------
@@ -716,15 +746,7 @@ def latency_rows(
             pair = {}
             for run in ['floor'] + [f'graph {b}' for b in args.backends]:
                 if run == 'floor':
-                    relays = (
-                        [['camera', 'imu', 'audio', 'fusion']]
-                        if layout == 'single'
-                        else [['camera'], ['imu'], ['audio'], ['fusion']]
-                    )
-                    procs = [
-                        subprocess.Popen(_role_command('relay', '--nodes', ','.join(r)))
-                        for r in relays
-                    ]
+                    procs = start_floor(layout)
                     try:
                         r = measured(procs, size)
                     finally:

@@ -43,7 +43,6 @@ import json
 import math
 import os
 from pathlib import Path
-import subprocess
 import tempfile
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
@@ -83,8 +82,12 @@ INPUT_SETS: Dict[int, Tuple[Stream, ...]] = {
 RATE_STREAMS = (Stream('camera', 'camera'), Stream('imu', 'imu'), Stream('audio', 'audio'))
 SIZE_STREAMS = (Stream('camera', 'camera'), Stream('depth', 'depth'), Stream('imu', 'imu'))
 BASE_RATE, BASE_SIZE = 2.0, '128x96'
-ENCODER_OF = {'camera': 'camera_cnn', 'depth': 'camera_cnn', 'imu': 'imu_cnn1d'}
-ENCODER_OF['audio'] = 'audio_logmel_cnn'
+ENCODER_OF = {
+    'camera': 'camera_cnn',
+    'depth': 'camera_cnn',
+    'imu': 'imu_cnn1d',
+    'audio': 'audio_logmel_cnn',
+}
 CLASSES = ['a', 'b', 'c', 'd', 'e', 'f']
 
 
@@ -283,10 +286,10 @@ def measure_all(
     from hybrid_fusion_ros.ros.graph import default_config_path
     from hybrid_fusion_ros.ros.launcher import GraphProcess
     from .latency import _ready
-    from .latency import _role_command
     from .latency import _stop
     from .latency import Listener
     from .latency import measure
+    from .latency import start_floor
     from .latency import wait_gone
 
     config = default_config_path()
@@ -325,23 +328,7 @@ def measure_all(
 
             for run in ['floor'] + [f'graph {b}' for b in backends]:
                 if run == 'floor':
-                    groups = [names + ['fusion']] if layout == 'single' else [[n] for n in names]
-                    if layout == 'multi':
-                        groups.append(['fusion'])
-                    procs = [
-                        subprocess.Popen(
-                            _role_command(
-                                'relay',
-                                '--nodes',
-                                ','.join(g),
-                                '--streams',
-                                format_streams(setup.streams),
-                                '--hop',
-                                repr(setup.hop),
-                            )
-                        )
-                        for g in groups
-                    ]
+                    procs = start_floor(layout, setup.streams, setup.hop)
                     try:
                         r = measured(procs)
                     finally:
