@@ -97,6 +97,7 @@ import torch
 from torch import nn
 
 from hybrid_fusion_ros.core.calibration import Calibration
+from hybrid_fusion_ros.core.calibration import fit_calibration
 from hybrid_fusion_ros.core.checkpoint import Checkpoint
 from hybrid_fusion_ros.core.checkpoint import fusion_entry
 from hybrid_fusion_ros.core.contract import StateContract
@@ -816,24 +817,17 @@ def teach(
 
 
 def _rethreshold(
-    model: FusionModel,
-    calibration: Calibration,
-    sequences: Sequence[SequenceData],
-    classes: Sequence[str],
-    contract: StateContract,
-    new_id: int,
+    calibration: Calibration, probs: np.ndarray, labels: np.ndarray, new_id: int
 ) -> Dict[str, Any]:
-    """``calibration`` with its threshold chosen again on ``model``'s deployed probabilities of
-    ``sequences`` at its temperature: training's rule (``choose_threshold``) over every class,
+    """``calibration`` with its threshold chosen again on deployed ``probs`` (rows of
+    ``labels``) at its temperature: training's rule (``choose_threshold``) over every class,
     lowered, if need be, to the same quantile over the right answers of class ``new_id`` alone,
     so that the taught class keeps as large a share of its right answers as the others do."""
     from hybrid_fusion_ros.core.calibration import choose_threshold
 
-    probs = stream_predictions(_identity(model), [[s] for s in sequences], classes, contract)
-    y = np.concatenate([s.labels for s in sequences])
-    got = np.isfinite(probs).all(axis=1) & (y >= 0)
+    got = np.isfinite(probs).all(axis=1) & (labels >= 0)
     calibrated = calibration.probabilities(np.log(np.maximum(probs[got], 1e-12)))
-    y = y[got]
+    y = labels[got]
     threshold = choose_threshold(calibrated, y)
     own = y == new_id
     if own.any() and (calibrated[own].argmax(axis=1) == new_id).any():
@@ -866,23 +860,22 @@ def _attempt(
     primary, extra, notes, tc = _train_all(
         parent, classes, rows, train_feats, config, progress, head_only=mode == 'head'
     )
+    # The deployed probabilities of the windows the calibration is fitted on, streamed once
+    # for both the temperature and the threshold.
+    fit_on = val_feats + held_feats
+    probs = stream_predictions(_identity(primary), [[s] for s in fit_on], classes, contract)
+    labels = np.concatenate([s.labels for s in fit_on])
     if mode == 'head' and parent.calibration:
         # The old classes' scores are the parent's: so is the temperature their probabilities
         # are calibrated with.
         fitted = Calibration.from_dict(parent.calibration)
     else:
-        fitted = Calibration.from_dict(
-            deployed_report(_identity(primary), val_feats + held_feats, classes, contract)[
-                'calibration'
-            ]
-        )
+        fitted = fit_calibration(probs, labels)  # as deployed_report fits it
     # The threshold holds the new class to its own confidence, not only to the old classes'
     # (a parent sure of its classes has a threshold near 1 that would call every window of a
     # class taught from a minute of examples unknown).
     calibration = (
-        _rethreshold(primary, fitted, val_feats + held_feats, classes, contract, new_id)
-        if not fitted.identity
-        else fitted.to_dict()
+        _rethreshold(fitted, probs, labels, new_id) if not fitted.identity else fitted.to_dict()
     )
     # The check.
     held_pred = _published(
